@@ -1,0 +1,9 @@
+//! Project automation for the Kallglot SDK workspace, run as `cargo xtask <command>`.
+//!
+//! It is a library too, so that the workspace's tests can check the generated client is
+//! current without spawning cargo.
+
+pub mod codegen;
+pub mod lint;
+pub mod spec;
+pub mod validate;

@@ -1,0 +1,63 @@
+//! `cargo xtask`: see `cargo xtask help`.
+
+use std::process::ExitCode;
+
+use xtask::{codegen, lint, spec};
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+commands:
+  codegen          lint openapi/kallglot.yaml and regenerate crates/kallglot-api/src/
+  codegen --check  fail if the checked-in generated client differs from the spec's output
+  lint             only lint the spec
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let root = spec::workspace_root();
+    let result = match args.as_slice() {
+        ["codegen"] => codegen::write(&root).map(|changed| {
+            if changed.is_empty() {
+                println!("codegen: the generated client is already up to date");
+            }
+            for path in changed {
+                println!("codegen: wrote {}", path.display());
+            }
+        }),
+        ["codegen", "--check"] => codegen::check(&root)
+            .map(|()| println!("codegen: the generated client matches {}", spec::SPEC_PATH)),
+        ["lint"] => run_lint(&root),
+        ["help" | "--help" | "-h"] => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        _ => {
+            eprint!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_lint(root: &std::path::Path) -> Result<(), String> {
+    let spec = spec::load(&root.join(spec::SPEC_PATH))?;
+    let problems = lint::lint(&spec.json);
+    if problems.is_empty() {
+        println!("lint: {} follows every rule", spec::SPEC_PATH);
+        return Ok(());
+    }
+    let list: Vec<String> = problems.iter().map(|p| format!("  {p}")).collect();
+    Err(format!(
+        "{} rule(s) broken:\n{}",
+        problems.len(),
+        list.join("\n")
+    ))
+}
