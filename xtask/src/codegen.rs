@@ -95,9 +95,20 @@ fn run_progenitor(spec: &openapiv3::OpenAPI) -> Result<proc_macro2::TokenStream,
                 .cloned()
                 .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
                 .unwrap_or_else(|| "unknown panic".to_string());
-            Err(format!("the generator panicked: {message}"))
+            Err(explain_abort(&message))
         }
     }
+}
+
+/// Turns the generator's internal assertion into advice about the spec.
+fn explain_abort(message: &str) -> String {
+    let hint = if message.contains("response_types.len() <= 1") {
+        "; an operation has more than one success body or more than one error body \
+         (progenitor needs exactly one of each; a `default` response counts as both)"
+    } else {
+        ""
+    };
+    format!("the generator aborted ({message}){hint}")
 }
 
 /// Files whose checked-in contents differ from what the spec generates, each with a hint
@@ -122,9 +133,10 @@ pub fn stale_files(root: &Path, files: &[GeneratedFile]) -> Vec<String> {
     stale
 }
 
-/// Loads the spec from the workspace and checks the generated client is current.
-pub fn check(root: &Path) -> Result<(), String> {
-    let spec = spec::load(&root.join(spec::SPEC_PATH))?;
+/// Loads the spec at `spec_path` and checks that the workspace's generated client is what
+/// it generates.
+pub fn check(root: &Path, spec_path: &Path) -> Result<(), String> {
+    let spec = spec::load(spec_path)?;
     let files = generate(&spec)?;
     let stale = stale_files(root, &files);
     if stale.is_empty() {

@@ -1,0 +1,659 @@
+//! The `code` and `type` fields of the API's error envelope, and permission
+//! scopes.
+//!
+//! Both enums are *open*: the server may add codes at any time and older
+//! deployments still emit legacy spellings, so parsing never fails. Unknown
+//! values are kept verbatim in an `Unknown` variant, and legacy spellings are
+//! folded into the variant for the current code so callers match one name per
+//! situation. Because folding loses the original spelling, callers that need
+//! the exact wire string (for logs or support tickets) keep it alongside the
+//! parsed value.
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// The machine-readable `code` of an API error.
+///
+/// Construct it with [`ErrorCode::parse`] (or `From<&str>`), which maps
+/// legacy aliases to their current variant; constructing
+/// [`Unknown`](Self::Unknown) by hand with a known code would make it compare
+/// unequal to the proper variant.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// `api_key_invalid` (legacy: `invalid_api_key`): the key is malformed or
+    /// does not exist.
+    ApiKeyInvalid,
+    /// `api_key_expired` (legacy: `expired_api_key`).
+    ApiKeyExpired,
+    /// `api_key_revoked` (legacy: `revoked_api_key`).
+    ApiKeyRevoked,
+    /// `api_key_wrong_environment`: the key's environment (live or test) is
+    /// not the one the request addressed.
+    ApiKeyWrongEnvironment,
+    /// `organization_inactive` (legacy: `organization_suspended`).
+    OrganizationInactive,
+    /// `insufficient_api_credits`: the organization has run out of credits.
+    InsufficientApiCredits,
+    /// `insufficient_permissions`: the key lacks the scope the operation
+    /// needs (see [`required_scope`]).
+    InsufficientPermissions,
+    /// `idempotency_mismatch`: an idempotency key was reused with a different
+    /// request body.
+    IdempotencyMismatch,
+    /// `idempotency_conflict`: a request with the same idempotency key is
+    /// still being processed.
+    IdempotencyConflict,
+    /// `rate_limit_exceeded`.
+    RateLimitExceeded,
+    /// `invalid_request` (legacy: `missing_required_field`,
+    /// `invalid_field_value`, `invalid_language_code`, `invalid_mode`,
+    /// `invalid_provider`). The legacy codes were finer-grained; the
+    /// current API reports them all as `invalid_request` with details in the
+    /// message, so they are folded together here.
+    InvalidRequest,
+    /// `agent_not_found`.
+    AgentNotFound,
+    /// `ai_agent_not_found`.
+    AiAgentNotFound,
+    /// `invalid_audio_format`.
+    InvalidAudioFormat,
+    /// `invalid_token`: legacy code for a malformed stream or session token.
+    InvalidToken,
+    /// `expired_token`: legacy code for an expired stream or session token.
+    ExpiredToken,
+    /// `feature_not_available`: legacy code for a feature not enabled for the
+    /// organization's plan.
+    FeatureNotAvailable,
+    /// Any code this SDK version does not know, kept verbatim.
+    Unknown(String),
+}
+
+impl ErrorCode {
+    /// Parses a wire code, mapping legacy aliases to current variants.
+    ///
+    /// Never fails: unrecognised codes become [`Unknown`](Self::Unknown).
+    /// Matching is exact (case-sensitive), as the codes are identifiers.
+    pub fn parse(code: &str) -> Self {
+        Self::known(code).unwrap_or_else(|| Self::Unknown(code.to_owned()))
+    }
+
+    /// The known variant for `code`, if any.
+    fn known(code: &str) -> Option<Self> {
+        Some(match code {
+            "api_key_invalid" | "invalid_api_key" => Self::ApiKeyInvalid,
+            "api_key_expired" | "expired_api_key" => Self::ApiKeyExpired,
+            "api_key_revoked" | "revoked_api_key" => Self::ApiKeyRevoked,
+            "api_key_wrong_environment" => Self::ApiKeyWrongEnvironment,
+            "organization_inactive" | "organization_suspended" => Self::OrganizationInactive,
+            "insufficient_api_credits" => Self::InsufficientApiCredits,
+            "insufficient_permissions" => Self::InsufficientPermissions,
+            "idempotency_mismatch" => Self::IdempotencyMismatch,
+            "idempotency_conflict" => Self::IdempotencyConflict,
+            "rate_limit_exceeded" => Self::RateLimitExceeded,
+            "invalid_request"
+            | "missing_required_field"
+            | "invalid_field_value"
+            | "invalid_language_code"
+            | "invalid_mode"
+            | "invalid_provider" => Self::InvalidRequest,
+            "agent_not_found" => Self::AgentNotFound,
+            "ai_agent_not_found" => Self::AiAgentNotFound,
+            "invalid_audio_format" => Self::InvalidAudioFormat,
+            "invalid_token" => Self::InvalidToken,
+            "expired_token" => Self::ExpiredToken,
+            "feature_not_available" => Self::FeatureNotAvailable,
+            _ => return None,
+        })
+    }
+
+    /// The current canonical code, e.g. `"api_key_invalid"` even if the
+    /// server sent the legacy `"invalid_api_key"`. For
+    /// [`Unknown`](Self::Unknown) this is the string as received.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::ApiKeyInvalid => "api_key_invalid",
+            Self::ApiKeyExpired => "api_key_expired",
+            Self::ApiKeyRevoked => "api_key_revoked",
+            Self::ApiKeyWrongEnvironment => "api_key_wrong_environment",
+            Self::OrganizationInactive => "organization_inactive",
+            Self::InsufficientApiCredits => "insufficient_api_credits",
+            Self::InsufficientPermissions => "insufficient_permissions",
+            Self::IdempotencyMismatch => "idempotency_mismatch",
+            Self::IdempotencyConflict => "idempotency_conflict",
+            Self::RateLimitExceeded => "rate_limit_exceeded",
+            Self::InvalidRequest => "invalid_request",
+            Self::AgentNotFound => "agent_not_found",
+            Self::AiAgentNotFound => "ai_agent_not_found",
+            Self::InvalidAudioFormat => "invalid_audio_format",
+            Self::InvalidToken => "invalid_token",
+            Self::ExpiredToken => "expired_token",
+            Self::FeatureNotAvailable => "feature_not_available",
+            Self::Unknown(code) => code,
+        }
+    }
+
+    /// The credentials themselves were rejected: any of the `api_key_*`
+    /// codes, or a legacy invalid/expired token. Retrying with the same
+    /// credentials will not help.
+    pub fn is_auth(&self) -> bool {
+        matches!(
+            self,
+            Self::ApiKeyInvalid
+                | Self::ApiKeyExpired
+                | Self::ApiKeyRevoked
+                | Self::ApiKeyWrongEnvironment
+                | Self::InvalidToken
+                | Self::ExpiredToken
+        )
+    }
+
+    /// The credentials are valid but not allowed to do this: inactive
+    /// organization, missing scope, or a feature not on the plan.
+    pub fn is_permission(&self) -> bool {
+        matches!(
+            self,
+            Self::OrganizationInactive | Self::InsufficientPermissions | Self::FeatureNotAvailable
+        )
+    }
+
+    /// The organization has no API credits left.
+    pub fn is_out_of_credits(&self) -> bool {
+        matches!(self, Self::InsufficientApiCredits)
+    }
+
+    /// The request was rejected by rate limiting and may succeed later.
+    pub fn is_rate_limited(&self) -> bool {
+        matches!(self, Self::RateLimitExceeded)
+    }
+
+    /// The request itself is wrong and must be changed before it can
+    /// succeed: `invalid_request` (and its legacy aliases) or an idempotency
+    /// key reused with a different body.
+    ///
+    /// `idempotency_conflict` is not included: it means the same request is
+    /// still in flight, which is transient rather than a mistake.
+    pub fn is_validation(&self) -> bool {
+        matches!(self, Self::InvalidRequest | Self::IdempotencyMismatch)
+    }
+}
+
+impl From<&str> for ErrorCode {
+    fn from(code: &str) -> Self {
+        Self::parse(code)
+    }
+}
+
+impl From<String> for ErrorCode {
+    /// Like [`ErrorCode::parse`], but reuses the allocation for unknown codes.
+    fn from(code: String) -> Self {
+        Self::known(&code).unwrap_or(Self::Unknown(code))
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for ErrorCode {
+    /// Serializes as the canonical code string, so a legacy alias is written
+    /// back in its current spelling.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for ErrorCode {
+    /// Accepts any string; unknown codes become [`ErrorCode::Unknown`].
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(Self::from)
+    }
+}
+
+/// The `type` of an API error: a coarse category.
+///
+/// The documentation is not consistent about which type accompanies a given
+/// situation (the same failure is shown with different types in different
+/// places), so do not branch on it: use the HTTP status together with
+/// [`ErrorCode`]. It is exposed for logging and completeness.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorType {
+    /// `authentication_error`.
+    AuthenticationError,
+    /// `permission_error`.
+    PermissionError,
+    /// `authorization_error`: legacy spelling seen in older documentation
+    /// where `permission_error` is used now. Kept distinct rather than folded
+    /// because the docs do not say the two are equivalent.
+    AuthorizationError,
+    /// `invalid_request_error`.
+    InvalidRequestError,
+    /// `validation_error`.
+    ValidationError,
+    /// `rate_limit_error`.
+    RateLimitError,
+    /// Any type this SDK version does not know, kept verbatim.
+    Unknown(String),
+}
+
+impl ErrorType {
+    /// Parses a wire type. Never fails: unrecognised types become
+    /// [`Unknown`](Self::Unknown). Matching is exact (case-sensitive).
+    pub fn parse(kind: &str) -> Self {
+        Self::known(kind).unwrap_or_else(|| Self::Unknown(kind.to_owned()))
+    }
+
+    /// The known variant for `kind`, if any.
+    fn known(kind: &str) -> Option<Self> {
+        Some(match kind {
+            "authentication_error" => Self::AuthenticationError,
+            "permission_error" => Self::PermissionError,
+            "authorization_error" => Self::AuthorizationError,
+            "invalid_request_error" => Self::InvalidRequestError,
+            "validation_error" => Self::ValidationError,
+            "rate_limit_error" => Self::RateLimitError,
+            _ => return None,
+        })
+    }
+
+    /// The wire string; for [`Unknown`](Self::Unknown) the string as
+    /// received.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::AuthenticationError => "authentication_error",
+            Self::PermissionError => "permission_error",
+            Self::AuthorizationError => "authorization_error",
+            Self::InvalidRequestError => "invalid_request_error",
+            Self::ValidationError => "validation_error",
+            Self::RateLimitError => "rate_limit_error",
+            Self::Unknown(kind) => kind,
+        }
+    }
+}
+
+impl From<&str> for ErrorType {
+    fn from(kind: &str) -> Self {
+        Self::parse(kind)
+    }
+}
+
+impl From<String> for ErrorType {
+    /// Like [`ErrorType::parse`], but reuses the allocation for unknown types.
+    fn from(kind: String) -> Self {
+        Self::known(&kind).unwrap_or(Self::Unknown(kind))
+    }
+}
+
+impl fmt::Display for ErrorType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for ErrorType {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for ErrorType {
+    /// Accepts any string; unknown types become [`ErrorType::Unknown`].
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(Self::from)
+    }
+}
+
+/// A permission scope an API key can be granted.
+///
+/// Missing scopes surface as [`ErrorCode::InsufficientPermissions`]; use
+/// [`required_scope`] to tell which scope an operation needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Scope {
+    /// `sessions:read`.
+    SessionsRead,
+    /// `sessions:write`.
+    SessionsWrite,
+    /// `recordings:read`.
+    RecordingsRead,
+    /// `analysis:read`.
+    AnalysisRead,
+    /// `analysis:write`.
+    AnalysisWrite,
+    /// `webhooks:manage`.
+    WebhooksManage,
+}
+
+impl Scope {
+    /// The scope as written in the dashboard and in error messages, e.g.
+    /// `"sessions:read"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SessionsRead => "sessions:read",
+            Self::SessionsWrite => "sessions:write",
+            Self::RecordingsRead => "recordings:read",
+            Self::AnalysisRead => "analysis:read",
+            Self::AnalysisWrite => "analysis:write",
+            Self::WebhooksManage => "webhooks:manage",
+        }
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The scope an API operation needs, by OpenAPI `operationId`.
+///
+/// Only some requirements are stated in the documentation; the others are
+/// inferred from the resource an operation touches and may be wrong:
+///
+/// | operation                      | scope             | source   |
+/// |--------------------------------|-------------------|----------|
+/// | `create_session`               | `sessions:write`  | stated   |
+/// | `end_session`                  | `sessions:write`  | stated   |
+/// | `retrieve_session`             | `sessions:read`   | stated   |
+/// | `retrieve_session_transcript`  | `sessions:read`   | inferred |
+/// | `list_session_recordings`      | `recordings:read` | inferred |
+/// | `retrieve_recording`           | `recordings:read` | inferred |
+/// | `download_recording_audio`     | `recordings:read` | inferred |
+/// | `create_analysis`              | `analysis:write`  | stated   |
+/// | `retrieve_analysis`            | `analysis:read`   | stated   |
+///
+/// Returns `None` for any other operation, including ones that need no
+/// particular scope and ones this SDK version does not know; it is meant
+/// for enriching error messages, not for refusing requests client-side.
+pub fn required_scope(operation_id: &str) -> Option<Scope> {
+    match operation_id {
+        "create_session" | "end_session" => Some(Scope::SessionsWrite),
+        "retrieve_session" | "retrieve_session_transcript" => Some(Scope::SessionsRead),
+        "list_session_recordings" | "retrieve_recording" | "download_recording_audio" => {
+            Some(Scope::RecordingsRead)
+        }
+        "create_analysis" => Some(Scope::AnalysisWrite),
+        "retrieve_analysis" => Some(Scope::AnalysisRead),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every current code with its variant.
+    ///
+    /// `current_table_is_complete` makes forgetting a new variant here a test
+    /// failure.
+    fn current() -> Vec<(&'static str, ErrorCode)> {
+        vec![
+            ("api_key_invalid", ErrorCode::ApiKeyInvalid),
+            ("api_key_expired", ErrorCode::ApiKeyExpired),
+            ("api_key_revoked", ErrorCode::ApiKeyRevoked),
+            (
+                "api_key_wrong_environment",
+                ErrorCode::ApiKeyWrongEnvironment,
+            ),
+            ("organization_inactive", ErrorCode::OrganizationInactive),
+            (
+                "insufficient_api_credits",
+                ErrorCode::InsufficientApiCredits,
+            ),
+            (
+                "insufficient_permissions",
+                ErrorCode::InsufficientPermissions,
+            ),
+            ("idempotency_mismatch", ErrorCode::IdempotencyMismatch),
+            ("idempotency_conflict", ErrorCode::IdempotencyConflict),
+            ("rate_limit_exceeded", ErrorCode::RateLimitExceeded),
+            ("invalid_request", ErrorCode::InvalidRequest),
+            ("agent_not_found", ErrorCode::AgentNotFound),
+            ("ai_agent_not_found", ErrorCode::AiAgentNotFound),
+            ("invalid_audio_format", ErrorCode::InvalidAudioFormat),
+            ("invalid_token", ErrorCode::InvalidToken),
+            ("expired_token", ErrorCode::ExpiredToken),
+            ("feature_not_available", ErrorCode::FeatureNotAvailable),
+        ]
+    }
+
+    #[test]
+    fn current_table_is_complete() {
+        // An exhaustive match (possible inside the defining crate despite
+        // `#[non_exhaustive]`): a new variant fails to compile here until it
+        // is given an index, and the count below then fails until it is
+        // added to `current()`.
+        let index = |code: &ErrorCode| match code {
+            ErrorCode::ApiKeyInvalid => 0,
+            ErrorCode::ApiKeyExpired => 1,
+            ErrorCode::ApiKeyRevoked => 2,
+            ErrorCode::ApiKeyWrongEnvironment => 3,
+            ErrorCode::OrganizationInactive => 4,
+            ErrorCode::InsufficientApiCredits => 5,
+            ErrorCode::InsufficientPermissions => 6,
+            ErrorCode::IdempotencyMismatch => 7,
+            ErrorCode::IdempotencyConflict => 8,
+            ErrorCode::RateLimitExceeded => 9,
+            ErrorCode::InvalidRequest => 10,
+            ErrorCode::AgentNotFound => 11,
+            ErrorCode::AiAgentNotFound => 12,
+            ErrorCode::InvalidAudioFormat => 13,
+            ErrorCode::InvalidToken => 14,
+            ErrorCode::ExpiredToken => 15,
+            ErrorCode::FeatureNotAvailable => 16,
+            ErrorCode::Unknown(_) => usize::MAX,
+        };
+        let mut seen: Vec<usize> = current().iter().map(|(_, c)| index(c)).collect();
+        seen.sort_unstable();
+        seen.dedup();
+        assert_eq!(seen, (0..=16).collect::<Vec<_>>());
+    }
+
+    /// Every legacy alias with the canonical code it maps to.
+    const ALIASES: &[(&str, &str)] = &[
+        ("invalid_api_key", "api_key_invalid"),
+        ("expired_api_key", "api_key_expired"),
+        ("revoked_api_key", "api_key_revoked"),
+        ("organization_suspended", "organization_inactive"),
+        ("missing_required_field", "invalid_request"),
+        ("invalid_field_value", "invalid_request"),
+        ("invalid_language_code", "invalid_request"),
+        ("invalid_mode", "invalid_request"),
+        ("invalid_provider", "invalid_request"),
+    ];
+
+    #[test]
+    fn current_codes_round_trip() {
+        for (wire, variant) in current() {
+            let code = ErrorCode::parse(wire);
+            assert_eq!(code, variant, "{wire}");
+            assert_eq!(code.as_str(), wire);
+            assert_eq!(code.to_string(), wire);
+            assert_eq!(ErrorCode::from(wire), code);
+            assert_eq!(ErrorCode::from(wire.to_string()), code);
+        }
+    }
+
+    #[test]
+    fn aliases_map_to_current_codes() {
+        for (legacy, canonical) in ALIASES {
+            let code = ErrorCode::parse(legacy);
+            assert!(!matches!(code, ErrorCode::Unknown(_)), "{legacy}");
+            assert_eq!(code, ErrorCode::parse(canonical), "{legacy}");
+            assert_eq!(code.as_str(), *canonical);
+            assert_eq!(ErrorCode::from(legacy.to_string()), code);
+        }
+    }
+
+    #[test]
+    fn unknown_code_is_preserved() {
+        for raw in ["brand_new_code", "", "API_KEY_INVALID", " api_key_invalid"] {
+            let code = ErrorCode::parse(raw);
+            assert_eq!(code, ErrorCode::Unknown(raw.to_owned()));
+            assert_eq!(code.as_str(), raw);
+            assert_eq!(code.to_string(), raw);
+            assert_eq!(ErrorCode::from(raw.to_owned()), code);
+        }
+    }
+
+    #[test]
+    fn serde_code_as_plain_string() {
+        let code: ErrorCode = serde_json::from_str("\"brand_new_code\"").unwrap();
+        assert_eq!(code, ErrorCode::Unknown("brand_new_code".into()));
+        assert_eq!(serde_json::to_string(&code).unwrap(), "\"brand_new_code\"");
+
+        let code: ErrorCode = serde_json::from_str("\"rate_limit_exceeded\"").unwrap();
+        assert_eq!(code, ErrorCode::RateLimitExceeded);
+        assert_eq!(
+            serde_json::to_string(&code).unwrap(),
+            "\"rate_limit_exceeded\""
+        );
+
+        // Legacy spellings are written back canonically.
+        let code: ErrorCode = serde_json::from_str("\"invalid_api_key\"").unwrap();
+        assert_eq!(code, ErrorCode::ApiKeyInvalid);
+        assert_eq!(serde_json::to_string(&code).unwrap(), "\"api_key_invalid\"");
+
+        // Not a string at all is a genuine deserialization error.
+        assert!(serde_json::from_str::<ErrorCode>("42").is_err());
+    }
+
+    #[test]
+    fn serde_code_inside_envelope() {
+        #[derive(Deserialize)]
+        struct Envelope {
+            code: ErrorCode,
+            #[serde(rename = "type")]
+            kind: ErrorType,
+        }
+        let envelope: Envelope =
+            serde_json::from_str(r#"{"code":"something_new","type":"other_error"}"#).unwrap();
+        assert_eq!(envelope.code, ErrorCode::Unknown("something_new".into()));
+        assert_eq!(envelope.kind, ErrorType::Unknown("other_error".into()));
+    }
+
+    #[test]
+    fn predicates() {
+        // (code, auth, permission, credits, rate limited, validation)
+        let table: &[(&str, [bool; 5])] = &[
+            ("api_key_invalid", [true, false, false, false, false]),
+            ("api_key_expired", [true, false, false, false, false]),
+            ("api_key_revoked", [true, false, false, false, false]),
+            (
+                "api_key_wrong_environment",
+                [true, false, false, false, false],
+            ),
+            ("invalid_token", [true, false, false, false, false]),
+            ("expired_token", [true, false, false, false, false]),
+            ("organization_inactive", [false, true, false, false, false]),
+            (
+                "insufficient_permissions",
+                [false, true, false, false, false],
+            ),
+            ("feature_not_available", [false, true, false, false, false]),
+            (
+                "insufficient_api_credits",
+                [false, false, true, false, false],
+            ),
+            ("rate_limit_exceeded", [false, false, false, true, false]),
+            ("invalid_request", [false, false, false, false, true]),
+            ("idempotency_mismatch", [false, false, false, false, true]),
+            ("idempotency_conflict", [false, false, false, false, false]),
+            ("agent_not_found", [false, false, false, false, false]),
+            ("ai_agent_not_found", [false, false, false, false, false]),
+            ("invalid_audio_format", [false, false, false, false, false]),
+            ("brand_new_code", [false, false, false, false, false]),
+            // Aliases behave like their canonical code.
+            ("invalid_api_key", [true, false, false, false, false]),
+            ("organization_suspended", [false, true, false, false, false]),
+            ("invalid_mode", [false, false, false, false, true]),
+        ];
+        for (wire, expected) in table {
+            let code = ErrorCode::parse(wire);
+            let actual = [
+                code.is_auth(),
+                code.is_permission(),
+                code.is_out_of_credits(),
+                code.is_rate_limited(),
+                code.is_validation(),
+            ];
+            assert_eq!(actual, *expected, "{wire}");
+        }
+        // Every known code appears in the table above.
+        for (wire, _) in current() {
+            assert!(table.iter().any(|(w, _)| *w == wire), "{wire} untested");
+        }
+    }
+
+    #[test]
+    fn error_types_round_trip() {
+        let table = [
+            ("authentication_error", ErrorType::AuthenticationError),
+            ("permission_error", ErrorType::PermissionError),
+            ("authorization_error", ErrorType::AuthorizationError),
+            ("invalid_request_error", ErrorType::InvalidRequestError),
+            ("validation_error", ErrorType::ValidationError),
+            ("rate_limit_error", ErrorType::RateLimitError),
+        ];
+        for (wire, variant) in table {
+            let kind = ErrorType::parse(wire);
+            assert_eq!(kind, variant, "{wire}");
+            assert_eq!(kind.as_str(), wire);
+            assert_eq!(kind.to_string(), wire);
+            assert_eq!(ErrorType::from(wire), kind);
+            assert_eq!(ErrorType::from(wire.to_owned()), kind);
+            let json = format!("\"{wire}\"");
+            assert_eq!(serde_json::from_str::<ErrorType>(&json).unwrap(), kind);
+            assert_eq!(serde_json::to_string(&kind).unwrap(), json);
+        }
+    }
+
+    #[test]
+    fn unknown_error_type_is_preserved() {
+        let kind: ErrorType = serde_json::from_str("\"api_error\"").unwrap();
+        assert_eq!(kind, ErrorType::Unknown("api_error".into()));
+        assert_eq!(kind.as_str(), "api_error");
+        assert_eq!(serde_json::to_string(&kind).unwrap(), "\"api_error\"");
+    }
+
+    #[test]
+    fn scope_strings() {
+        let table = [
+            (Scope::SessionsRead, "sessions:read"),
+            (Scope::SessionsWrite, "sessions:write"),
+            (Scope::RecordingsRead, "recordings:read"),
+            (Scope::AnalysisRead, "analysis:read"),
+            (Scope::AnalysisWrite, "analysis:write"),
+            (Scope::WebhooksManage, "webhooks:manage"),
+        ];
+        for (scope, wire) in table {
+            assert_eq!(scope.as_str(), wire);
+            assert_eq!(scope.to_string(), wire);
+        }
+    }
+
+    #[test]
+    fn required_scopes() {
+        let table = [
+            ("create_session", Some(Scope::SessionsWrite)),
+            ("end_session", Some(Scope::SessionsWrite)),
+            ("retrieve_session", Some(Scope::SessionsRead)),
+            ("retrieve_session_transcript", Some(Scope::SessionsRead)),
+            ("list_session_recordings", Some(Scope::RecordingsRead)),
+            ("retrieve_recording", Some(Scope::RecordingsRead)),
+            ("download_recording_audio", Some(Scope::RecordingsRead)),
+            ("create_analysis", Some(Scope::AnalysisWrite)),
+            ("retrieve_analysis", Some(Scope::AnalysisRead)),
+            ("list_sessions", None),
+            ("", None),
+            ("CREATE_SESSION", None),
+        ];
+        for (operation, scope) in table {
+            assert_eq!(required_scope(operation), scope, "{operation}");
+        }
+    }
+}

@@ -1,0 +1,4 @@
+pub mod api_key;
+pub mod error_code;
+pub mod metadata;
+pub mod retry;
