@@ -292,20 +292,14 @@ fn kind(value: &Value) -> &'static str {
 
 fn check_format(format: &str, value: &Value, at: &str, errors: &mut Vec<String>) {
     match (format, value) {
-        ("date-time", Value::String(s)) => {
-            if chrono::DateTime::parse_from_rfc3339(s).is_err() {
-                errors.push(format!("{at}: \"{s}\" is not an RFC 3339 date-time"));
-            }
+        ("date-time", Value::String(s)) if chrono::DateTime::parse_from_rfc3339(s).is_err() => {
+            errors.push(format!("{at}: \"{s}\" is not an RFC 3339 date-time"));
         }
-        ("int32", Value::Number(n)) => {
-            if n.as_i64().and_then(|v| i32::try_from(v).ok()).is_none() {
-                errors.push(format!("{at}: {n} does not fit in int32"));
-            }
+        ("int32", Value::Number(n)) if n.as_i64().and_then(|v| i32::try_from(v).ok()).is_none() => {
+            errors.push(format!("{at}: {n} does not fit in int32"));
         }
-        ("int64", Value::Number(n)) => {
-            if n.as_i64().is_none() {
-                errors.push(format!("{at}: {n} does not fit in int64"));
-            }
+        ("int64", Value::Number(n)) if n.as_i64().is_none() => {
+            errors.push(format!("{at}: {n} does not fit in int64"));
         }
         _ => {}
     }
