@@ -1,4 +1,72 @@
+//! Rust SDK for the [Kallglot](https://developer.kallglot.com) API: real-time voice
+//! translation.
+//!
+//! A backend creates a *session*, streams call audio over its WebSocket, receives live
+//! transcripts and translations, ends the session, then fetches the transcript,
+//! recordings and an AI analysis.
+//!
+//! ```no_run
+//! use kallglot::model::{CreateSessionParams, Language, Mode};
+//!
+//! # async fn demo() -> kallglot::Result<()> {
+//! let client = kallglot::Client::from_env()?; // KALLGLOT_API_KEY
+//! let session = client
+//!     .sessions()
+//!     .create(CreateSessionParams::new(Mode::BidirectionalTranslation).languages(Language::EN, Language::ES))
+//!     .await?;
+//! println!("created {} ({:?} credits left)", session.id, session.meta().credits_remaining());
+//!
+//! let ended = client.sessions().end(&session.id).await?;
+//! let transcript = client.sessions().transcript(&session.id).await?;
+//! for turn in &transcript.turns {
+//!     println!("{}: {}", turn.speaker, turn.text);
+//! }
+//! # let _ = ended;
+//! # Ok(()) }
+//! ```
+//!
+//! What the client does for you:
+//! - authenticates with `Authorization: Bearer` (or `X-API-Key`), and never prints the key;
+//! - sends a generated `Idempotency-Key` with every write that honours one, and reuses it
+//!   on each retry, so a retried write is never applied twice;
+//! - retries connection failures, timeouts, 429, 409 `idempotency_conflict` and 5xx with
+//!   jittered exponential backoff, honouring `Retry-After`, within a client-wide budget;
+//! - returns every result as a [`Response`] carrying the request id, rate-limit and credit
+//!   figures;
+//! - turns every failure into one [`Error`], whose API variant has the status, code,
+//!   message, request id and the scope a 403 needed.
+//!
+//! Response enums are open: a status, mode or code this version does not know arrives as
+//! `Unknown(String)` instead of failing.
+#![deny(missing_docs)]
+
 pub mod api_key;
+mod call;
+mod client;
+pub mod clock;
+mod config;
+mod error;
 pub mod error_code;
+pub mod ids;
 pub mod metadata;
+pub mod model;
+mod open_enum;
+mod resources;
+mod response;
 pub mod retry;
+mod transport;
+
+pub use api_key::{ApiKey, ApiKeyError, AuthStyle, Environment};
+pub use call::{Call, IdempotencyKey, RequestOptions};
+pub use client::{Client, Method, RawRequest};
+pub use config::{
+    ClientBuilder, DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, ENV_API_KEY,
+    ENV_BASE_URL, default_user_agent,
+};
+pub use error::{ApiError, ConfigError, DecodeError, Error, Result};
+pub use error_code::{ErrorCode, ErrorType, Scope};
+pub use ids::{AnalysisId, RecordingId, SessionId, TranscriptId};
+pub use metadata::{Credits, RateLimit, ResponseMeta};
+pub use resources::{Analyses, Download, Downloaded, Recordings, Sessions, WaitOptions};
+pub use response::Response;
+pub use retry::{RetryBudget, RetryPolicy};

@@ -1,0 +1,197 @@
+//! Per-call options and the awaitable [`Call`] every resource method returns.
+
+use std::fmt;
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+use std::time::Duration;
+
+use crate::error::{ConfigError, Error, Result};
+use crate::response::Response;
+
+/// An `Idempotency-Key`: makes a write safe to retry.
+///
+/// The client generates one (a UUID v4) for every call to a route that honours keys, and
+/// reuses it on each retry of that call. Supply your own to make a write idempotent across
+/// calls too, for example across a restart of your process.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    /// The longest key accepted.
+    pub const MAX_LEN: usize = 255;
+
+    /// Validates a key: non-empty, at most 255 characters, printable ASCII only (it travels
+    /// in an HTTP header).
+    pub fn new(key: impl Into<String>) -> Result<Self, ConfigError> {
+        let key = key.into();
+        if key.is_empty() {
+            return Err(ConfigError::InvalidIdempotencyKey("it is empty"));
+        }
+        if key.len() > Self::MAX_LEN {
+            return Err(ConfigError::InvalidIdempotencyKey(
+                "it is longer than 255 characters",
+            ));
+        }
+        if !key.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+            return Err(ConfigError::InvalidIdempotencyKey(
+                "it has characters other than printable ASCII",
+            ));
+        }
+        Ok(Self(key))
+    }
+
+    /// A fresh random key (UUID v4).
+    pub fn generate() -> Self {
+        Self(uuid::Uuid::new_v4().to_string())
+    }
+
+    /// The key as sent.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for IdempotencyKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "IdempotencyKey({:?})", self.0)
+    }
+}
+
+impl fmt::Display for IdempotencyKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Options for one call, overriding the client's defaults.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct RequestOptions {
+    /// The idempotency key to send (routes that honour keys only).
+    pub idempotency_key: Option<IdempotencyKey>,
+    /// Maximum retries for this call.
+    pub max_retries: Option<u32>,
+    /// Total timeout of each attempt of this call.
+    pub timeout: Option<Duration>,
+}
+
+type CallFuture<T> = Pin<Box<dyn Future<Output = Result<Response<T>>> + Send>>;
+type Runner<T> = Box<dyn FnOnce(RequestOptions) -> CallFuture<T> + Send>;
+
+/// A call to the API, ready to be awaited.
+///
+/// Resource methods return a `Call`, so per-call options read naturally before `.await`:
+///
+/// ```no_run
+/// # async fn demo(client: kallglot::Client) -> kallglot::Result<()> {
+/// use kallglot::model::{CreateSessionParams, Mode};
+/// let session = client
+///     .sessions()
+///     .create(CreateSessionParams::new(Mode::BidirectionalTranslation))
+///     .idempotency_key("order-1042-call")
+///     .max_retries(5)
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[must_use = "a Call does nothing until it is awaited"]
+pub struct Call<T> {
+    options: RequestOptions,
+    invalid: Option<ConfigError>,
+    run: Runner<T>,
+}
+
+impl<T: Send + 'static> Call<T> {
+    pub(crate) fn new<F, Fut>(run: F) -> Self
+    where
+        F: FnOnce(RequestOptions) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<Response<T>>> + Send + 'static,
+    {
+        Self {
+            options: RequestOptions::default(),
+            invalid: None,
+            run: Box::new(move |options| Box::pin(run(options))),
+        }
+    }
+
+    /// Sends this idempotency key instead of a generated one. Routes that do not honour
+    /// keys (reads) ignore it. An invalid key fails the call before anything is sent.
+    pub fn idempotency_key(mut self, key: impl Into<String>) -> Self {
+        match IdempotencyKey::new(key) {
+            Ok(key) => self.options.idempotency_key = Some(key),
+            Err(e) => self.invalid = Some(e),
+        }
+        self
+    }
+
+    /// Overrides the client's maximum number of retries for this call.
+    pub fn max_retries(mut self, retries: u32) -> Self {
+        self.options.max_retries = Some(retries);
+        self
+    }
+
+    /// Overrides the client's total timeout for each attempt of this call.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        if timeout.is_zero() {
+            self.invalid = Some(ConfigError::ZeroTimeout("the call timeout"));
+        }
+        self.options.timeout = Some(timeout);
+        self
+    }
+
+    /// Applies a whole set of options.
+    pub fn options(mut self, options: RequestOptions) -> Self {
+        self.options = options;
+        self
+    }
+}
+
+impl<T> fmt::Debug for Call<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Call")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: Send + 'static> IntoFuture for Call<T> {
+    type Output = Result<Response<T>>;
+    type IntoFuture = CallFuture<T>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        match self.invalid {
+            Some(e) => Box::pin(std::future::ready(Err(Error::Config(e)))),
+            None => (self.run)(self.options),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn idempotency_keys_are_validated() {
+        assert!(IdempotencyKey::new("order-1042").is_ok());
+        assert!(IdempotencyKey::new("a".repeat(255)).is_ok());
+        assert_eq!(
+            IdempotencyKey::new(""),
+            Err(ConfigError::InvalidIdempotencyKey("it is empty"))
+        );
+        assert!(IdempotencyKey::new("a".repeat(256)).is_err());
+        assert!(IdempotencyKey::new("tab\there").is_err());
+        assert!(IdempotencyKey::new("é").is_err());
+        let generated = IdempotencyKey::generate();
+        assert_eq!(generated.as_str().len(), 36);
+        assert_ne!(generated, IdempotencyKey::generate());
+    }
+
+    #[tokio::test]
+    async fn an_invalid_key_fails_before_running() {
+        let call: Call<()> = Call::new(|_| async { panic!("must not run") });
+        let err = call.idempotency_key("").await.unwrap_err();
+        assert!(matches!(
+            err,
+            Error::Config(ConfigError::InvalidIdempotencyKey(_))
+        ));
+    }
+}

@@ -1,0 +1,106 @@
+//! The time source the client waits with: retry backoff, retry budget windows and
+//! analysis polling.
+//!
+//! Production code uses [`TokioClock`]. Tests can install a [`ManualClock`], whose `sleep`
+//! returns at once and moves its own time forward, so retry and polling schedules can be
+//! asserted exactly without waiting.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+/// A future returned by [`Clock::sleep`].
+pub type SleepFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// A source of time the client waits on.
+pub trait Clock: Send + Sync + fmt::Debug {
+    /// The current instant.
+    fn now(&self) -> Instant;
+    /// Completes after `duration`.
+    fn sleep(&self, duration: Duration) -> SleepFuture;
+}
+
+/// Tokio's timer (so tokio's paused test time applies to it as well).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TokioClock;
+
+impl Clock for TokioClock {
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+
+    fn sleep(&self, duration: Duration) -> SleepFuture {
+        Box::pin(tokio::time::sleep(duration))
+    }
+}
+
+/// A clock for tests: `sleep` returns immediately, advances [`now`](Clock::now) by the
+/// requested duration, and records it.
+#[derive(Clone)]
+pub struct ManualClock {
+    state: Arc<Mutex<ManualState>>,
+}
+
+struct ManualState {
+    now: Instant,
+    sleeps: Vec<Duration>,
+}
+
+impl ManualClock {
+    /// A clock starting at the current instant.
+    pub fn new() -> Self {
+        Self {
+            state: Arc::new(Mutex::new(ManualState {
+                now: Instant::now(),
+                sleeps: Vec::new(),
+            })),
+        }
+    }
+
+    /// Every duration slept so far, in order.
+    pub fn sleeps(&self) -> Vec<Duration> {
+        self.lock().sleeps.clone()
+    }
+
+    /// Moves time forward without recording a sleep.
+    pub fn advance(&self, duration: Duration) {
+        self.lock().now += duration;
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ManualState> {
+        // A panic elsewhere while holding the lock leaves the state consistent (plain
+        // values), so a poisoned lock is still usable.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Default for ManualClock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for ManualClock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ManualClock")
+            .field("sleeps", &self.lock().sleeps.len())
+            .finish()
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Instant {
+        self.lock().now
+    }
+
+    fn sleep(&self, duration: Duration) -> SleepFuture {
+        let mut state = self.lock();
+        state.now += duration;
+        state.sleeps.push(duration);
+        Box::pin(std::future::ready(()))
+    }
+}

@@ -1,0 +1,297 @@
+//! [`ClientBuilder`]: API key, base URL, auth header style, timeouts, retries, user agent.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::api_key::{ApiKey, ApiKeyError, AuthStyle, Environment};
+use crate::client::Client;
+use crate::clock::{Clock, TokioClock};
+use crate::error::{ConfigError, Result};
+use crate::retry::{RetryBudget, RetryPolicy};
+use crate::transport::Shared;
+
+/// The production API host.
+pub const DEFAULT_BASE_URL: &str = "https://api.kallglot.com";
+/// Default total timeout of one attempt.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default timeout for establishing a connection.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Environment variable read by [`Client::from_env`] for the API key.
+pub const ENV_API_KEY: &str = "KALLGLOT_API_KEY";
+/// Environment variable read by [`Client::from_env`] for the base URL (optional).
+pub const ENV_BASE_URL: &str = "KALLGLOT_BASE_URL";
+
+/// Builds a [`Client`].
+///
+/// ```
+/// use std::time::Duration;
+/// let client = kallglot::Client::builder()
+///     .api_key("sk_test_0123456789abcdef")
+///     .timeout(Duration::from_secs(30))
+///     .max_retries(3)
+///     .app_info("my-call-center", Some("2.1.0"))
+///     .build()?;
+/// assert_eq!(client.environment(), kallglot::Environment::Test);
+/// # Ok::<(), kallglot::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct ClientBuilder {
+    api_key: Option<Result<ApiKey, ApiKeyError>>,
+    base_url: Option<String>,
+    auth_style: AuthStyle,
+    timeout: Duration,
+    connect_timeout: Duration,
+    retry_policy: RetryPolicy,
+    retry_budget: Option<RetryBudget>,
+    app_info: Option<String>,
+    expected_environment: Option<Environment>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Default for ClientBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ClientBuilder {
+    /// A builder with the defaults: production host, Bearer auth, 60 s total and 10 s
+    /// connect timeouts, 2 retries, and a retry budget of 10% of requests.
+    pub fn new() -> Self {
+        Self {
+            api_key: None,
+            base_url: None,
+            auth_style: AuthStyle::default(),
+            timeout: DEFAULT_TIMEOUT,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            retry_policy: RetryPolicy::default(),
+            retry_budget: None,
+            app_info: None,
+            expected_environment: None,
+            clock: Arc::new(TokioClock),
+        }
+    }
+
+    /// A builder preset from `KALLGLOT_API_KEY` and, if set, `KALLGLOT_BASE_URL`.
+    pub fn from_env() -> Self {
+        let mut builder = Self::new();
+        if let Ok(key) = std::env::var(ENV_API_KEY) {
+            builder = builder.api_key(key);
+        }
+        if let Ok(url) = std::env::var(ENV_BASE_URL)
+            && !url.trim().is_empty()
+        {
+            builder = builder.base_url(url);
+        }
+        builder
+    }
+
+    /// The API key (`sk_live_…` or `sk_test_…`). It is validated by [`build`](Self::build).
+    pub fn api_key(mut self, key: impl Into<String>) -> Self {
+        self.api_key = Some(ApiKey::new(key));
+        self
+    }
+
+    /// An already validated [`ApiKey`].
+    pub fn api_key_value(mut self, key: ApiKey) -> Self {
+        self.api_key = Some(Ok(key));
+        self
+    }
+
+    /// The API's base URL, `https://api.kallglot.com` by default. It must be `https`,
+    /// except for loopback hosts (a local emulator, tests).
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = Some(url.into());
+        self
+    }
+
+    /// Which header carries the key: `Authorization: Bearer` (default) or `X-API-Key`.
+    pub fn auth_style(mut self, style: AuthStyle) -> Self {
+        self.auth_style = style;
+        self
+    }
+
+    /// Total timeout of each attempt, from sending to the end of the body (60 s by
+    /// default). Must be non-zero: requests are never allowed to hang forever.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Timeout for establishing a connection (10 s by default). Must be non-zero.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Maximum retries after the first attempt (2 by default; 0 disables retries).
+    pub fn max_retries(mut self, retries: u32) -> Self {
+        self.retry_policy = self.retry_policy.with_max_retries(retries);
+        self
+    }
+
+    /// The whole retry policy: retries, backoff and the longest `Retry-After` honoured.
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry_policy = policy;
+        self
+    }
+
+    /// The client-wide retry budget, which keeps an outage from multiplying traffic
+    /// (by default retries stay within 10% of requests, plus a small floor).
+    pub fn retry_budget(mut self, budget: RetryBudget) -> Self {
+        self.retry_budget = Some(budget);
+        self
+    }
+
+    /// Names your application in the `User-Agent` after `kallglot-rust/<version>`.
+    pub fn app_info(mut self, name: &str, version: Option<&str>) -> Self {
+        self.app_info = Some(match version {
+            Some(v) => format!("{name}/{v}"),
+            None => name.to_string(),
+        });
+        self
+    }
+
+    /// Refuses to build unless the key belongs to `environment`: a guard against using a
+    /// live key in a test deployment, or the reverse, before any request is sent.
+    pub fn expect_environment(mut self, environment: Environment) -> Self {
+        self.expected_environment = Some(environment);
+        self
+    }
+
+    /// The clock used for retry backoff, the retry budget and analysis polling. Tests can
+    /// pass a [`ManualClock`](crate::clock::ManualClock) to observe waits without waiting.
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Validates the configuration and builds the client (and its connection pool).
+    pub fn build(self) -> Result<Client> {
+        let key = match self.api_key {
+            None => return Err(ConfigError::MissingApiKey.into()),
+            Some(key) => key.map_err(ConfigError::InvalidApiKey)?,
+        };
+        if let Some(expected) = self.expected_environment
+            && key.environment() != expected
+        {
+            return Err(ConfigError::WrongEnvironment {
+                expected,
+                actual: key.environment(),
+            }
+            .into());
+        }
+        if self.timeout.is_zero() {
+            return Err(ConfigError::ZeroTimeout("the timeout").into());
+        }
+        if self.connect_timeout.is_zero() {
+            return Err(ConfigError::ZeroTimeout("the connect timeout").into());
+        }
+        let raw_url = self
+            .base_url
+            .unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
+        let base = parse_base_url(&raw_url)?;
+        let user_agent = match &self.app_info {
+            Some(app) => format!("{} {app}", default_user_agent()),
+            None => default_user_agent(),
+        };
+        let http = reqwest::Client::builder()
+            .user_agent(user_agent)
+            .timeout(self.timeout)
+            .connect_timeout(self.connect_timeout)
+            // The API documents no redirects; following one could carry the request to
+            // a host that should not see it.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| ConfigError::HttpClient(e.to_string()))?;
+        let auth_header = (
+            self.auth_style.header_name(),
+            key.header_value(self.auth_style),
+        );
+        Ok(Client::from_shared(Shared {
+            http,
+            base_url: base.as_str().trim_end_matches('/').to_string(),
+            base,
+            key,
+            auth_style: self.auth_style,
+            auth_header,
+            policy: self.retry_policy,
+            budget: self.retry_budget.unwrap_or_default(),
+            clock: self.clock,
+        }))
+    }
+}
+
+/// `kallglot-rust/<crate version>`.
+pub fn default_user_agent() -> String {
+    format!("kallglot-rust/{}", env!("CARGO_PKG_VERSION"))
+}
+
+fn parse_base_url(raw: &str) -> Result<url::Url, ConfigError> {
+    let invalid = |reason| ConfigError::InvalidBaseUrl {
+        url: raw.to_string(),
+        reason,
+    };
+    let url = url::Url::parse(raw.trim()).map_err(|_| invalid("it is not an absolute URL"))?;
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid("it must not have a query or fragment"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid("it must not carry credentials"));
+    }
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if is_loopback(&url) => Ok(url),
+        "http" => Err(invalid(
+            "plain http is only allowed for loopback hosts; the API key must travel over TLS",
+        )),
+        _ => Err(invalid("the scheme must be https")),
+    }
+}
+
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_urls_must_be_https_except_on_loopback() {
+        for ok in [
+            "https://api.kallglot.com",
+            "https://api.kallglot.com/",
+            "https://proxy.example.com/kallglot",
+            "http://127.0.0.1:8080",
+            "http://localhost:3000",
+            "http://[::1]:9000",
+        ] {
+            assert!(parse_base_url(ok).is_ok(), "{ok}");
+        }
+        for (bad, reason) in [
+            ("http://api.kallglot.com", "plain http"),
+            ("http://10.0.0.1", "plain http"),
+            ("ftp://api.kallglot.com", "scheme"),
+            ("api.kallglot.com", "absolute"),
+            ("https://api.kallglot.com/?x=1", "query"),
+            ("https://user:pw@api.kallglot.com", "credentials"),
+        ] {
+            let err = parse_base_url(bad).unwrap_err().to_string();
+            assert!(err.contains(reason), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn user_agent_names_the_sdk_and_the_app() {
+        assert_eq!(
+            default_user_agent(),
+            format!("kallglot-rust/{}", env!("CARGO_PKG_VERSION"))
+        );
+    }
+}

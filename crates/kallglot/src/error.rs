@@ -1,0 +1,393 @@
+//! The SDK's one error type.
+//!
+//! Branch on [`Error::code`] (with [`Error::status`]) for API errors, or use the predicates
+//! ([`Error::is_retryable`], [`Error::is_auth`], …). The API's `type` field varies across
+//! Kallglot's documentation for the same situation, so it is kept but not relied on.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::api_key::{ApiKeyError, Environment};
+use crate::error_code::{ErrorCode, ErrorType, Scope};
+use crate::metadata::ResponseMeta;
+
+/// `Result` with the SDK's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// How much of an unexpected response body errors keep, in bytes.
+pub(crate) const BODY_SNIPPET_LIMIT: usize = 512;
+
+/// Everything that can go wrong when using the SDK.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The API answered with an error status (4xx or 5xx).
+    #[error(transparent)]
+    Api(Box<ApiError>),
+    /// No response arrived within the configured timeout, on every attempt made.
+    #[error("{operation}: no response within the timeout (after {attempts} attempt(s))")]
+    Timeout {
+        /// The operation, such as `retrieve_session`.
+        operation: &'static str,
+        /// How many attempts were made.
+        attempts: u32,
+    },
+    /// The connection could not be made, or broke before the response was complete.
+    #[error("{operation}: connection failed: {message}")]
+    Connection {
+        /// The operation, such as `retrieve_session`.
+        operation: &'static str,
+        /// What failed, in words.
+        message: String,
+    },
+    /// A success response whose body is not what the API documents.
+    #[error(transparent)]
+    Decode(Box<DecodeError>),
+    /// The client or a request was configured wrongly; nothing was sent.
+    #[error("invalid configuration: {0}")]
+    Config(#[from] ConfigError),
+    /// Reading or writing a local file or writer failed (recording downloads).
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+    /// [`Analyses::wait`](crate::Analyses::wait) reached its deadline before the analysis
+    /// finished.
+    #[error("analysis {analysis_id} was still {last_status} when the wait deadline passed")]
+    WaitTimeout {
+        /// The analysis waited for.
+        analysis_id: String,
+        /// Its status at the last poll.
+        last_status: String,
+    },
+}
+
+impl Error {
+    /// The API error, when this is one.
+    pub fn as_api(&self) -> Option<&ApiError> {
+        match self {
+            Self::Api(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The error code, for API errors that carried one.
+    pub fn code(&self) -> Option<&ErrorCode> {
+        self.as_api().and_then(|e| e.code.as_ref())
+    }
+
+    /// The HTTP status, when a response arrived.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Self::Api(e) => Some(e.status),
+            Self::Decode(e) => Some(e.meta.status),
+            _ => None,
+        }
+    }
+
+    /// The request id to quote to support, when a response arrived.
+    pub fn request_id(&self) -> Option<&str> {
+        match self {
+            Self::Api(e) => e.request_id.as_deref(),
+            Self::Decode(e) => e.meta.request_id.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The response metadata (rate limit, credits, request id), when a response arrived.
+    pub fn meta(&self) -> Option<&ResponseMeta> {
+        match self {
+            Self::Api(e) => Some(&e.meta),
+            Self::Decode(e) => Some(&e.meta),
+            _ => None,
+        }
+    }
+
+    /// Whether trying the same call again later may succeed: timeouts, connection
+    /// failures, 429, 409 `idempotency_conflict` and 500/502/503/504.
+    ///
+    /// The client already retried such errors as far as its policy allowed; this tells
+    /// callers whether a later attempt of their own is worthwhile.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Timeout { .. } | Self::Connection { .. } => true,
+            Self::Api(e) => {
+                matches!(e.status, 429 | 500 | 502 | 503 | 504)
+                    || (e.status == 409 && e.code == Some(ErrorCode::IdempotencyConflict))
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether the API key was rejected (401): invalid, expired, revoked or used in the
+    /// wrong environment.
+    pub fn is_auth(&self) -> bool {
+        self.as_api()
+            .is_some_and(|e| e.status == 401 || e.code.as_ref().is_some_and(ErrorCode::is_auth))
+    }
+
+    /// Whether the request was refused for being over the rate limit (429).
+    pub fn is_rate_limited(&self) -> bool {
+        self.as_api().is_some_and(|e| {
+            e.status == 429 || e.code.as_ref().is_some_and(ErrorCode::is_rate_limited)
+        })
+    }
+
+    /// Whether the organization has run out of credits (402): top up, do not retry.
+    pub fn is_out_of_credits(&self) -> bool {
+        self.as_api().is_some_and(|e| {
+            e.status == 402 || e.code.as_ref().is_some_and(ErrorCode::is_out_of_credits)
+        })
+    }
+
+    /// Whether the key lacks a permission scope or the organization is inactive (403).
+    pub fn is_permission(&self) -> bool {
+        self.as_api().is_some_and(|e| {
+            e.status == 403 || e.code.as_ref().is_some_and(ErrorCode::is_permission)
+        })
+    }
+
+    /// Whether the resource does not exist (404).
+    pub fn is_not_found(&self) -> bool {
+        self.as_api().is_some_and(|e| e.status == 404)
+    }
+}
+
+/// An error answer from the API.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct ApiError {
+    /// The operation that failed, such as `create_session`.
+    pub operation: &'static str,
+    /// The HTTP status.
+    pub status: u16,
+    /// The error code. `None` when the body was not the API's error envelope (for example
+    /// an HTML page from a proxy).
+    pub code: Option<ErrorCode>,
+    /// The code exactly as the server sent it (a legacy alias stays visible here).
+    pub raw_code: Option<String>,
+    /// The error category (`error.type`). It varies across the docs; prefer `code`.
+    pub kind: Option<ErrorType>,
+    /// The server's human-readable message, or a description of the unexpected body.
+    pub message: String,
+    /// The request field the error concerns, such as `mode`.
+    pub param: Option<String>,
+    /// The request id: the body's `request_id`, else the `X-Request-ID` header.
+    pub request_id: Option<String>,
+    /// How long the server asked to wait: the `Retry-After` header, else the body's
+    /// `retry_after`.
+    pub retry_after: Option<Duration>,
+    /// For 403 `insufficient_permissions`: the scope this operation needs, from the
+    /// reference's scope table (partly inferred there).
+    pub required_scope: Option<Scope>,
+    /// The start of the body, when it was not the error envelope.
+    pub body_snippet: Option<String>,
+    /// Rate-limit, credit and request-id metadata of the response.
+    pub meta: ResponseMeta,
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: HTTP {}", self.operation, self.status)?;
+        if let Some(code) = &self.raw_code {
+            write!(f, " {code}")?;
+        }
+        write!(f, ": {}", self.message)?;
+        if let Some(param) = &self.param {
+            write!(f, " (param: {param})")?;
+        }
+        if let Some(scope) = self.required_scope {
+            write!(f, " (this operation needs the {scope} scope)")?;
+        }
+        if let Some(snippet) = &self.body_snippet {
+            write!(f, "; body starts: {snippet:?}")?;
+        }
+        if let Some(id) = &self.request_id {
+            write!(f, " [request id {id}]")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+/// A success response whose body could not be read as the documented shape.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct DecodeError {
+    /// The operation, such as `retrieve_session`.
+    pub operation: &'static str,
+    /// What did not match.
+    pub message: String,
+    /// The start of the body, for diagnosis.
+    pub body_snippet: String,
+    /// Metadata of the response.
+    pub meta: ResponseMeta,
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: HTTP {} response is not the documented shape: {}; body starts: {:?}",
+            self.operation, self.meta.status, self.message, self.body_snippet
+        )?;
+        if let Some(id) = &self.meta.request_id {
+            write!(f, " [request id {id}]")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+/// A configuration or input problem found before anything was sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// No API key was given (and `KALLGLOT_API_KEY` was not set, for `from_env`).
+    #[error("no API key: set KALLGLOT_API_KEY or pass one to the builder")]
+    MissingApiKey,
+    /// The API key is malformed.
+    #[error("invalid API key: {0}")]
+    InvalidApiKey(#[from] ApiKeyError),
+    /// The key belongs to another environment than the one the client must use.
+    #[error("the API key is a {actual} key, but this client expects a {expected} key")]
+    WrongEnvironment {
+        /// The environment required with `expect_environment`.
+        expected: Environment,
+        /// The key's environment.
+        actual: Environment,
+    },
+    /// The base URL cannot be parsed or is not usable.
+    #[error("invalid base URL {url:?}: {reason}")]
+    InvalidBaseUrl {
+        /// The URL given.
+        url: String,
+        /// Why it was refused.
+        reason: &'static str,
+    },
+    /// An idempotency key is empty, longer than 255 characters or not printable ASCII.
+    #[error("invalid idempotency key: {0}")]
+    InvalidIdempotencyKey(&'static str),
+    /// A path given to the raw request API is not a path on the API host.
+    #[error("invalid request path {path:?}: {reason}")]
+    InvalidPath {
+        /// The path given.
+        path: String,
+        /// Why it was refused.
+        reason: &'static str,
+    },
+    /// The HTTP client could not be built (for example, no TLS roots).
+    #[error("cannot build the HTTP client: {0}")]
+    HttpClient(String),
+    /// A request could not be built from the given values.
+    #[error("the request could not be built: {0}")]
+    InvalidRequest(String),
+    /// A timeout of zero was given; it would make every request fail.
+    #[error("{0} must be greater than zero")]
+    ZeroTimeout(&'static str),
+}
+
+/// The first bytes of a body, as lossy UTF-8, for error messages.
+pub(crate) fn snippet(body: &[u8]) -> String {
+    let cut = body.len().min(BODY_SNIPPET_LIMIT);
+    let mut text = String::from_utf8_lossy(&body[..cut]).into_owned();
+    if body.len() > cut {
+        text.push('…');
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(status: u16, code: Option<&str>) -> Error {
+        Error::Api(Box::new(ApiError {
+            operation: "retrieve_session",
+            status,
+            code: code.map(ErrorCode::parse),
+            raw_code: code.map(str::to_string),
+            kind: None,
+            message: "m".into(),
+            param: None,
+            request_id: Some("req_1".into()),
+            retry_after: None,
+            required_scope: None,
+            body_snippet: None,
+            meta: ResponseMeta::default(),
+        }))
+    }
+
+    /// status, code, retryable, auth, rate limited, out of credits
+    type Row = (u16, Option<&'static str>, bool, bool, bool, bool);
+
+    #[test]
+    fn predicates_follow_status_and_code() {
+        let table: &[Row] = &[
+            // status, code, retryable, auth, rate limited, out of credits
+            (401, Some("api_key_revoked"), false, true, false, false),
+            (401, Some("invalid_api_key"), false, true, false, false),
+            (
+                402,
+                Some("insufficient_api_credits"),
+                false,
+                false,
+                false,
+                true,
+            ),
+            (
+                403,
+                Some("insufficient_permissions"),
+                false,
+                false,
+                false,
+                false,
+            ),
+            (409, Some("idempotency_conflict"), true, false, false, false),
+            (409, Some("something_else"), false, false, false, false),
+            (429, Some("rate_limit_exceeded"), true, false, true, false),
+            (500, None, true, false, false, false),
+            (502, None, true, false, false, false),
+            (503, None, true, false, false, false),
+            (400, Some("invalid_request"), false, false, false, false),
+            (404, None, false, false, false, false),
+            (422, Some("invalid_request"), false, false, false, false),
+        ];
+        for &(status, code, retryable, auth, limited, credits) in table {
+            let e = api(status, code);
+            assert_eq!(e.is_retryable(), retryable, "{status} {code:?} retryable");
+            assert_eq!(e.is_auth(), auth, "{status} {code:?} auth");
+            assert_eq!(
+                e.is_rate_limited(),
+                limited,
+                "{status} {code:?} rate limited"
+            );
+            assert_eq!(e.is_out_of_credits(), credits, "{status} {code:?} credits");
+        }
+        assert!(api(403, Some("organization_inactive")).is_permission());
+        assert!(api(404, None).is_not_found());
+    }
+
+    #[test]
+    fn display_names_operation_status_code_and_request_id() {
+        let mut e = api(403, Some("insufficient_permissions"));
+        if let Error::Api(inner) = &mut e {
+            inner.required_scope = Some(Scope::SessionsRead);
+        }
+        assert_eq!(
+            e.to_string(),
+            "retrieve_session: HTTP 403 insufficient_permissions: m (this operation needs the sessions:read scope) [request id req_1]"
+        );
+        assert_eq!(e.request_id(), Some("req_1"));
+        assert_eq!(e.status(), Some(403));
+    }
+
+    #[test]
+    fn snippets_are_truncated() {
+        let body = "x".repeat(2000);
+        let s = snippet(body.as_bytes());
+        assert_eq!(s.chars().count(), BODY_SNIPPET_LIMIT + 1);
+        assert!(s.ends_with('…'));
+        assert_eq!(snippet(b"<html>"), "<html>");
+    }
+}

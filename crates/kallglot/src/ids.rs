@@ -1,0 +1,187 @@
+//! Typed identifiers for the API's objects.
+//!
+//! Each kind of object has its own id type so that, say, a recording id
+//! cannot be passed where a session id is expected. The types are otherwise
+//! plain strings: Kallglot documents ids as opaque and has already changed
+//! one prefix (analysis ids were `ana_…` and are now `anl_…`), so no prefix
+//! or format is checked. Validating here would only turn a future server
+//! change into a client-side failure.
+
+use std::borrow::Borrow;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Defines one id newtype with its conversions and comparisons.
+macro_rules! id_type {
+    ($(#[$meta:meta])* $name:ident) => {
+        $(#[$meta])*
+        ///
+        /// Any string is accepted: ids are opaque and never validated.
+        #[derive(
+            Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+        )]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            /// Wraps an id as given, without checking it.
+            pub fn new(id: impl Into<String>) -> Self {
+                Self(id.into())
+            }
+
+            /// The id as a string slice.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            /// Unwraps the id into its string.
+            pub fn into_string(self) -> String {
+                self.0
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(id: String) -> Self {
+                Self(id)
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(id: &str) -> Self {
+                Self(id.to_owned())
+            }
+        }
+
+        /// Clones the id, so that methods taking `impl Into<Id>` also
+        /// accept a borrowed id such as `&session.id`.
+        impl From<&$name> for $name {
+            fn from(id: &$name) -> Self {
+                id.clone()
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> Self {
+                id.0
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        /// Lets maps and sets keyed by this id be queried with a plain `&str`.
+        /// Sound because the derived `Hash`, `Eq` and `Ord` of a one-field
+        /// newtype agree with those of the inner string.
+        impl Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
+
+        impl PartialEq<String> for $name {
+            fn eq(&self, other: &String) -> bool {
+                self.0 == *other
+            }
+        }
+    };
+}
+
+id_type! {
+    /// The id of a session (`sess_…`), the correlation id shared by the
+    /// REST API, the audio stream and webhooks.
+    SessionId
+}
+
+id_type! {
+    /// The id of a recording (`rec_…`).
+    RecordingId
+}
+
+id_type! {
+    /// The id of an analysis (`anl_…`; `ana_…` in legacy responses).
+    AnalysisId
+}
+
+id_type! {
+    /// The id of a transcript (`trn_…` in examples). Legacy transcripts had
+    /// no id at all.
+    TranscriptId
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeSet, HashMap};
+
+    use super::*;
+
+    #[test]
+    fn any_string_is_accepted() {
+        // Current and legacy prefixes, no prefix, odd characters, empty.
+        for raw in ["anl_01HDEF", "ana_legacy", "whatever", "ä b/c?", ""] {
+            let id = AnalysisId::new(raw);
+            assert_eq!(id.as_str(), raw);
+            assert_eq!(id.to_string(), raw);
+            assert_eq!(id.clone().into_string(), raw);
+            assert_eq!(String::from(id.clone()), raw);
+            assert_eq!(AnalysisId::from(raw), id);
+            assert_eq!(AnalysisId::from(raw.to_owned()), id);
+            assert_eq!(AnalysisId::from(&id), id);
+        }
+    }
+
+    #[test]
+    fn compares_with_strings() {
+        let id = SessionId::new("sess_1");
+        assert_eq!(id, *"sess_1");
+        assert_eq!(id, "sess_1");
+        assert_eq!(id, "sess_1".to_owned());
+        assert_ne!(id, "sess_2");
+        assert_eq!(id.as_ref(), "sess_1");
+    }
+
+    #[test]
+    fn serde_is_transparent() {
+        let id: RecordingId = serde_json::from_str("\"rec_01HABC\"").unwrap();
+        assert_eq!(id, RecordingId::new("rec_01HABC"));
+        assert_eq!(serde_json::to_string(&id).unwrap(), "\"rec_01HABC\"");
+        assert!(serde_json::from_str::<RecordingId>("12").is_err());
+    }
+
+    #[test]
+    fn usable_as_keys_and_queried_by_str() {
+        let mut map = HashMap::new();
+        map.insert(TranscriptId::new("trn_a"), 1);
+        assert_eq!(map.get("trn_a"), Some(&1));
+        assert_eq!(map.get("trn_b"), None);
+
+        let set: BTreeSet<SessionId> = ["sess_b", "sess_a", "sess_b"]
+            .into_iter()
+            .map(SessionId::from)
+            .collect();
+        let ordered: Vec<&str> = set.iter().map(SessionId::as_str).collect();
+        assert_eq!(ordered, ["sess_a", "sess_b"]);
+        assert!(set.contains("sess_a"));
+    }
+}

@@ -1,0 +1,497 @@
+//! Typed resources: [`Sessions`], [`Recordings`] and [`Analyses`].
+//!
+//! Each method maps to one documented operation and returns a [`Call`] (await it, after
+//! any per-call options) that yields a [`Response`] with the typed result and the
+//! response metadata.
+
+use std::path::Path;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+
+use crate::call::{Call, RequestOptions};
+use crate::client::Client;
+use crate::error::{ConfigError, Error, Result};
+use crate::ids::{AnalysisId, RecordingId, SessionId};
+use crate::model::{
+    Analysis, CreateAnalysisParams, CreateSessionParams, EndedSession, Recording, RecordingList,
+    Session, Transcript,
+};
+use crate::response::Response;
+use crate::transport::{self, Operation};
+
+macro_rules! operation {
+    ($name:ident, $id:literal, $method:literal, $path:literal, keyed = $keyed:literal) => {
+        static $name: Operation = Operation {
+            id: $id,
+            method: $method,
+            path: $path,
+            honors_idempotency: $keyed,
+        };
+    };
+}
+
+operation!(
+    CREATE_SESSION,
+    "create_session",
+    "POST",
+    "/v1/sessions",
+    keyed = true
+);
+operation!(
+    RETRIEVE_SESSION,
+    "retrieve_session",
+    "GET",
+    "/v1/sessions/{id}",
+    keyed = false
+);
+operation!(
+    END_SESSION,
+    "end_session",
+    "POST",
+    "/v1/sessions/{id}/end",
+    keyed = true
+);
+operation!(
+    SESSION_TRANSCRIPT,
+    "retrieve_session_transcript",
+    "GET",
+    "/v1/sessions/{id}/transcript",
+    keyed = false
+);
+operation!(
+    SESSION_RECORDINGS,
+    "list_session_recordings",
+    "GET",
+    "/v1/sessions/{id}/recordings",
+    keyed = false
+);
+operation!(
+    RETRIEVE_RECORDING,
+    "retrieve_recording",
+    "GET",
+    "/v1/recordings/{id}",
+    keyed = false
+);
+operation!(
+    DOWNLOAD_AUDIO,
+    "download_recording_audio",
+    "GET",
+    "/v1/recordings/{recording_id}/audio",
+    keyed = false
+);
+operation!(
+    CREATE_ANALYSIS,
+    "create_analysis",
+    "POST",
+    "/v1/sessions/{id}/analysis",
+    keyed = true
+);
+operation!(
+    RETRIEVE_ANALYSIS,
+    "retrieve_analysis",
+    "GET",
+    "/v1/analyses/{id}",
+    keyed = false
+);
+
+/// Sessions: `client.sessions()`.
+#[derive(Debug, Clone, Copy)]
+pub struct Sessions<'a> {
+    client: &'a Client,
+}
+
+impl<'a> Sessions<'a> {
+    pub(crate) fn new(client: &'a Client) -> Self {
+        Self { client }
+    }
+
+    /// Creates a session (`POST /v1/sessions`; one credit; `sessions:write`). The response
+    /// carries the stream credentials. An idempotency key is generated unless you set one.
+    pub fn create(&self, params: CreateSessionParams) -> Call<Session> {
+        let shared = self.client.shared.clone();
+        Call::new(move |options| async move {
+            let body = params.to_api();
+            let reply = transport::call(&shared, &CREATE_SESSION, options, |api, key| async move {
+                let mut request = api.create_session().body(body);
+                if let Some(key) = key {
+                    request = request.idempotency_key(key);
+                }
+                request.send().await
+            })
+            .await?;
+            Ok(Response::new(Session::from_api(reply.value), reply.meta))
+        })
+    }
+
+    /// Retrieves a session (`GET /v1/sessions/{id}`; `sessions:read`).
+    pub fn retrieve(&self, id: impl Into<SessionId>) -> Call<Session> {
+        let shared = self.client.shared.clone();
+        let id = id.into();
+        Call::new(move |options| async move {
+            let reply = transport::call(&shared, &RETRIEVE_SESSION, options, |api, _| async move {
+                api.retrieve_session().id(id.as_str()).send().await
+            })
+            .await?;
+            Ok(Response::new(Session::from_api(reply.value), reply.meta))
+        })
+    }
+
+    /// Ends a session (`POST /v1/sessions/{id}/end`; `sessions:write`). Ending an ended
+    /// session returns the same summary, so this is safe to repeat.
+    pub fn end(&self, id: impl Into<SessionId>) -> Call<EndedSession> {
+        let shared = self.client.shared.clone();
+        let id = id.into();
+        Call::new(move |options| async move {
+            let reply = transport::call(&shared, &END_SESSION, options, |api, key| async move {
+                let mut request = api.end_session().id(id.as_str());
+                if let Some(key) = key {
+                    request = request.idempotency_key(key);
+                }
+                request.send().await
+            })
+            .await?;
+            Ok(Response::new(
+                EndedSession::from_api(reply.value),
+                reply.meta,
+            ))
+        })
+    }
+
+    /// The session's transcript (`GET /v1/sessions/{id}/transcript`): in progress while
+    /// the session is active, completed once it has ended.
+    pub fn transcript(&self, id: impl Into<SessionId>) -> Call<Transcript> {
+        let shared = self.client.shared.clone();
+        let id = id.into();
+        Call::new(move |options| async move {
+            let reply =
+                transport::call(&shared, &SESSION_TRANSCRIPT, options, |api, _| async move {
+                    api.retrieve_session_transcript()
+                        .id(id.as_str())
+                        .send()
+                        .await
+                })
+                .await?;
+            Ok(Response::new(Transcript::from_api(reply.value), reply.meta))
+        })
+    }
+
+    /// The session's recordings (`GET /v1/sessions/{id}/recordings`). They appear once the
+    /// session has ended.
+    pub fn recordings(&self, id: impl Into<SessionId>) -> Call<RecordingList> {
+        let shared = self.client.shared.clone();
+        let id = id.into();
+        Call::new(move |options| async move {
+            let reply =
+                transport::call(&shared, &SESSION_RECORDINGS, options, |api, _| async move {
+                    api.list_session_recordings().id(id.as_str()).send().await
+                })
+                .await?;
+            Ok(Response::new(
+                RecordingList::from_api(reply.value),
+                reply.meta,
+            ))
+        })
+    }
+}
+
+/// Recordings: `client.recordings()`.
+#[derive(Debug, Clone, Copy)]
+pub struct Recordings<'a> {
+    client: &'a Client,
+}
+
+impl<'a> Recordings<'a> {
+    pub(crate) fn new(client: &'a Client) -> Self {
+        Self { client }
+    }
+
+    /// Retrieves a recording's metadata (`GET /v1/recordings/{id}`).
+    pub fn retrieve(&self, id: impl Into<RecordingId>) -> Call<Recording> {
+        let shared = self.client.shared.clone();
+        let id = id.into();
+        Call::new(move |options| async move {
+            let reply =
+                transport::call(&shared, &RETRIEVE_RECORDING, options, |api, _| async move {
+                    api.retrieve_recording().id(id.as_str()).send().await
+                })
+                .await?;
+            Ok(Response::new(Recording::from_api(reply.value), reply.meta))
+        })
+    }
+
+    /// Downloads a recording's audio (`GET /v1/recordings/{id}/audio`, MP3). The body is
+    /// streamed to a writer or file chunk by chunk, never held whole in memory.
+    pub fn download(&self, id: impl Into<RecordingId>) -> Download {
+        Download {
+            client: self.client.clone(),
+            id: id.into(),
+            options: RequestOptions::default(),
+        }
+    }
+}
+
+/// A recording download; finish it with [`to_writer`](Download::to_writer) or
+/// [`to_file`](Download::to_file).
+///
+/// The client's total timeout covers the whole body; raise it with
+/// [`timeout`](Download::timeout) for very long recordings. A failure before the body
+/// starts is retried like any read; a connection lost in the middle of the body is not
+/// (the writer already holds part of the file) and returns [`Error::Connection`].
+#[derive(Debug)]
+#[must_use = "a Download does nothing until to_writer or to_file is awaited"]
+pub struct Download {
+    client: Client,
+    id: RecordingId,
+    options: RequestOptions,
+}
+
+/// What a finished download wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Downloaded {
+    /// Bytes written.
+    pub bytes: u64,
+    /// The response's `Content-Type` (`audio/mpeg`).
+    pub content_type: Option<String>,
+    /// The file name suggested by `Content-Disposition`.
+    pub filename: Option<String>,
+}
+
+impl Download {
+    /// Overrides the total timeout of each attempt (which includes reading the body).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.options.timeout = Some(timeout);
+        self
+    }
+
+    /// Overrides the client's maximum number of retries.
+    pub fn max_retries(mut self, retries: u32) -> Self {
+        self.options.max_retries = Some(retries);
+        self
+    }
+
+    /// Streams the audio into `writer`, then flushes it.
+    pub async fn to_writer<W>(self, writer: &mut W) -> Result<Response<Downloaded>>
+    where
+        W: AsyncWrite + Unpin + Send + ?Sized,
+    {
+        if self.options.timeout.is_some_and(|t| t.is_zero()) {
+            return Err(ConfigError::ZeroTimeout("the download timeout").into());
+        }
+        let shared = self.client.shared.clone();
+        let id = self.id;
+        let reply = transport::call(
+            &shared,
+            &DOWNLOAD_AUDIO,
+            self.options,
+            |api, _| async move {
+                api.download_recording_audio()
+                    .recording_id(id.as_str())
+                    .send()
+                    .await
+            },
+        )
+        .await?;
+        let mut stream = reply.value.into_inner();
+        let mut bytes = 0u64;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| Error::Connection {
+                operation: DOWNLOAD_AUDIO.id,
+                message: format!("the download broke after {bytes} bytes: {e}"),
+            })?;
+            writer.write_all(&chunk).await?;
+            bytes += chunk.len() as u64;
+        }
+        writer.flush().await?;
+        let header = |name| reply.headers.get(name).and_then(|v| v.to_str().ok());
+        let downloaded = Downloaded {
+            bytes,
+            content_type: header("content-type").map(str::to_string),
+            filename: header("content-disposition").and_then(filename_from_disposition),
+        };
+        Ok(Response::new(downloaded, reply.meta))
+    }
+
+    /// Streams the audio into a new file at `path` (replacing any file there). A failed
+    /// download removes the partial file.
+    pub async fn to_file(self, path: impl AsRef<Path>) -> Result<Response<Downloaded>> {
+        let path = path.as_ref();
+        let mut file = tokio::fs::File::create(path).await?;
+        match self.to_writer(&mut file).await {
+            Ok(done) => Ok(done),
+            Err(e) => {
+                drop(file);
+                let _ = tokio::fs::remove_file(path).await;
+                Err(e)
+            }
+        }
+    }
+}
+
+/// The `filename` parameter of a `Content-Disposition` header.
+fn filename_from_disposition(value: &str) -> Option<String> {
+    value.split(';').map(str::trim).find_map(|part| {
+        let (name, raw) = part.split_once('=')?;
+        if !name.trim().eq_ignore_ascii_case("filename") {
+            return None;
+        }
+        let name = raw.trim().trim_matches('"');
+        // Only the last path component: never let a header choose a directory.
+        let name = name.rsplit(['/', '\\']).next().unwrap_or_default();
+        (!name.is_empty() && name != "..").then(|| name.to_string())
+    })
+}
+
+/// Analyses: `client.analyses()`.
+#[derive(Debug, Clone, Copy)]
+pub struct Analyses<'a> {
+    client: &'a Client,
+}
+
+/// How [`Analyses::wait`] polls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WaitOptions {
+    /// Give up once this much time has passed (5 minutes by default).
+    pub timeout: Duration,
+    /// The first wait between polls (1 s by default); it doubles after each poll.
+    pub initial_interval: Duration,
+    /// The longest wait between polls (15 s by default). Kallglot asks clients to prefer
+    /// webhooks to tight polling, so the interval grows.
+    pub max_interval: Duration,
+}
+
+impl Default for WaitOptions {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(300),
+            initial_interval: Duration::from_secs(1),
+            max_interval: Duration::from_secs(15),
+        }
+    }
+}
+
+impl WaitOptions {
+    /// Sets the overall deadline.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Sets the first interval between polls.
+    pub fn initial_interval(mut self, interval: Duration) -> Self {
+        self.initial_interval = interval;
+        self
+    }
+
+    /// Sets the longest interval between polls.
+    pub fn max_interval(mut self, interval: Duration) -> Self {
+        self.max_interval = interval;
+        self
+    }
+}
+
+impl<'a> Analyses<'a> {
+    pub(crate) fn new(client: &'a Client) -> Self {
+        Self { client }
+    }
+
+    /// Requests an analysis of an ended session (`POST /v1/sessions/{id}/analysis`; one
+    /// credit; `analysis:write`). It answers at once with a `processing` analysis: use
+    /// [`wait`](Self::wait), or the `analysis.complete` webhook.
+    pub fn create(
+        &self,
+        session_id: impl Into<SessionId>,
+        params: CreateAnalysisParams,
+    ) -> Call<Analysis> {
+        let shared = self.client.shared.clone();
+        let session_id = session_id.into();
+        Call::new(move |options| async move {
+            let body = params.to_api();
+            let reply =
+                transport::call(&shared, &CREATE_ANALYSIS, options, |api, key| async move {
+                    let mut request = api.create_analysis().id(session_id.as_str()).body(body);
+                    if let Some(key) = key {
+                        request = request.idempotency_key(key);
+                    }
+                    request.send().await
+                })
+                .await?;
+            Ok(Response::new(Analysis::from_api(reply.value), reply.meta))
+        })
+    }
+
+    /// Retrieves an analysis (`GET /v1/analyses/{id}`; `analysis:read`).
+    pub fn retrieve(&self, id: impl Into<AnalysisId>) -> Call<Analysis> {
+        let shared = self.client.shared.clone();
+        let id = id.into();
+        Call::new(move |options| async move {
+            let reply =
+                transport::call(&shared, &RETRIEVE_ANALYSIS, options, |api, _| async move {
+                    api.retrieve_analysis().id(id.as_str()).send().await
+                })
+                .await?;
+            Ok(Response::new(Analysis::from_api(reply.value), reply.meta))
+        })
+    }
+
+    /// Polls an analysis until it is `completed` or `failed` (legacy `complete` counts as
+    /// completed), with a growing interval, until `options.timeout` has passed.
+    ///
+    /// A `failed` analysis is returned as `Ok`: check `status` (and `error`). Reaching the
+    /// deadline first gives [`Error::WaitTimeout`]; an API error while polling is returned
+    /// as it is (each poll is already retried by the client's policy).
+    pub async fn wait(
+        &self,
+        id: impl Into<AnalysisId>,
+        options: WaitOptions,
+    ) -> Result<Response<Analysis>> {
+        let id = id.into();
+        let clock = self.client.shared.clock.clone();
+        let deadline = clock.now() + options.timeout;
+        let mut interval = options.initial_interval.max(Duration::from_millis(1));
+        loop {
+            let analysis = self.retrieve(id.clone()).await?;
+            if analysis.status.is_terminal() {
+                return Ok(analysis);
+            }
+            let now = clock.now();
+            if now + interval > deadline {
+                return Err(Error::WaitTimeout {
+                    analysis_id: id.to_string(),
+                    last_status: analysis.status.to_string(),
+                });
+            }
+            clock.sleep(interval).await;
+            interval = (interval * 2).min(options.max_interval.max(interval));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filenames_come_from_content_disposition_without_directories() {
+        let table = [
+            (
+                "attachment; filename=\"recording-sess_1.mp3\"",
+                Some("recording-sess_1.mp3"),
+            ),
+            ("attachment; FILENAME=a.mp3", Some("a.mp3")),
+            ("attachment; filename=\"../../etc/passwd\"", Some("passwd")),
+            ("attachment; filename=\"..\"", None),
+            ("attachment", None),
+        ];
+        for (header, expected) in table {
+            assert_eq!(
+                filename_from_disposition(header).as_deref(),
+                expected,
+                "{header}"
+            );
+        }
+    }
+}

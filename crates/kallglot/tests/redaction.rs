@@ -1,0 +1,101 @@
+//! Redaction: the API key and stream tokens never reach `Debug`, `Display`, errors or
+//! tracing output.
+//!
+//! This test has its own binary: tracing caches each callsite's interest when it is first
+//! hit, so a test that runs earlier in the same process without a subscriber would hide
+//! the spans from the scoped subscriber installed here.
+
+use std::sync::{Arc, Mutex};
+
+use kallglot::Client;
+use kallglot::clock::ManualClock;
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const KEY: &str = "sk_test_FAKEKEYdoNotLeak0123456789";
+const KEY_SECRET_PART: &str = "FAKEKEYdoNotLeak";
+
+fn session_json(id: &str) -> Value {
+    json!({
+        "id": id, "object": "session", "status": "active",
+        "mode": "bidirectional_translation",
+        "stream": {"url": format!("wss://api.kallglot.com/v1/sessions/{id}/connect"),
+                   "token": "kst_test_FAKEtoken", "expires_at": "2026-03-26T11:05:00Z"},
+        "created_at": "2026-03-26T11:00:00Z"
+    })
+}
+
+/// Collects everything a tracing subscriber writes.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn no_secret_reaches_debug_display_errors_or_traces() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v1/sessions/sess_1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(session_json("sess_1")))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/sessions/sess_bad"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(json!({"error": {
+            "type": "authentication_error", "code": "api_key_invalid", "message": "bad key"}})))
+        .mount(&server)
+        .await;
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let client = Client::builder()
+        .api_key(KEY)
+        .base_url(server.uri())
+        .clock(Arc::new(ManualClock::new()))
+        .build()
+        .unwrap();
+    let session = client.sessions().retrieve("sess_1").await.unwrap();
+    let err = client.sessions().retrieve("sess_bad").await.unwrap_err();
+    let key = kallglot::ApiKey::new(KEY).unwrap();
+
+    let stream = session.stream.as_ref().unwrap();
+    let texts = [
+        format!("{client:?}"),
+        format!("{key:?}"),
+        key.to_string(),
+        format!("{err:?}"),
+        err.to_string(),
+        format!("{session:?}"),
+        format!("{stream:?}"),
+    ];
+    for text in &texts {
+        assert!(!text.contains(KEY_SECRET_PART), "key leaked: {text}");
+        assert!(!text.contains("FAKEtoken"), "stream token leaked: {text}");
+    }
+    let traces = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(traces.contains("kallglot.request"), "{traces}");
+    assert!(traces.contains("retrieve_session"), "{traces}");
+    assert!(
+        !traces.contains(KEY_SECRET_PART),
+        "key leaked in traces: {traces}"
+    );
+    assert!(
+        !traces.contains("FAKEtoken"),
+        "token leaked in traces: {traces}"
+    );
+}
