@@ -785,3 +785,79 @@ async fn analyses_wait_gives_up_at_the_deadline() {
     let total: Duration = clock.sleeps().iter().sum();
     assert!(total <= Duration::from_secs(10), "{total:?}");
 }
+
+#[test]
+fn the_client_is_cheap_to_clone_and_thread_safe() {
+    fn assert_send_sync<T: Send + Sync + Clone + 'static>() {}
+    assert_send_sync::<Client>();
+    fn assert_send<T: Send>(_: &T) {}
+    let client = Client::new(KEY).unwrap();
+    // Futures of calls can be spawned on a multi-threaded runtime.
+    assert_send(&client.sessions().retrieve("sess_1"));
+    assert_send(&client.request(Method::Get, "/v1/agents"));
+    let clone = client.clone();
+    assert_eq!(format!("{clone:?}"), format!("{client:?}"));
+}
+
+#[tokio::test]
+async fn an_idempotency_conflict_is_retried_after_retry_after() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(409)
+                .insert_header("retry-after", "2")
+                .set_body_json(error_json(
+                    "invalid_request_error",
+                    "idempotency_conflict",
+                    "still running",
+                )),
+        )
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(202).set_body_json(json!({
+            "id": "anl_1", "object": "analysis", "session_id": "sess_1", "status": "processing"})))
+        .mount(&server)
+        .await;
+    let (client, clock) = client_for(&server);
+    let analysis = client
+        .analyses()
+        .create("sess_1", CreateAnalysisParams::new())
+        .await
+        .unwrap();
+    assert_eq!(analysis.id, "anl_1");
+    let sent = requests(&server).await;
+    assert_eq!(sent.len(), 2);
+    assert_eq!(
+        header(&sent[0], "idempotency-key"),
+        header(&sent[1], "idempotency-key")
+    );
+    assert!(clock.sleeps()[0] >= Duration::from_secs(2));
+}
+
+#[tokio::test]
+async fn validation_errors_keep_param_and_are_not_retried() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(422).set_body_json(json!({"error": {
+            "type": "validation_error", "code": "invalid_mode", "message": "Unknown mode.",
+            "param": "mode"}})))
+        .mount(&server)
+        .await;
+    let (client, _) = client_for(&server);
+    let err = client
+        .sessions()
+        .create(CreateSessionParams::new(Mode::Unknown("teleport".into())))
+        .await
+        .unwrap_err();
+    assert_eq!(requests(&server).await.len(), 1);
+    assert_eq!(err.code(), Some(&ErrorCode::InvalidRequest), "legacy alias");
+    assert_eq!(err.as_api().unwrap().param.as_deref(), Some("mode"));
+    let sent: Value = serde_json::from_slice(&requests(&server).await[0].body).unwrap();
+    assert_eq!(
+        sent,
+        json!({"mode": "teleport"}),
+        "unknown modes are sent as given"
+    );
+}
