@@ -49,6 +49,10 @@ pub enum Error {
     /// Reading or writing a local file or writer failed (recording downloads).
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
+    /// The real-time stream failed.
+    #[cfg(feature = "stream")]
+    #[error(transparent)]
+    Stream(crate::stream::StreamError),
     /// [`Analyses::wait`](crate::Analyses::wait) reached its deadline before the analysis
     /// finished.
     #[error("analysis {analysis_id} was still {last_status} when the wait deadline passed")]

@@ -54,6 +54,8 @@ mod open_enum;
 mod resources;
 mod response;
 pub mod retry;
+#[cfg(feature = "stream")]
+pub mod stream;
 mod transport;
 
 pub use api_key::{ApiKey, ApiKeyError, AuthStyle, Environment};

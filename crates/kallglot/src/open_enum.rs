@@ -67,6 +67,7 @@ macro_rules! open_enum {
             /// The canonical wire value of every known variant, in
             /// declaration order, for tests that check each one.
             #[cfg(test)]
+            #[allow(dead_code, reason = "only the enums with a wire-value test use it")]
             pub(crate) const WIRE_VALUES: &'static [&'static str] = &[$($wire),+];
 
             /// Parses a wire value. Never fails: a value this SDK version

@@ -107,6 +107,11 @@ impl<'a> Sessions<'a> {
         Self { client }
     }
 
+    #[cfg(feature = "stream")]
+    pub(crate) fn client(&self) -> &'a Client {
+        self.client
+    }
+
     /// Creates a session (`POST /v1/sessions`; one credit; `sessions:write`). The response
     /// carries the stream credentials. An idempotency key is generated unless you set one.
     pub fn create(&self, params: CreateSessionParams) -> Call<Session> {

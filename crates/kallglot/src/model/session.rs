@@ -147,6 +147,15 @@ pub struct StreamCredentials {
 }
 
 impl StreamCredentials {
+    /// Credentials from their parts, e.g. handed over by your own backend.
+    pub fn new(url: String, token: StreamToken, expires_at: DateTime<Utc>) -> Self {
+        Self {
+            url,
+            token,
+            expires_at,
+        }
+    }
+
     fn from_api(v: types::SessionStream) -> Self {
         Self {
             url: v.url,

@@ -101,6 +101,11 @@ pub struct Translation {
 }
 
 impl Translation {
+    /// A translation; `language` is `None` when the source did not say.
+    pub fn new(language: Option<Language>, text: String) -> Self {
+        Self { language, text }
+    }
+
     fn from_api(v: types::TurnTranslation) -> Self {
         match v {
             types::TurnTranslation::Translation(t) => Self {

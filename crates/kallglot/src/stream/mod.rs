@@ -1,0 +1,510 @@
+//! The real-time stream: send call audio, receive live transcripts and translations.
+//!
+//! ```no_run
+//! # async fn demo(client: kallglot::Client) -> kallglot::Result<()> {
+//! use futures_util::StreamExt;
+//! use kallglot::model::{CreateSessionParams, Language, Mode};
+//! use kallglot::stream::{Event, StreamOptions, audio::MulawAudio};
+//!
+//! let session = client
+//!     .sessions()
+//!     .create(CreateSessionParams::new(Mode::BidirectionalTranslation).languages(Language::EN, Language::ES))
+//!     .await?;
+//! let (sender, mut events) = client.sessions().connect(&session, StreamOptions::default()).await?;
+//!
+//! // 100 ms of μ-law silence; real code sends call audio from its telephony provider.
+//! sender.send_audio(MulawAudio::from_mulaw_bytes(vec![0xFF; 800])).await?;
+//!
+//! while let Some(event) = events.next().await {
+//!     match event? {
+//!         Event::TranscriptFinal(t) => println!("{}", t.text),
+//!         Event::Closed(_) => break,
+//!         _ => {}
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! The connection is owned by a background worker task. [`StreamSender`] (cloneable)
+//! queues messages for it through a bounded channel, so a slow network slows the sender
+//! down instead of growing a queue; [`Events`] is a `futures::Stream` of what arrives. The
+//! worker answers WebSocket pings, sends a `ping` message when the stream has been idle,
+//! and reports how the connection closed. It stops when every handle is dropped.
+
+pub mod audio;
+mod connect;
+mod message;
+mod worker;
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures_util::{Stream, StreamExt};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::{Error, Result};
+use crate::model::{Session, Speaker, StreamCredentials};
+use crate::resources::Sessions;
+
+pub use audio::{AudioError, MulawAudio};
+pub use message::{
+    AudioInput, ClientMessage, Closed, EndReason, Event, TranscriptFinal, TranscriptPartial,
+};
+
+/// Why the stream failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StreamError {
+    /// The stream token had expired before connecting; nothing was dialled. Retrieve the
+    /// session again for fresh credentials (while it is active).
+    #[error("the stream token expired at {expires_at}; retrieve the session for a fresh one")]
+    StreamTokenExpired {
+        /// When the token expired.
+        expires_at: DateTime<Utc>,
+    },
+    /// The session carries no stream credentials (it may have ended).
+    #[error("the session has no stream credentials (has it ended?)")]
+    NoStreamCredentials,
+    /// The stream URL in the session is not a WebSocket URL.
+    #[error("the session's stream URL is not a ws:// or wss:// URL")]
+    InvalidUrl,
+    /// The server refused the WebSocket upgrade.
+    #[error("the server refused the stream connection with HTTP {status} ({rejection})")]
+    HandshakeRejected {
+        /// The HTTP status of the refusal.
+        status: u16,
+        /// What the status means here.
+        rejection: HandshakeRejection,
+    },
+    /// The connection could not be established.
+    #[error("could not connect the stream: {0}")]
+    Connect(String),
+    /// Connecting took longer than the connect timeout.
+    #[error("connecting the stream timed out after {0:?}")]
+    ConnectTimeout(Duration),
+    /// The connection closed abnormally (not after `session.ended`, not with code 1000).
+    #[error("the stream closed abnormally (code {}): {reason}", code.map_or("none".to_string(), |c| c.to_string()))]
+    Closed {
+        /// The close code, when the server sent a close frame (1011: server error, 1008:
+        /// policy violation, …); `None` when the connection just dropped.
+        code: Option<u16>,
+        /// The close reason, possibly empty.
+        reason: String,
+    },
+    /// The stream has already stopped; nothing more can be sent.
+    #[error("the stream is closed")]
+    NotConnected,
+    /// `session.ended` did not arrive within the end timeout after `session.end`.
+    #[error("no session.ended arrived within {0:?} of session.end; the stream was closed")]
+    EndTimedOut(Duration),
+    /// Reconnecting after an abnormal drop failed.
+    #[error("reconnecting failed after {attempts} attempt(s): {last}")]
+    ReconnectFailed {
+        /// Attempts made.
+        attempts: u32,
+        /// The last failure, in words.
+        last: String,
+    },
+    /// The audio given cannot be sent.
+    #[error(transparent)]
+    Audio(#[from] AudioError),
+}
+
+/// What a refused WebSocket upgrade means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HandshakeRejection {
+    /// 401: the stream token is invalid or expired.
+    Unauthorized,
+    /// 403: the token is not allowed to open this stream.
+    Forbidden,
+    /// 404: no such session (or it has ended).
+    NotFound,
+    /// Any other status.
+    Other,
+}
+
+impl std::fmt::Display for HandshakeRejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Unauthorized => "the stream token is invalid or expired",
+            Self::Forbidden => "the token may not open this stream",
+            Self::NotFound => "no such session stream",
+            Self::Other => "unexpected answer",
+        })
+    }
+}
+
+impl From<StreamError> for Error {
+    fn from(e: StreamError) -> Self {
+        Error::Stream(e)
+    }
+}
+
+impl From<AudioError> for Error {
+    fn from(e: AudioError) -> Self {
+        Error::Stream(StreamError::Audio(e))
+    }
+}
+
+/// Opt-in reconnection after an abnormal drop.
+///
+/// On a drop, the worker retrieves the session over REST: if it has ended, the stream ends
+/// cleanly; if it is active and carries a valid stream token, the worker reconnects with
+/// backoff, emits [`Event::Reconnected`], and continues the sequence numbers. Audio queued
+/// meanwhile waits in the bounded channel (the sender is slowed down, not dropped); a
+/// frame that was being written when the connection broke may be lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ReconnectPolicy {
+    /// Attempts per drop before giving up.
+    pub max_attempts: u32,
+    /// Wait before the first attempt; doubles after each failure.
+    pub initial_backoff: Duration,
+    /// The longest wait between attempts.
+    pub max_backoff: Duration,
+}
+
+impl ReconnectPolicy {
+    /// A policy of `max_attempts` per drop with the default backoff (0.5 s doubling to 8 s).
+    pub fn new(max_attempts: u32) -> Self {
+        Self {
+            max_attempts,
+            ..Self::default()
+        }
+    }
+
+    /// Sets the first wait and the longest wait between attempts.
+    pub fn backoff(mut self, initial: Duration, max: Duration) -> Self {
+        self.initial_backoff = initial;
+        self.max_backoff = max;
+        self
+    }
+}
+
+impl Default for ReconnectPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 5,
+            initial_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(8),
+        }
+    }
+}
+
+/// How a stream behaves.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct StreamOptions {
+    /// Send a `ping` message after this long without sending anything (15 s by default).
+    pub keepalive_interval: Duration,
+    /// How long [`StreamSender::end`] waits for `session.ended` (10 s by default).
+    pub end_timeout: Duration,
+    /// How long connecting may take (10 s by default).
+    pub connect_timeout: Duration,
+    /// The speaker stamped on audio sent with [`StreamSender::send_audio`] (customer by
+    /// default).
+    pub speaker: Speaker,
+    /// Capacity of the outgoing message channel (32 by default): the backpressure bound.
+    pub send_capacity: usize,
+    /// Capacity of the event channel (64 by default): the worker stops reading the socket
+    /// while it is full, which pushes back on the server.
+    pub event_capacity: usize,
+    /// Reconnection after abnormal drops; off by default.
+    pub reconnect: Option<ReconnectPolicy>,
+}
+
+impl Default for StreamOptions {
+    fn default() -> Self {
+        Self {
+            keepalive_interval: Duration::from_secs(15),
+            end_timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(10),
+            speaker: Speaker::Customer,
+            send_capacity: 32,
+            event_capacity: 64,
+            reconnect: None,
+        }
+    }
+}
+
+impl StreamOptions {
+    /// Sets the idle keep-alive interval.
+    pub fn keepalive_interval(mut self, interval: Duration) -> Self {
+        self.keepalive_interval = interval;
+        self
+    }
+
+    /// Sets how long `end()` waits for `session.ended`.
+    pub fn end_timeout(mut self, timeout: Duration) -> Self {
+        self.end_timeout = timeout;
+        self
+    }
+
+    /// Sets the connect timeout.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Sets the default speaker of sent audio.
+    pub fn speaker(mut self, speaker: Speaker) -> Self {
+        self.speaker = speaker;
+        self
+    }
+
+    /// Turns on reconnection with this policy.
+    pub fn reconnect(mut self, policy: ReconnectPolicy) -> Self {
+        self.reconnect = Some(policy);
+        self
+    }
+}
+
+/// A command from a handle to the worker.
+pub(crate) enum Command {
+    Audio { speaker: Speaker, audio: MulawAudio },
+    Ping,
+    End { reply: oneshot::Sender<Result<()>> },
+}
+
+/// Sends audio and control messages into the stream. Cheap to clone; every clone feeds
+/// the same bounded channel.
+#[derive(Clone)]
+pub struct StreamSender {
+    tx: mpsc::Sender<Command>,
+    speaker: Speaker,
+}
+
+impl std::fmt::Debug for StreamSender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamSender")
+            .field("closed", &self.tx.is_closed())
+            .finish_non_exhaustive()
+    }
+}
+
+impl StreamSender {
+    /// Queues one frame of audio from the default speaker. Waits while the channel is
+    /// full (backpressure). Use [`audio::Framer`] to cut audio into 20–200 ms frames.
+    pub async fn send_audio(&self, audio: MulawAudio) -> Result<()> {
+        self.send_audio_as(self.speaker.clone(), audio).await
+    }
+
+    /// Queues one frame of audio from `speaker`.
+    pub async fn send_audio_as(&self, speaker: Speaker, audio: MulawAudio) -> Result<()> {
+        if audio.is_empty() {
+            return Ok(());
+        }
+        self.command(Command::Audio { speaker, audio }).await
+    }
+
+    /// Sends a `ping` message now (the worker also does so when the stream is idle).
+    pub async fn ping(&self) -> Result<()> {
+        self.command(Command::Ping).await
+    }
+
+    /// Ends the session gracefully: sends `session.end`, waits (up to the end timeout) for
+    /// `session.ended`, then closes the connection. `session.ended` is also delivered to
+    /// [`Events`]. Calling it again, or from several clones, is harmless.
+    pub async fn end(&self) -> Result<()> {
+        let (reply, done) = oneshot::channel();
+        self.command(Command::End { reply }).await?;
+        done.await
+            .unwrap_or(Err(Error::Stream(StreamError::NotConnected)))
+    }
+
+    /// Whether the worker has stopped.
+    pub fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+
+    async fn command(&self, command: Command) -> Result<()> {
+        self.tx
+            .send(command)
+            .await
+            .map_err(|_| Error::Stream(StreamError::NotConnected))
+    }
+}
+
+/// The events of a stream, as a `futures::Stream`.
+///
+/// It yields `Ok(event)` for every message, an `Err` for an abnormal close (after which it
+/// ends), and ends after [`Event::Closed`] on a clean close.
+pub struct Events {
+    rx: mpsc::Receiver<Result<Event>>,
+}
+
+impl std::fmt::Debug for Events {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Events").finish_non_exhaustive()
+    }
+}
+
+impl Stream for Events {
+    type Item = Result<Event>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.rx.poll_recv(cx)
+    }
+}
+
+/// One chunk of input audio for [`Sessions::stream_audio`].
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum AudioChunk {
+    /// 16-bit mono PCM at any sample rate; it is resampled to 8 kHz and μ-law encoded.
+    Pcm16 {
+        /// The samples.
+        samples: Vec<i16>,
+        /// Their sample rate in Hz.
+        sample_rate_hz: u32,
+    },
+    /// Audio already in μ-law at 8 kHz mono.
+    Mulaw(MulawAudio),
+}
+
+/// Opens a stream from credentials alone, without an API key: for a process that got a
+/// session's `stream` (URL, token, expiry) from your backend. Reconnection needs the REST
+/// API, so `options.reconnect` is ignored here; use [`Sessions::connect`] for it.
+pub async fn connect(
+    credentials: &StreamCredentials,
+    options: StreamOptions,
+) -> Result<(StreamSender, Events)> {
+    open(
+        credentials,
+        options,
+        None,
+        std::sync::Arc::new(crate::clock::TokioClock),
+    )
+    .await
+}
+
+async fn open(
+    credentials: &StreamCredentials,
+    options: StreamOptions,
+    reconnect: Option<worker::Reconnect>,
+    clock: std::sync::Arc<dyn crate::clock::Clock>,
+) -> Result<(StreamSender, Events)> {
+    let target = connect::Target::new(credentials, Utc::now())?;
+    let (tx, rx) = mpsc::channel(options.send_capacity.max(1));
+    let (event_tx, event_rx) = mpsc::channel(options.event_capacity.max(1));
+    let (ready_tx, ready_rx) = oneshot::channel();
+    let speaker = options.speaker.clone();
+    // The worker dials too: the task that owns a connection is the only one that ever
+    // touches it (tokio-tungstenite keeps per-task state for each direction).
+    tokio::spawn(worker::run(worker::Setup {
+        target,
+        options,
+        commands: rx,
+        events: event_tx,
+        ready: ready_tx,
+        reconnect,
+        clock,
+    }));
+    match ready_rx.await {
+        Ok(Ok(())) => Ok((StreamSender { tx, speaker }, Events { rx: event_rx })),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(StreamError::NotConnected.into()),
+    }
+}
+
+impl Sessions<'_> {
+    /// Opens the session's real-time stream.
+    ///
+    /// Uses `session.stream` (from create or retrieve): its URL verbatim, with the token in
+    /// the `token` query parameter (the only place the protocol accepts it). An expired
+    /// token fails with [`StreamError::StreamTokenExpired`] without dialling; a refused
+    /// upgrade (401, 403, 404) with [`StreamError::HandshakeRejected`]. The URL with the
+    /// token is never logged.
+    pub async fn connect(
+        &self,
+        session: &Session,
+        options: StreamOptions,
+    ) -> Result<(StreamSender, Events)> {
+        let credentials = session
+            .stream
+            .as_ref()
+            .ok_or(StreamError::NoStreamCredentials)?;
+        let reconnect = options.reconnect.map(|policy| worker::Reconnect {
+            policy,
+            client: self.client().clone(),
+            session_id: session.id.clone(),
+        });
+        open(
+            credentials,
+            options,
+            reconnect,
+            self.client().shared.clock.clone(),
+        )
+        .await
+    }
+
+    /// Connects, then feeds `audio` into the stream in the background (resampled and μ-law
+    /// encoded as needed, cut into frames of `frame_ms`), ends the session when the input
+    /// ends, and returns the events. The one-call way to stream a recording or a live
+    /// source.
+    pub async fn stream_audio<S>(
+        &self,
+        session: &Session,
+        audio: S,
+        options: StreamOptions,
+    ) -> Result<Events>
+    where
+        S: Stream<Item = AudioChunk> + Send + 'static,
+    {
+        let (sender, events) = self.connect(session, options).await?;
+        tokio::spawn(async move {
+            let mut framer = audio::Framer::default();
+            let mut resampler: Option<(u32, audio::Resampler)> = None;
+            let mut pcm = Vec::new();
+            let mut audio = std::pin::pin!(audio);
+            while let Some(chunk) = audio.next().await {
+                let mulaw = match chunk {
+                    AudioChunk::Mulaw(m) => m,
+                    AudioChunk::Pcm16 {
+                        samples,
+                        sample_rate_hz,
+                    } => {
+                        if resampler.as_ref().map(|(rate, _)| *rate) != Some(sample_rate_hz) {
+                            match audio::Resampler::new(sample_rate_hz) {
+                                Ok(r) => resampler = Some((sample_rate_hz, r)),
+                                Err(e) => {
+                                    tracing::warn!(error = %e, "skipping audio chunk");
+                                    continue;
+                                }
+                            }
+                        }
+                        pcm.clear();
+                        if let Some((_, r)) = resampler.as_mut() {
+                            r.process(&samples, &mut pcm);
+                        }
+                        match MulawAudio::from_pcm16(&pcm, audio::SAMPLE_RATE_HZ) {
+                            Ok(m) => m,
+                            Err(e) => {
+                                tracing::warn!(error = %e, "skipping audio chunk");
+                                continue;
+                            }
+                        }
+                    }
+                };
+                framer.push(&mulaw);
+                while let Some(frame) = framer.next_frame() {
+                    if sender.send_audio(frame).await.is_err() {
+                        return;
+                    }
+                }
+            }
+            if let Some(rest) = framer.finish()
+                && sender.send_audio(rest).await.is_err()
+            {
+                return;
+            }
+            if let Err(e) = sender.end().await {
+                tracing::debug!(error = %e, "ending the stream after the input ended failed");
+            }
+        });
+        Ok(events)
+    }
+}

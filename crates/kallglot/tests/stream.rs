@@ -1,0 +1,787 @@
+//! The real-time stream against a local tokio-tungstenite server: handshake, messages,
+//! unknown and garbage frames, close codes, ping/pong and keep-alive, expired tokens and
+//! refused upgrades, backpressure, the end/keep-alive race, reconnect and shutdown.
+#![cfg(feature = "stream")]
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::Utc;
+use futures_util::{SinkExt, StreamExt};
+use kallglot::clock::ManualClock;
+use kallglot::model::{Speaker, StreamCredentials, StreamToken};
+use kallglot::stream::{
+    self, Closed, EndReason, Event, Events, HandshakeRejection, MulawAudio, ReconnectPolicy,
+    StreamError, StreamOptions,
+};
+use kallglot::{Client, Error};
+use serde_json::{Value, json};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+
+const TOKEN: &str = "kst_test_FAKEtokenDoNotLeak";
+
+type Ws = WebSocketStream<TcpStream>;
+
+/// What the server saw of each upgrade request.
+#[derive(Debug, Clone)]
+struct Upgrade {
+    uri: String,
+    headers: Vec<(String, String)>,
+}
+
+impl Upgrade {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+struct Server {
+    addr: SocketAddr,
+    upgrades: Arc<Mutex<Vec<Upgrade>>>,
+    accepted: Arc<Mutex<u32>>,
+}
+
+impl Server {
+    fn credentials(&self) -> StreamCredentials {
+        StreamCredentials::new(
+            format!("ws://{}/v1/sessions/sess_1/connect", self.addr),
+            StreamToken::new(TOKEN),
+            Utc::now() + chrono::TimeDelta::minutes(5),
+        )
+    }
+
+    fn upgrades(&self) -> Vec<Upgrade> {
+        self.upgrades.lock().unwrap().clone()
+    }
+}
+
+/// Serves WebSocket connections; `handler` gets each one with its index (0, 1, …).
+async fn serve<F, Fut>(handler: F) -> Server
+where
+    F: Fn(Ws, u32) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    serve_with(None, handler).await
+}
+
+async fn serve_with<F, Fut>(reject_with: Option<u16>, handler: F) -> Server
+where
+    F: Fn(Ws, u32) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let upgrades = Arc::new(Mutex::new(Vec::new()));
+    let accepted = Arc::new(Mutex::new(0));
+    let handler = Arc::new(handler);
+    let (seen, count) = (upgrades.clone(), accepted.clone());
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let index = {
+                let mut n = count.lock().unwrap();
+                *n += 1;
+                *n - 1
+            };
+            let seen = seen.clone();
+            let handler = handler.clone();
+            tokio::spawn(async move {
+                // The handshake callback's signature is tungstenite's, large error and all.
+                #[allow(clippy::result_large_err)]
+                let callback = |request: &Request, response: Response| {
+                    seen.lock().unwrap().push(Upgrade {
+                        uri: request.uri().to_string(),
+                        headers: request
+                            .headers()
+                            .iter()
+                            .map(|(n, v)| (n.to_string(), v.to_str().unwrap_or("").to_string()))
+                            .collect(),
+                    });
+                    match reject_with {
+                        Some(status) => {
+                            let mut refusal = ErrorResponse::new(None);
+                            *refusal.status_mut() = status.try_into().unwrap();
+                            Err(refusal)
+                        }
+                        None => Ok(response),
+                    }
+                };
+                if let Ok(ws) = tokio_tungstenite::accept_hdr_async(tcp, callback).await {
+                    handler(ws, index).await;
+                }
+            });
+        }
+    });
+    Server {
+        addr,
+        upgrades,
+        accepted,
+    }
+}
+
+async fn recv_json(ws: &mut Ws) -> Value {
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Text(text))) => return serde_json::from_str(&text).unwrap(),
+            Some(Ok(Message::Close(_))) | None => panic!("the client closed early"),
+            Some(Ok(_)) => continue,
+            Some(Err(e)) => panic!("server read error: {e}"),
+        }
+    }
+}
+
+async fn send_json(ws: &mut Ws, value: Value) {
+    ws.send(Message::text(value.to_string())).await.unwrap();
+}
+
+/// Reads until the client's close (answering it) or the end of the connection.
+async fn drain(ws: &mut Ws) {
+    while let Some(Ok(_)) = ws.next().await {}
+}
+
+async fn close_with(ws: &mut Ws, code: u16, reason: &str) {
+    let frame = CloseFrame {
+        code: CloseCode::from(code),
+        reason: reason.into(),
+    };
+    let _ = ws.close(Some(frame)).await;
+    drain(ws).await;
+}
+
+async fn collect(mut events: Events) -> Vec<Result<Event, Error>> {
+    let mut all = Vec::new();
+    while let Some(event) = tokio::time::timeout(Duration::from_secs(120), events.next())
+        .await
+        .expect("the stream must end")
+    {
+        all.push(event);
+    }
+    all
+}
+
+/// Answers `session.end` with `session.ended`, then waits for the close.
+async fn answer_end(ws: &mut Ws) {
+    loop {
+        let message = recv_json(ws).await;
+        if message["type"] == "session.end" {
+            send_json(
+                ws,
+                json!({"type": "session.ended", "session_id": "sess_1", "reason": "explicit_end"}),
+            )
+            .await;
+            drain(ws).await;
+            return;
+        }
+    }
+}
+
+fn frame_ms(ms: usize) -> MulawAudio {
+    MulawAudio::from_mulaw_bytes(vec![0xFF; ms * 8])
+}
+
+#[tokio::test]
+async fn happy_path_ready_partial_final_with_translation_ended() {
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let log = received.clone();
+    let server = serve(move |mut ws, _| {
+        let log = log.clone();
+        async move {
+            send_json(
+                &mut ws,
+                json!({"type": "session.ready", "session_id": "sess_1"}),
+            )
+            .await;
+            for _ in 0..2 {
+                let message = recv_json(&mut ws).await;
+                log.lock().unwrap().push(message);
+            }
+            send_json(
+                &mut ws,
+                json!({"type": "transcript.partial", "speaker": "customer", "text": "Hol"}),
+            )
+            .await;
+            send_json(
+                &mut ws,
+                json!({"type": "transcript.final", "speaker": "customer", "text": "Hola",
+                       "translation": {"language": "en", "text": "Hello"}}),
+            )
+            .await;
+            answer_end(&mut ws).await;
+        }
+    })
+    .await;
+    let (sender, mut events) = stream::connect(&server.credentials(), StreamOptions::default())
+        .await
+        .unwrap();
+    assert!(matches!(events.next().await, Some(Ok(Event::Ready { .. }))));
+    sender.send_audio(frame_ms(100)).await.unwrap();
+    sender
+        .send_audio_as(Speaker::Agent, frame_ms(100))
+        .await
+        .unwrap();
+    match events.next().await {
+        Some(Ok(Event::TranscriptPartial(p))) => assert_eq!(p.text, "Hol"),
+        other => panic!("{other:?}"),
+    }
+    match events.next().await {
+        Some(Ok(Event::TranscriptFinal(f))) => {
+            assert_eq!(f.text, "Hola");
+            assert_eq!(f.speaker, Some(Speaker::Customer));
+            let translation = f.translation.unwrap();
+            assert_eq!(translation.text, "Hello");
+            assert_eq!(translation.language.unwrap().as_str(), "en");
+        }
+        other => panic!("{other:?}"),
+    }
+    sender.end().await.unwrap();
+    let rest = collect(events).await;
+    assert!(matches!(
+        &rest[0],
+        Ok(Event::SessionEnded {
+            reason: EndReason::ExplicitEnd,
+            ..
+        })
+    ));
+    assert!(
+        matches!(
+            &rest[1],
+            Ok(Event::Closed(Closed {
+                code: Some(1000),
+                session_ended: true,
+                ..
+            }))
+        ),
+        "{rest:?}"
+    );
+    assert_eq!(rest.len(), 2);
+    sender.end().await.unwrap_or(()); // a second end after the close is harmless
+
+    let audio = received.lock().unwrap().clone();
+    assert_eq!(audio[0]["type"], "audio.input");
+    assert_eq!(audio[0]["sequence"], 1);
+    assert_eq!(audio[1]["sequence"], 2);
+    assert_eq!(audio[0]["speaker"], "customer");
+    assert_eq!(audio[1]["speaker"], "agent");
+    assert_eq!(
+        audio[1]["timestamp_ms"].as_u64().unwrap() - audio[0]["timestamp_ms"].as_u64().unwrap(),
+        100,
+        "timestamps follow the audio"
+    );
+    assert_eq!(
+        audio[0]["audio"],
+        json!({"encoding": "mulaw", "sample_rate_hz": 8000,
+               "payload": base64_of(&[0xFF; 800])})
+    );
+
+    let upgrade = &server.upgrades()[0];
+    assert_eq!(
+        upgrade.uri,
+        format!("/v1/sessions/sess_1/connect?token={TOKEN}")
+    );
+    assert!(
+        upgrade
+            .header("user-agent")
+            .unwrap()
+            .starts_with("kallglot-rust/")
+    );
+    assert_eq!(upgrade.header("authorization"), None);
+}
+
+fn base64_of(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    // An independent encoder, so the test does not trust the SDK's.
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn unknown_events_extra_fields_binary_and_garbage_never_end_the_stream() {
+    let server = serve(|mut ws, _| async move {
+        send_json(&mut ws, json!({"type": "agent.thinking", "id": 1})).await;
+        ws.send(Message::binary(vec![1u8, 2, 3])).await.unwrap();
+        ws.send(Message::text("not json at all")).await.unwrap();
+        ws.send(Message::text("{\"no\":\"type\"}")).await.unwrap();
+        send_json(
+            &mut ws,
+            json!({"type": "transcript.final", "text": "still here", "brand_new": {"x": 1}}),
+        )
+        .await;
+        send_json(
+            &mut ws,
+            json!({"type": "session.error", "code": "invalid_audio_format",
+                                  "message": "μ-law only"}),
+        )
+        .await;
+        close_with(&mut ws, 1000, "bye").await;
+    })
+    .await;
+    let (_sender, events) = stream::connect(&server.credentials(), StreamOptions::default())
+        .await
+        .unwrap();
+    let all = collect(events).await;
+    assert_eq!(all.len(), 4, "{all:?}");
+    assert!(matches!(&all[0], Ok(Event::Unknown { kind, .. }) if kind == "agent.thinking"));
+    assert!(matches!(&all[1], Ok(Event::TranscriptFinal(f)) if f.text == "still here"));
+    assert!(matches!(
+        &all[2],
+        Ok(Event::SessionError {
+            code: kallglot::ErrorCode::InvalidAudioFormat,
+            ..
+        })
+    ));
+    match &all[3] {
+        Ok(Event::Closed(closed)) => {
+            assert_eq!(closed.code, Some(1000));
+            assert_eq!(closed.reason, "bye");
+            assert!(!closed.session_ended);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn abnormal_close_codes_are_typed_errors() {
+    for code in [1008u16, 1011] {
+        let server = serve(move |mut ws, _| async move {
+            close_with(&mut ws, code, "server says no").await;
+        })
+        .await;
+        let (_sender, events) = stream::connect(&server.credentials(), StreamOptions::default())
+            .await
+            .unwrap();
+        let all = collect(events).await;
+        assert_eq!(all.len(), 1);
+        match &all[0] {
+            Err(Error::Stream(StreamError::Closed { code: got, reason })) => {
+                assert_eq!(*got, Some(code));
+                assert_eq!(reason, "server says no");
+            }
+            other => panic!("{code}: {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_dropped_connection_is_an_abnormal_close_without_code() {
+    let server = serve(|ws, _| async move {
+        drop(ws);
+    })
+    .await;
+    let (sender, events) = stream::connect(&server.credentials(), StreamOptions::default())
+        .await
+        .unwrap();
+    let all = collect(events).await;
+    assert!(
+        matches!(
+            &all[..],
+            [Err(Error::Stream(StreamError::Closed { code: None, .. }))]
+        ),
+        "{all:?}"
+    );
+    // The worker has stopped: sending now fails cleanly.
+    let err = sender.send_audio(frame_ms(20)).await.unwrap_err();
+    assert!(matches!(err, Error::Stream(StreamError::NotConnected)));
+}
+
+#[tokio::test]
+async fn websocket_pings_are_answered_and_ping_messages_get_pong_events() {
+    let pong_payload = Arc::new(Mutex::new(None));
+    let seen = pong_payload.clone();
+    let server = serve(move |mut ws, _| {
+        let seen = seen.clone();
+        async move {
+            ws.send(Message::Ping(b"are-you-there".to_vec().into()))
+                .await
+                .unwrap();
+            loop {
+                match ws.next().await {
+                    Some(Ok(Message::Pong(data))) => {
+                        *seen.lock().unwrap() = Some(data.to_vec());
+                    }
+                    Some(Ok(Message::Text(text))) => {
+                        let v: Value = serde_json::from_str(&text).unwrap();
+                        if v["type"] == "ping" {
+                            send_json(&mut ws, json!({"type": "pong", "session_id": "sess_1"}))
+                                .await;
+                            close_with(&mut ws, 1000, "").await;
+                            return;
+                        }
+                    }
+                    _ => return,
+                }
+            }
+        }
+    })
+    .await;
+    let (sender, mut events) = stream::connect(&server.credentials(), StreamOptions::default())
+        .await
+        .unwrap();
+    // Let the server's ping arrive and be answered before asking for a pong.
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while pong_payload.lock().unwrap().is_none() {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("no pong"));
+    sender.ping().await.unwrap();
+    assert_eq!(
+        events.next().await.unwrap().unwrap(),
+        Event::Pong {
+            session_id: Some("sess_1".into())
+        }
+    );
+    assert_eq!(
+        pong_payload.lock().unwrap().as_deref(),
+        Some(&b"are-you-there"[..])
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_idle_stream_sends_keep_alive_pings() {
+    let pings = Arc::new(Mutex::new(Vec::new()));
+    let log = pings.clone();
+    let server = serve(move |mut ws, _| {
+        let log = log.clone();
+        async move {
+            let start = tokio::time::Instant::now();
+            for _ in 0..2 {
+                let message = recv_json(&mut ws).await;
+                log.lock().unwrap().push((message, start.elapsed()));
+            }
+            close_with(&mut ws, 1000, "").await;
+        }
+    })
+    .await;
+    let options = StreamOptions::default().keepalive_interval(Duration::from_secs(15));
+    let (_sender, events) = stream::connect(&server.credentials(), options)
+        .await
+        .unwrap();
+    collect(events).await;
+    let pings = pings.lock().unwrap().clone();
+    assert_eq!(pings[0].0, json!({"type": "ping"}));
+    assert_eq!(pings[1].0, json!({"type": "ping"}));
+    assert!(pings[0].1 >= Duration::from_secs(15), "{:?}", pings[0].1);
+    assert!(pings[1].1 >= Duration::from_secs(30), "{:?}", pings[1].1);
+}
+
+#[tokio::test]
+async fn an_expired_token_fails_without_dialling() {
+    let server = serve(|_ws, _| async move {}).await;
+    let expired = StreamCredentials::new(
+        format!("ws://{}/v1/sessions/sess_1/connect", server.addr),
+        StreamToken::new(TOKEN),
+        Utc::now() - chrono::TimeDelta::seconds(1),
+    );
+    let err = stream::connect(&expired, StreamOptions::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        Error::Stream(StreamError::StreamTokenExpired { .. })
+    ));
+    assert_eq!(
+        *server.accepted.lock().unwrap(),
+        0,
+        "no connection was made"
+    );
+    assert!(!err.to_string().contains("FAKEtoken"));
+}
+
+#[tokio::test]
+async fn refused_upgrades_are_typed() {
+    for (status, expected) in [
+        (401, HandshakeRejection::Unauthorized),
+        (403, HandshakeRejection::Forbidden),
+        (404, HandshakeRejection::NotFound),
+    ] {
+        let server = serve_with(Some(status), |_ws, _| async move {}).await;
+        let err = stream::connect(&server.credentials(), StreamOptions::default())
+            .await
+            .unwrap_err();
+        match &err {
+            Error::Stream(StreamError::HandshakeRejected {
+                status: got,
+                rejection,
+            }) => {
+                assert_eq!(*got, status);
+                assert_eq!(*rejection, expected);
+            }
+            other => panic!("{status}: {other:?}"),
+        }
+        let text = format!("{err} {err:?}");
+        assert!(!text.contains("FAKEtoken"), "{text}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_server_that_stops_reading_pushes_back_on_the_sender() {
+    let (hold_tx, hold_rx) = tokio::sync::oneshot::channel::<()>();
+    let hold = Arc::new(Mutex::new(Some(hold_rx)));
+    let server = serve(move |ws, _| {
+        let hold = hold.clone();
+        async move {
+            // Keep the connection open without ever reading from it.
+            let rx = hold.lock().unwrap().take();
+            if let Some(rx) = rx {
+                let _ = rx.await;
+            }
+            drop(ws);
+        }
+    })
+    .await;
+    let options = StreamOptions::default().keepalive_interval(Duration::from_secs(3600));
+    let (sender, _events) = stream::connect(&server.credentials(), options)
+        .await
+        .unwrap();
+    let frame = frame_ms(200);
+    let mut accepted = 0u64;
+    let blocked = loop {
+        match tokio::time::timeout(Duration::from_secs(30), sender.send_audio(frame.clone())).await
+        {
+            Ok(Ok(())) => accepted += 1,
+            Ok(Err(e)) => panic!("send failed: {e}"),
+            Err(_) => break true,
+        }
+        if accepted > 200_000 {
+            break false;
+        }
+    };
+    assert!(blocked, "the sender was never slowed down");
+    // What the client holds is bounded: the kernel's socket buffers, the SDK's write
+    // buffer bound (256 KiB) and 32 queued frames; far below 200,000 frames (~430 MB).
+    let queued_bytes = accepted * 2_200;
+    assert!(
+        queued_bytes < 64 * 1024 * 1024,
+        "{accepted} frames accepted"
+    );
+    drop(hold_tx);
+}
+
+#[tokio::test]
+async fn end_racing_keep_alives_never_panics() {
+    for _ in 0..20 {
+        let server = serve(|mut ws, _| async move {
+            answer_end(&mut ws).await;
+        })
+        .await;
+        let options = StreamOptions::default().keepalive_interval(Duration::from_millis(1));
+        let (sender, events) = stream::connect(&server.credentials(), options)
+            .await
+            .unwrap();
+        let a = sender.clone();
+        let b = sender.clone();
+        let (x, y, z) = tokio::join!(
+            tokio::spawn(async move { a.end().await }),
+            tokio::spawn(async move { b.end().await }),
+            tokio::spawn(async move {
+                for _ in 0..10 {
+                    if sender.ping().await.is_err() {
+                        break;
+                    }
+                }
+            })
+        );
+        x.unwrap().unwrap();
+        y.unwrap().unwrap();
+        z.unwrap();
+        let all = collect(events).await;
+        assert!(
+            matches!(all.last(), Some(Ok(Event::Closed(c))) if c.session_ended),
+            "{all:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn end_without_session_ended_times_out_and_closes() {
+    let server = serve(|mut ws, _| async move {
+        drain(&mut ws).await;
+    })
+    .await;
+    let options = StreamOptions::default().end_timeout(Duration::from_millis(50));
+    let (sender, events) = stream::connect(&server.credentials(), options)
+        .await
+        .unwrap();
+    let err = sender.end().await.unwrap_err();
+    assert!(matches!(err, Error::Stream(StreamError::EndTimedOut(_))));
+    let all = collect(events).await;
+    assert!(matches!(all.last(), Some(Ok(Event::Closed(c))) if !c.session_ended));
+}
+
+#[tokio::test]
+async fn dropping_every_handle_stops_the_worker_and_closes_the_socket() {
+    let (closed_tx, closed_rx) = tokio::sync::oneshot::channel();
+    let closed_tx = Arc::new(Mutex::new(Some(closed_tx)));
+    let server = serve(move |mut ws, _| {
+        let closed_tx = closed_tx.clone();
+        async move {
+            let mut saw_close = false;
+            while let Some(Ok(message)) = ws.next().await {
+                saw_close |= matches!(message, Message::Close(_));
+            }
+            if let Some(tx) = closed_tx.lock().unwrap().take() {
+                let _ = tx.send(saw_close);
+            }
+        }
+    })
+    .await;
+    let (sender, events) = stream::connect(&server.credentials(), StreamOptions::default())
+        .await
+        .unwrap();
+    drop(sender);
+    drop(events);
+    let saw_close = tokio::time::timeout(Duration::from_secs(10), closed_rx)
+        .await
+        .expect("the worker must close the connection")
+        .unwrap();
+    assert!(saw_close, "a close frame was sent");
+}
+
+mod reconnect {
+    use super::*;
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    fn session_json(ws_addr: SocketAddr, status: &str) -> Value {
+        json!({
+            "id": "sess_1", "object": "session", "status": status,
+            "mode": "bidirectional_translation",
+            "stream": {"url": format!("ws://{ws_addr}/v1/sessions/sess_1/connect"),
+                       "token": TOKEN,
+                       "expires_at": (Utc::now() + chrono::TimeDelta::minutes(5)).to_rfc3339()},
+            "created_at": "2026-03-26T11:00:00Z"
+        })
+    }
+
+    async fn rest(ws_addr: SocketAddr, statuses: &[&str]) -> (MockServer, Client, ManualClock) {
+        let server = MockServer::start().await;
+        for (i, status) in statuses.iter().enumerate() {
+            let mock = Mock::given(method("GET"))
+                .and(path("/v1/sessions/sess_1"))
+                .respond_with(
+                    ResponseTemplate::new(200).set_body_json(session_json(ws_addr, status)),
+                );
+            if i + 1 < statuses.len() {
+                mock.up_to_n_times(1).mount(&server).await;
+            } else {
+                mock.mount(&server).await;
+            }
+        }
+        let clock = ManualClock::new();
+        let client = Client::builder()
+            .api_key("sk_test_FAKEKEY0000000000")
+            .base_url(server.uri())
+            .clock(Arc::new(clock.clone()))
+            .build()
+            .unwrap();
+        (server, client, clock)
+    }
+
+    #[tokio::test]
+    async fn an_abnormal_drop_reconnects_and_continues_sequence_numbers() {
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let log = received.clone();
+        let ws = serve(move |mut ws, index| {
+            let log = log.clone();
+            async move {
+                let message = recv_json(&mut ws).await;
+                log.lock().unwrap().push((index, message));
+                if index == 0 {
+                    close_with(&mut ws, 1011, "upstream restart").await;
+                } else {
+                    answer_end(&mut ws).await;
+                }
+            }
+        })
+        .await;
+        // Two GETs: the first for connect() itself, the second during the reconnect.
+        let (_rest, client, clock) = rest(ws.addr, &["active", "active"]).await;
+        let session = client
+            .sessions()
+            .retrieve("sess_1")
+            .await
+            .unwrap()
+            .into_inner();
+        let policy =
+            ReconnectPolicy::new(3).backoff(Duration::from_millis(500), Duration::from_secs(2));
+        let (sender, mut events) = client
+            .sessions()
+            .connect(&session, StreamOptions::default().reconnect(policy))
+            .await
+            .unwrap();
+        sender.send_audio(frame_ms(100)).await.unwrap();
+        assert_eq!(
+            events.next().await.unwrap().unwrap(),
+            Event::Reconnected { attempt: 1 }
+        );
+        sender.send_audio(frame_ms(100)).await.unwrap();
+        sender.end().await.unwrap();
+        let rest = collect(events).await;
+        assert!(matches!(rest.last(), Some(Ok(Event::Closed(c))) if c.session_ended));
+        let received = received.lock().unwrap().clone();
+        assert_eq!(received[0].0, 0);
+        assert_eq!(received[0].1["sequence"], 1);
+        assert_eq!(received[1].0, 1);
+        assert_eq!(received[1].1["sequence"], 2, "numbering continues");
+        assert_eq!(clock.sleeps(), vec![Duration::from_millis(500)]);
+    }
+
+    #[tokio::test]
+    async fn a_drop_after_the_session_ended_ends_the_stream_cleanly() {
+        let ws = serve(|mut ws, _| async move {
+            close_with(&mut ws, 1001, "going away").await;
+        })
+        .await;
+        let (_rest, client, _clock) = rest(ws.addr, &["active", "ended"]).await;
+        let session = client
+            .sessions()
+            .retrieve("sess_1")
+            .await
+            .unwrap()
+            .into_inner();
+        let (_sender, events) = client
+            .sessions()
+            .connect(
+                &session,
+                StreamOptions::default().reconnect(ReconnectPolicy::default()),
+            )
+            .await
+            .unwrap();
+        let all = collect(events).await;
+        assert!(
+            matches!(
+                &all[..],
+                [Ok(Event::Closed(Closed {
+                    session_ended: true,
+                    ..
+                }))]
+            ),
+            "{all:?}"
+        );
+    }
+}
