@@ -99,3 +99,42 @@ async fn no_secret_reaches_debug_display_errors_or_traces() {
         "token leaked in traces: {traces}"
     );
 }
+
+#[cfg(feature = "stream")]
+#[tokio::test]
+async fn stream_tokens_never_reach_traces_or_errors() {
+    use kallglot::model::{StreamCredentials, StreamToken};
+    use kallglot::stream::{self, StreamOptions};
+
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    // Nothing listens on this port: the dial fails after the URL with the token is built.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let credentials = StreamCredentials::new(
+        format!("ws://127.0.0.1:{port}/v1/sessions/sess_1/connect"),
+        StreamToken::new("kst_test_FAKEtokenSECRET"),
+        chrono::Utc::now() + chrono::TimeDelta::minutes(5),
+    );
+    let err = stream::connect(&credentials, StreamOptions::default())
+        .await
+        .unwrap_err();
+    let texts = [
+        err.to_string(),
+        format!("{err:?}"),
+        format!("{credentials:?}"),
+        String::from_utf8(captured.0.lock().unwrap().clone()).unwrap(),
+    ];
+    for text in &texts {
+        assert!(!text.contains("FAKEtokenSECRET"), "token leaked: {text}");
+    }
+}

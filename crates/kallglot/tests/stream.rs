@@ -662,6 +662,100 @@ async fn dropping_every_handle_stops_the_worker_and_closes_the_socket() {
     assert!(saw_close, "a close frame was sent");
 }
 
+#[tokio::test]
+async fn stream_audio_resamples_frames_and_ends_when_the_input_ends() {
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let log = received.clone();
+    let ws = serve(move |mut ws, _| {
+        let log = log.clone();
+        async move {
+            loop {
+                let message = recv_json(&mut ws).await;
+                let is_end = message["type"] == "session.end";
+                log.lock().unwrap().push(message);
+                if is_end {
+                    send_json(
+                        &mut ws,
+                        json!({"type": "session.ended", "reason": "explicit_end"}),
+                    )
+                    .await;
+                    drain(&mut ws).await;
+                    return;
+                }
+            }
+        }
+    })
+    .await;
+    let rest = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("GET"))
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(json!({
+            "id": "sess_1", "object": "session", "status": "active",
+            "mode": "bidirectional_translation",
+            "stream": {"url": format!("ws://{}/v1/sessions/sess_1/connect", ws.addr),
+                       "token": TOKEN,
+                       "expires_at": (Utc::now() + chrono::TimeDelta::minutes(5)).to_rfc3339()},
+            "created_at": "2026-03-26T11:00:00Z"})))
+        .mount(&rest)
+        .await;
+    let client = Client::builder()
+        .api_key("sk_test_FAKEKEY0000000000")
+        .base_url(rest.uri())
+        .build()
+        .unwrap();
+    let session = client
+        .sessions()
+        .retrieve("sess_1")
+        .await
+        .unwrap()
+        .into_inner();
+    // 0.35 s of a 440 Hz tone at 16 kHz, in uneven chunks, then 50 ms of μ-law.
+    let tone: Vec<i16> = (0..5_600)
+        .map(|i| ((i as f64 * 440.0 * std::f64::consts::TAU / 16_000.0).sin() * 8_000.0) as i16)
+        .collect();
+    let mut chunks: Vec<stream::AudioChunk> = tone
+        .chunks(1_234)
+        .map(|c| stream::AudioChunk::Pcm16 {
+            samples: c.to_vec(),
+            sample_rate_hz: 16_000,
+        })
+        .collect();
+    chunks.push(stream::AudioChunk::Mulaw(frame_ms(50)));
+    let events = client
+        .sessions()
+        .stream_audio(
+            &session,
+            futures_util::stream::iter(chunks),
+            StreamOptions::default(),
+        )
+        .await
+        .unwrap();
+    let all = collect(events).await;
+    assert!(
+        matches!(all.last(), Some(Ok(Event::Closed(c))) if c.session_ended),
+        "{all:?}"
+    );
+    let received = received.lock().unwrap().clone();
+    let audio: Vec<&Value> = received
+        .iter()
+        .filter(|m| m["type"] == "audio.input")
+        .collect();
+    let sizes: Vec<usize> = audio
+        .iter()
+        .map(|m| {
+            let b64 = m["audio"]["payload"].as_str().unwrap();
+            b64.len() * 3 / 4 - b64.bytes().rev().take_while(|&b| b == b'=').count()
+        })
+        .collect();
+    // 350 ms resampled to 8 kHz + 50 ms = 400 ms: four 100 ms frames of 800 bytes.
+    assert_eq!(sizes, vec![800, 800, 800, 800]);
+    let sequences: Vec<u64> = audio
+        .iter()
+        .map(|m| m["sequence"].as_u64().unwrap())
+        .collect();
+    assert_eq!(sequences, vec![1, 2, 3, 4]);
+    assert_eq!(received.last().unwrap()["type"], "session.end");
+}
+
 mod reconnect {
     use super::*;
     use wiremock::matchers::{method, path};

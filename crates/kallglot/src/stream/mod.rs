@@ -456,47 +456,17 @@ impl Sessions<'_> {
     {
         let (sender, events) = self.connect(session, options).await?;
         tokio::spawn(async move {
-            let mut framer = audio::Framer::default();
-            let mut resampler: Option<(u32, audio::Resampler)> = None;
-            let mut pcm = Vec::new();
+            let mut feeder = Feeder::default();
             let mut audio = std::pin::pin!(audio);
             while let Some(chunk) = audio.next().await {
-                let mulaw = match chunk {
-                    AudioChunk::Mulaw(m) => m,
-                    AudioChunk::Pcm16 {
-                        samples,
-                        sample_rate_hz,
-                    } => {
-                        if resampler.as_ref().map(|(rate, _)| *rate) != Some(sample_rate_hz) {
-                            match audio::Resampler::new(sample_rate_hz) {
-                                Ok(r) => resampler = Some((sample_rate_hz, r)),
-                                Err(e) => {
-                                    tracing::warn!(error = %e, "skipping audio chunk");
-                                    continue;
-                                }
-                            }
-                        }
-                        pcm.clear();
-                        if let Some((_, r)) = resampler.as_mut() {
-                            r.process(&samples, &mut pcm);
-                        }
-                        match MulawAudio::from_pcm16(&pcm, audio::SAMPLE_RATE_HZ) {
-                            Ok(m) => m,
-                            Err(e) => {
-                                tracing::warn!(error = %e, "skipping audio chunk");
-                                continue;
-                            }
-                        }
-                    }
-                };
-                framer.push(&mulaw);
-                while let Some(frame) = framer.next_frame() {
+                feeder.push(chunk);
+                while let Some(frame) = feeder.framer.next_frame() {
                     if sender.send_audio(frame).await.is_err() {
                         return;
                     }
                 }
             }
-            if let Some(rest) = framer.finish()
+            if let Some(rest) = feeder.finish()
                 && sender.send_audio(rest).await.is_err()
             {
                 return;
@@ -506,5 +476,65 @@ impl Sessions<'_> {
             }
         });
         Ok(events)
+    }
+}
+
+/// Turns input chunks into μ-law frames, keeping their order: the resampler holds back a
+/// few milliseconds of PCM, which are flushed before any μ-law chunk, on a change of
+/// sample rate, and at the end.
+#[derive(Default)]
+struct Feeder {
+    framer: audio::Framer,
+    resampler: Option<audio::Resampler>,
+    pcm: Vec<i16>,
+}
+
+impl Feeder {
+    fn push(&mut self, chunk: AudioChunk) {
+        match chunk {
+            AudioChunk::Mulaw(mulaw) => {
+                self.flush_resampler();
+                self.framer.push(&mulaw);
+            }
+            AudioChunk::Pcm16 {
+                samples,
+                sample_rate_hz,
+            } => {
+                if self.resampler.as_ref().map(audio::Resampler::from_hz) != Some(sample_rate_hz) {
+                    self.flush_resampler();
+                    match audio::Resampler::new(sample_rate_hz) {
+                        Ok(r) => self.resampler = Some(r),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "skipping an audio chunk");
+                            return;
+                        }
+                    }
+                }
+                self.pcm.clear();
+                if let Some(r) = self.resampler.as_mut() {
+                    r.process(&samples, &mut self.pcm);
+                }
+                self.push_pcm();
+            }
+        }
+    }
+
+    fn flush_resampler(&mut self) {
+        if let Some(mut r) = self.resampler.take() {
+            self.pcm.clear();
+            r.flush(&mut self.pcm);
+            self.push_pcm();
+        }
+    }
+
+    fn push_pcm(&mut self) {
+        let mulaw = MulawAudio::from_pcm16(&self.pcm, audio::SAMPLE_RATE_HZ)
+            .expect("resampled audio is at 8 kHz");
+        self.framer.push(&mulaw);
+    }
+
+    fn finish(mut self) -> Option<MulawAudio> {
+        self.flush_resampler();
+        self.framer.finish()
     }
 }
