@@ -11,6 +11,7 @@ commands:
   codegen          lint openapi/kallglot.yaml and regenerate crates/kallglot-api/src/
   codegen --check  fail if the checked-in generated client differs from the spec's output
   lint             only lint the spec
+  conformance      run only the conformance suite and print its table of entries
 
 options:
   --spec PATH      read another spec instead of openapi/kallglot.yaml (with --check and lint)
@@ -45,6 +46,7 @@ fn main() -> ExitCode {
             )
         }),
         ["lint"] => run_lint(&spec_path),
+        ["conformance", rest @ ..] => run_conformance(&root, rest),
         ["help" | "--help" | "-h"] => {
             print!("{USAGE}");
             Ok(())
@@ -76,4 +78,28 @@ fn run_lint(spec_path: &std::path::Path) -> Result<(), String> {
         problems.len(),
         list.join("\n")
     ))
+}
+
+/// Runs the conformance suite, which prints a table of documented entries and their status.
+fn run_conformance(root: &std::path::Path, filter: &[&str]) -> Result<(), String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = std::process::Command::new(cargo)
+        .current_dir(root)
+        .args([
+            "test",
+            "--quiet",
+            "-p",
+            "kallglot-conformance",
+            "--test",
+            "conformance",
+            "--",
+        ])
+        .args(filter)
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err("the conformance suite failed (see the table above)".into())
+    }
 }

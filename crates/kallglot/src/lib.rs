@@ -57,6 +57,8 @@ pub mod retry;
 #[cfg(feature = "stream")]
 pub mod stream;
 mod transport;
+#[cfg(feature = "webhooks")]
+pub mod webhooks;
 
 pub use api_key::{ApiKey, ApiKeyError, AuthStyle, Environment};
 pub use call::{Call, IdempotencyKey, RequestOptions};

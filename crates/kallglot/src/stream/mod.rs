@@ -84,11 +84,12 @@ pub enum StreamError {
     /// Connecting took longer than the connect timeout.
     #[error("connecting the stream timed out after {0:?}")]
     ConnectTimeout(Duration),
-    /// The connection closed abnormally (not after `session.ended`, not with code 1000).
-    #[error("the stream closed abnormally (code {}): {reason}", code.map_or("none".to_string(), |c| c.to_string()))]
+    /// The connection closed abnormally: a close code other than 1000 (and no
+    /// `session.ended` before it), or no close handshake at all.
+    #[error("the stream closed abnormally ({}){}", code.map_or("no close frame".to_string(), |c| format!("close code {c}")), if reason.is_empty() { String::new() } else { format!(": {reason}") })]
     Closed {
-        /// The close code, when the server sent a close frame (1011: server error, 1008:
-        /// policy violation, …); `None` when the connection just dropped.
+        /// The close code (1011: server error, 1008: policy violation, …); `None` when
+        /// the connection dropped without a close handshake.
         code: Option<u16>,
         /// The close reason, possibly empty.
         reason: String,

@@ -266,7 +266,9 @@ impl Worker {
                     }
                     None => (None, String::new()),
                 };
-                if self.session_ended || code == Some(1000) {
+                // A close handshake without a status code (1005) is still a clean
+                // close; only 1000 among the codes is, the others report a failure.
+                if self.session_ended || code.is_none() || code == Some(1000) {
                     self.finish(Ok(Event::Closed(Closed {
                         code,
                         reason,

@@ -1,0 +1,678 @@
+//! Fault injection: make chosen routes fail, stall, drop the connection or answer
+//! garbage, for the next N requests or until cleared.
+//!
+//! A fault applies after the request is authenticated, counted by the rate limiter and
+//! checked for permissions, and after its `Idempotency-Key` is reserved, right where the
+//! operation would run. So a fault never hides an auth error, its response carries the
+//! usual headers, and a delayed request holds its idempotency key for the whole delay
+//! (which is how tests make "still running" observable). A replay of a stored
+//! idempotent response is answered before faults are consulted.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::config::Scope;
+use crate::error::ApiError;
+
+/// An operation of the API, named by its `operationId` in `openapi/kallglot.yaml`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Route {
+    /// `POST /v1/sessions`
+    CreateSession,
+    /// `GET /v1/sessions/{id}`
+    RetrieveSession,
+    /// `POST /v1/sessions/{id}/end`
+    EndSession,
+    /// `GET /v1/sessions/{id}/transcript`
+    RetrieveSessionTranscript,
+    /// `GET /v1/sessions/{id}/recordings`
+    ListSessionRecordings,
+    /// `GET /v1/recordings/{id}`
+    RetrieveRecording,
+    /// `GET /v1/recordings/{recording_id}/audio`
+    DownloadRecordingAudio,
+    /// `POST /v1/sessions/{id}/analysis`
+    CreateAnalysis,
+    /// `GET /v1/analyses/{id}`
+    RetrieveAnalysis,
+    /// `GET /v1/sessions/{id}/connect` (the WebSocket upgrade)
+    ConnectStream,
+}
+
+impl Route {
+    /// Every route.
+    pub const ALL: [Route; 10] = [
+        Route::CreateSession,
+        Route::RetrieveSession,
+        Route::EndSession,
+        Route::RetrieveSessionTranscript,
+        Route::ListSessionRecordings,
+        Route::RetrieveRecording,
+        Route::DownloadRecordingAudio,
+        Route::CreateAnalysis,
+        Route::RetrieveAnalysis,
+        Route::ConnectStream,
+    ];
+
+    /// The `operationId` (`connect_stream` for the WebSocket, which the spec omits).
+    pub fn operation_id(self) -> &'static str {
+        match self {
+            Self::CreateSession => "create_session",
+            Self::RetrieveSession => "retrieve_session",
+            Self::EndSession => "end_session",
+            Self::RetrieveSessionTranscript => "retrieve_session_transcript",
+            Self::ListSessionRecordings => "list_session_recordings",
+            Self::RetrieveRecording => "retrieve_recording",
+            Self::DownloadRecordingAudio => "download_recording_audio",
+            Self::CreateAnalysis => "create_analysis",
+            Self::RetrieveAnalysis => "retrieve_analysis",
+            Self::ConnectStream => "connect_stream",
+        }
+    }
+
+    /// The HTTP method.
+    pub fn method(self) -> &'static str {
+        match self {
+            Self::CreateSession | Self::EndSession | Self::CreateAnalysis => "POST",
+            _ => "GET",
+        }
+    }
+
+    /// The path template, as in the spec.
+    pub fn path(self) -> &'static str {
+        match self {
+            Self::CreateSession => "/v1/sessions",
+            Self::RetrieveSession => "/v1/sessions/{id}",
+            Self::EndSession => "/v1/sessions/{id}/end",
+            Self::RetrieveSessionTranscript => "/v1/sessions/{id}/transcript",
+            Self::ListSessionRecordings => "/v1/sessions/{id}/recordings",
+            Self::RetrieveRecording => "/v1/recordings/{id}",
+            Self::DownloadRecordingAudio => "/v1/recordings/{recording_id}/audio",
+            Self::CreateAnalysis => "/v1/sessions/{id}/analysis",
+            Self::RetrieveAnalysis => "/v1/analyses/{id}",
+            Self::ConnectStream => "/v1/sessions/{id}/connect",
+        }
+    }
+
+    /// The scope the route needs (reference §2.4); `None` for the stream, which is
+    /// authorized by its token.
+    pub fn scope(self) -> Option<Scope> {
+        Some(match self {
+            Self::CreateSession | Self::EndSession => Scope::SessionsWrite,
+            Self::RetrieveSession | Self::RetrieveSessionTranscript => Scope::SessionsRead,
+            Self::ListSessionRecordings
+            | Self::RetrieveRecording
+            | Self::DownloadRecordingAudio => Scope::RecordingsRead,
+            Self::CreateAnalysis => Scope::AnalysisWrite,
+            Self::RetrieveAnalysis => Scope::AnalysisRead,
+            Self::ConnectStream => return None,
+        })
+    }
+
+    /// Whether the route honours `Idempotency-Key`.
+    pub fn honours_idempotency(self) -> bool {
+        matches!(
+            self,
+            Self::CreateSession | Self::EndSession | Self::CreateAnalysis
+        )
+    }
+
+    /// Parses an `operationId` (`create_session`) or a method and path, either the
+    /// template or a concrete path (`POST /v1/sessions/{id}/end`,
+    /// `GET /v1/sessions/sess_123`).
+    pub fn parse(text: &str) -> Option<Self> {
+        let text = text.trim();
+        if let Some(route) = Self::ALL.into_iter().find(|r| r.operation_id() == text) {
+            return Some(route);
+        }
+        let (method, path) = text.split_once(' ')?;
+        let path = path.trim().split('?').next().unwrap_or_default();
+        let given: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+        Self::ALL.into_iter().find(|route| {
+            let template: Vec<&str> = route.path().split('/').collect();
+            route.method().eq_ignore_ascii_case(method.trim())
+                && template.len() == given.len()
+                && template
+                    .iter()
+                    .zip(&given)
+                    .all(|(t, g)| (t.starts_with('{') && !g.is_empty()) || t == g)
+        })
+    }
+}
+
+/// What an injected fault does.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum FaultAction {
+    /// Answer with this status and an error envelope.
+    Status {
+        /// The HTTP status.
+        status: u16,
+        /// The envelope's `code`.
+        code: String,
+        /// The envelope's `type`; derived from the status when `None`.
+        error_type: Option<String>,
+        /// Seconds for `Retry-After` and `retry_after`, when set.
+        retry_after: Option<u64>,
+    },
+    /// Run the request normally (after the fault's delay).
+    Proceed,
+    /// Close the connection without any response; the operation does not run.
+    Reset,
+    /// Run the operation (its effects persist, an idempotent result is stored), then close
+    /// the connection without the response: a response lost on the way back.
+    LoseResponse,
+    /// Answer 200 `application/json` with a JSON document cut short.
+    TruncatedJson,
+    /// Answer with an HTML error page, as a proxy in front of the API would.
+    Html {
+        /// The HTTP status (502 by default).
+        status: u16,
+    },
+}
+
+/// A fault to inject. It applies to every matching request until cleared, or to the
+/// next `n` with [`times`](Self::times).
+///
+/// ```
+/// use std::time::Duration;
+/// use kallglot_mock::Fault;
+/// let outage = Fault::status(503, "service_unavailable").times(2);
+/// let slow = Fault::delay(Duration::from_millis(200)).times(1);
+/// let throttled = Fault::status(429, "rate_limit_exceeded").retry_after(0);
+/// # let _ = (outage, slow, throttled);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fault {
+    pub(crate) action: FaultAction,
+    pub(crate) delay: Duration,
+    pub(crate) times: Option<u32>,
+}
+
+impl Fault {
+    fn of(action: FaultAction) -> Self {
+        Self {
+            action,
+            delay: Duration::ZERO,
+            times: None,
+        }
+    }
+
+    /// Answers `status` with an error envelope of `code`.
+    pub fn status(status: u16, code: impl Into<String>) -> Self {
+        Self::of(FaultAction::Status {
+            status,
+            code: code.into(),
+            error_type: None,
+            retry_after: None,
+        })
+    }
+
+    /// Lets the request run after `delay`, holding its idempotency key meanwhile.
+    pub fn delay(delay: Duration) -> Self {
+        Self::of(FaultAction::Proceed).after(delay)
+    }
+
+    /// Drops the connection without a response; nothing runs.
+    pub fn reset() -> Self {
+        Self::of(FaultAction::Reset)
+    }
+
+    /// Runs the operation, then drops the connection without its response.
+    pub fn lose_response() -> Self {
+        Self::of(FaultAction::LoseResponse)
+    }
+
+    /// Answers 200 with truncated JSON.
+    pub fn truncated_json() -> Self {
+        Self::of(FaultAction::TruncatedJson)
+    }
+
+    /// Answers `status` with an HTML page instead of JSON.
+    pub fn html(status: u16) -> Self {
+        Self::of(FaultAction::Html { status })
+    }
+
+    /// Adds `Retry-After: seconds` (and `retry_after`) to a status fault.
+    pub fn retry_after(mut self, seconds: u64) -> Self {
+        if let FaultAction::Status { retry_after, .. } = &mut self.action {
+            *retry_after = Some(seconds);
+        }
+        self
+    }
+
+    /// Sets the envelope `type` of a status fault.
+    pub fn error_type(mut self, kind: impl Into<String>) -> Self {
+        if let FaultAction::Status { error_type, .. } = &mut self.action {
+            *error_type = Some(kind.into());
+        }
+        self
+    }
+
+    /// Waits `delay` before acting.
+    pub fn after(mut self, delay: Duration) -> Self {
+        self.delay = delay;
+        self
+    }
+
+    /// Applies to the next `n` matching requests only.
+    pub fn times(mut self, n: u32) -> Self {
+        self.times = Some(n);
+        self
+    }
+
+    /// Applies until cleared (the default).
+    pub fn always(mut self) -> Self {
+        self.times = None;
+        self
+    }
+
+    /// What the fault does.
+    pub fn action(&self) -> &FaultAction {
+        &self.action
+    }
+}
+
+/// Where a fault applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target {
+    Route(Route),
+    Any,
+}
+
+#[derive(Debug, Clone)]
+struct Active {
+    id: u64,
+    target: Target,
+    fault: Fault,
+}
+
+#[derive(Debug, Default)]
+struct Registry {
+    next_id: u64,
+    active: Vec<Active>,
+}
+
+/// The fault injection handle of a server ([`MockServer::faults`](crate::MockServer::faults)).
+/// Cheap to clone; every clone controls the same server.
+#[derive(Debug, Clone, Default)]
+pub struct Faults {
+    registry: Arc<Mutex<Registry>>,
+}
+
+impl Faults {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Registry> {
+        self.registry.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn add(&self, target: Target, fault: Fault) -> u64 {
+        let mut registry = self.lock();
+        registry.next_id += 1;
+        let id = registry.next_id;
+        if fault.times != Some(0) {
+            registry.active.push(Active { id, target, fault });
+        }
+        id
+    }
+
+    /// Injects `fault` on `route`; returns its id (for [`remove`](Self::remove)).
+    /// When several faults match a request, the oldest applies.
+    pub fn inject(&self, route: Route, fault: Fault) -> u64 {
+        self.add(Target::Route(route), fault)
+    }
+
+    /// Injects `fault` on every route.
+    pub fn inject_any(&self, fault: Fault) -> u64 {
+        self.add(Target::Any, fault)
+    }
+
+    /// Removes one fault.
+    pub fn remove(&self, id: u64) -> bool {
+        let mut registry = self.lock();
+        let before = registry.active.len();
+        registry.active.retain(|a| a.id != id);
+        registry.active.len() != before
+    }
+
+    /// Removes every fault.
+    pub fn clear(&self) {
+        self.lock().active.clear();
+    }
+
+    /// How many faults are still active.
+    pub fn active(&self) -> usize {
+        self.lock().active.len()
+    }
+
+    /// Takes the fault for a request to `route`, counting it down.
+    pub(crate) fn take(&self, route: Route) -> Option<Fault> {
+        let mut registry = self.lock();
+        let index = registry
+            .active
+            .iter()
+            .position(|a| a.target == Target::Any || a.target == Target::Route(route))?;
+        let active = &mut registry.active[index];
+        let fault = active.fault.clone();
+        if let Some(left) = active.fault.times.as_mut() {
+            *left -= 1;
+            if *left == 0 {
+                registry.active.remove(index);
+            }
+        }
+        Some(fault)
+    }
+
+    /// The active faults, as the admin endpoint lists them.
+    pub(crate) fn to_json(&self) -> Value {
+        let registry = self.lock();
+        let items: Vec<Value> = registry
+            .active
+            .iter()
+            .map(|a| {
+                let route = match a.target {
+                    Target::Route(r) => r.operation_id(),
+                    Target::Any => "*",
+                };
+                let mut item = json!({
+                    "id": a.id,
+                    "route": route,
+                    "delay_ms": a.fault.delay.as_millis() as u64,
+                    "remaining": a.fault.times,
+                });
+                let extra = match &a.fault.action {
+                    FaultAction::Status {
+                        status,
+                        code,
+                        error_type,
+                        retry_after,
+                    } => json!({
+                        "fault": "status", "status": status, "code": code,
+                        "type": error_type, "retry_after": retry_after,
+                    }),
+                    FaultAction::Proceed => json!({"fault": "delay"}),
+                    FaultAction::Reset => json!({"fault": "reset"}),
+                    FaultAction::LoseResponse => json!({"fault": "lose_response"}),
+                    FaultAction::TruncatedJson => json!({"fault": "truncated_json"}),
+                    FaultAction::Html { status } => json!({"fault": "html", "status": status}),
+                };
+                if let (Some(item), Some(extra)) = (item.as_object_mut(), extra.as_object()) {
+                    item.extend(extra.clone());
+                }
+                item
+            })
+            .collect();
+        json!({ "object": "list", "data": items })
+    }
+}
+
+/// The admin endpoint's description of a fault (`POST /__admin/faults`).
+#[derive(Debug, Deserialize)]
+pub(crate) struct FaultSpec {
+    /// `*`, an operationId, or `METHOD /path`.
+    route: String,
+    /// `status` (default when `status` is given), `delay`, `reset`, `lose_response`,
+    /// `truncated_json`, `html`.
+    fault: Option<String>,
+    status: Option<u16>,
+    code: Option<String>,
+    #[serde(rename = "type")]
+    error_type: Option<String>,
+    retry_after: Option<u64>,
+    delay_ms: Option<u64>,
+    times: Option<u32>,
+}
+
+impl FaultSpec {
+    /// Validates the spec and injects it; `Err` names the offending field.
+    pub(crate) fn inject(self, faults: &Faults) -> Result<u64, ApiError> {
+        let target = match self.route.trim() {
+            "*" => Target::Any,
+            text => Target::Route(Route::parse(text).ok_or_else(|| {
+                ApiError::invalid(Some("route"), format!("Unknown route '{text}'."))
+            })?),
+        };
+        let kind = self.fault.as_deref().unwrap_or(if self.status.is_some() {
+            "status"
+        } else {
+            "delay"
+        });
+        let mut fault = match kind {
+            "status" => {
+                let status = self
+                    .status
+                    .filter(|s| (400..=599).contains(s))
+                    .ok_or_else(|| {
+                        ApiError::invalid(
+                            Some("status"),
+                            "A status fault needs a 4xx or 5xx status.",
+                        )
+                    })?;
+                let code = self
+                    .code
+                    .unwrap_or_else(|| default_code(status).to_string());
+                let mut fault = Fault::status(status, code);
+                if let Some(seconds) = self.retry_after {
+                    fault = fault.retry_after(seconds);
+                }
+                if let Some(kind) = self.error_type {
+                    fault = fault.error_type(kind);
+                }
+                fault
+            }
+            "delay" => Fault::of(FaultAction::Proceed),
+            "reset" => Fault::reset(),
+            "lose_response" => Fault::lose_response(),
+            "truncated_json" => Fault::truncated_json(),
+            "html" => Fault::html(
+                self.status
+                    .filter(|s| (100..=599).contains(s))
+                    .unwrap_or(502),
+            ),
+            other => {
+                return Err(ApiError::invalid(
+                    Some("fault"),
+                    format!("Unknown fault '{other}'."),
+                ));
+            }
+        };
+        fault = fault.after(Duration::from_millis(self.delay_ms.unwrap_or(0)));
+        if let Some(n) = self.times {
+            fault = fault.times(n);
+        }
+        Ok(faults.add(target, fault))
+    }
+}
+
+fn default_code(status: u16) -> &'static str {
+    match status {
+        400 => "invalid_request",
+        401 => "api_key_invalid",
+        402 => "insufficient_api_credits",
+        403 => "insufficient_permissions",
+        404 => "resource_not_found",
+        409 => "idempotency_conflict",
+        429 => "rate_limit_exceeded",
+        502 => "bad_gateway",
+        503 => "service_unavailable",
+        504 => "gateway_timeout",
+        _ => "internal_error",
+    }
+}
+
+fn default_type(status: u16) -> &'static str {
+    match status {
+        401 => "authentication_error",
+        402 | 403 => "permission_error",
+        429 => "rate_limit_error",
+        400..=499 => "invalid_request_error",
+        _ => "api_error",
+    }
+}
+
+/// How the pipeline proceeds after consulting a fault.
+pub(crate) enum Applied {
+    /// Answer with this response instead of running the operation.
+    Respond(Response),
+    /// Close the connection; nothing runs.
+    Reset,
+    /// Run the operation, then close the connection.
+    RunThenReset,
+    /// Run the operation normally.
+    Run,
+}
+
+impl Fault {
+    /// Waits out the delay, then says what to do.
+    pub(crate) async fn apply(&self, request_id: &str) -> Applied {
+        if !self.delay.is_zero() {
+            tokio::time::sleep(self.delay).await;
+        }
+        match &self.action {
+            FaultAction::Proceed => Applied::Run,
+            FaultAction::Reset => Applied::Reset,
+            FaultAction::LoseResponse => Applied::RunThenReset,
+            FaultAction::Status {
+                status,
+                code,
+                error_type,
+                retry_after,
+            } => {
+                let status_code =
+                    StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                let mut error = ApiError::new(
+                    status_code,
+                    default_type(*status),
+                    code.clone(),
+                    format!("Injected fault: HTTP {status} {code}."),
+                );
+                if let Some(kind) = error_type {
+                    error.kind = kind.clone().into();
+                }
+                if let Some(seconds) = retry_after {
+                    error = error.retry_after(*seconds as f64);
+                }
+                Applied::Respond(error.respond(request_id))
+            }
+            FaultAction::TruncatedJson => {
+                let mut response = (
+                    StatusCode::OK,
+                    [(
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_static("application/json"),
+                    )],
+                    r#"{"id":"sess_01J0TRUNCATED","object":"sess"#,
+                )
+                    .into_response();
+                crate::routes::set_request_id(&mut response, request_id);
+                Applied::Respond(response)
+            }
+            FaultAction::Html { status } => {
+                let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_GATEWAY);
+                let reason = status.canonical_reason().unwrap_or("Error");
+                let page = format!(
+                    "<html><head><title>{code} {reason}</title></head><body><center><h1>{code} {reason}</h1></center><hr><center>mock-proxy</center></body></html>\n",
+                    code = status.as_u16()
+                );
+                let mut response = (
+                    status,
+                    [(header::CONTENT_TYPE, HeaderValue::from_static("text/html"))],
+                    page,
+                )
+                    .into_response();
+                crate::routes::set_request_id(&mut response, request_id);
+                Applied::Respond(response)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_parse_from_operation_ids_and_paths() {
+        for route in Route::ALL {
+            assert_eq!(Route::parse(route.operation_id()), Some(route));
+            assert_eq!(
+                Route::parse(&format!("{} {}", route.method(), route.path())),
+                Some(route)
+            );
+        }
+        assert_eq!(
+            Route::parse("post /v1/sessions/sess_1/end"),
+            Some(Route::EndSession)
+        );
+        assert_eq!(
+            Route::parse("GET /v1/sessions/sess_1"),
+            Some(Route::RetrieveSession)
+        );
+        assert_eq!(
+            Route::parse("GET /v1/recordings/rec_1/audio"),
+            Some(Route::DownloadRecordingAudio)
+        );
+        assert_eq!(Route::parse("DELETE /v1/sessions/x"), None);
+        assert_eq!(Route::parse("GET /v1/sessions//end"), None);
+        assert_eq!(Route::parse("nope"), None);
+    }
+
+    #[test]
+    fn counted_faults_run_out_and_the_oldest_applies() {
+        let faults = Faults::default();
+        faults.inject(Route::CreateSession, Fault::reset().times(2));
+        faults.inject_any(Fault::truncated_json());
+        assert_eq!(
+            faults.take(Route::CreateSession).unwrap().action,
+            FaultAction::Reset
+        );
+        assert_eq!(
+            faults.take(Route::RetrieveSession).unwrap().action,
+            FaultAction::TruncatedJson
+        );
+        assert_eq!(
+            faults.take(Route::CreateSession).unwrap().action,
+            FaultAction::Reset
+        );
+        assert_eq!(
+            faults.take(Route::CreateSession).unwrap().action,
+            FaultAction::TruncatedJson
+        );
+        assert_eq!(faults.active(), 1);
+        faults.clear();
+        assert!(faults.take(Route::CreateSession).is_none());
+    }
+
+    #[test]
+    fn admin_specs_validate() {
+        let faults = Faults::default();
+        let spec: FaultSpec = serde_json::from_value(
+            json!({"route": "POST /v1/sessions", "status": 503, "times": 1}),
+        )
+        .unwrap();
+        spec.inject(&faults).unwrap();
+        match faults.take(Route::CreateSession).unwrap().action {
+            FaultAction::Status { status, code, .. } => {
+                assert_eq!((status, code.as_str()), (503, "service_unavailable"))
+            }
+            other => panic!("{other:?}"),
+        }
+        let bad: FaultSpec =
+            serde_json::from_value(json!({"route": "nowhere", "fault": "reset"})).unwrap();
+        assert_eq!(
+            bad.inject(&faults).unwrap_err().param.as_deref(),
+            Some("route")
+        );
+        let bad: FaultSpec =
+            serde_json::from_value(json!({"route": "*", "fault": "explode"})).unwrap();
+        assert_eq!(
+            bad.inject(&faults).unwrap_err().param.as_deref(),
+            Some("fault")
+        );
+    }
+}

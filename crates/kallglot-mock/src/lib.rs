@@ -1,0 +1,25 @@
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+
+mod admin;
+mod auth;
+mod config;
+mod error;
+mod events;
+mod faults;
+mod idempotency;
+mod ids;
+mod limits;
+mod mp3;
+mod pipeline;
+mod routes;
+mod script;
+mod server;
+mod state;
+mod stream;
+mod time;
+
+pub use config::{DEFAULT_API_KEY, KeyConfig, MockConfig, Scope};
+pub use events::{EventKind, EventSink, MockEvent};
+pub use faults::{Fault, FaultAction, Faults, Route};
+pub use server::{MockServer, MockServerBuilder, serve, serve_with_shutdown};

@@ -1,0 +1,74 @@
+//! Recordings: list a session's, retrieve one, download its audio.
+
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Extension, Path, Request, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+
+use super::{RequestId, path_id};
+use crate::faults::Route;
+use crate::pipeline::{self, Reply};
+use crate::state::AppState;
+
+pub(super) async fn list(
+    State(state): State<AppState>,
+    Extension(id): Extension<RequestId>,
+    path: Result<Path<String>, PathRejection>,
+    request: Request,
+) -> Response {
+    pipeline::run(
+        state,
+        Route::ListSessionRecordings,
+        id,
+        request,
+        |ctx, _| async move {
+            let id = path_id(path)?;
+            let list = ctx.state.world().session_recordings(&id)?;
+            Ok(Reply::Json(StatusCode::OK, list))
+        },
+    )
+    .await
+}
+
+pub(super) async fn retrieve(
+    State(state): State<AppState>,
+    Extension(id): Extension<RequestId>,
+    path: Result<Path<String>, PathRejection>,
+    request: Request,
+) -> Response {
+    pipeline::run(
+        state,
+        Route::RetrieveRecording,
+        id,
+        request,
+        |ctx, _| async move {
+            let id = path_id(path)?;
+            let recording = ctx.state.world().recording(&id)?;
+            Ok(Reply::Json(StatusCode::OK, recording))
+        },
+    )
+    .await
+}
+
+pub(super) async fn audio(
+    State(state): State<AppState>,
+    Extension(id): Extension<RequestId>,
+    path: Result<Path<String>, PathRejection>,
+    request: Request,
+) -> Response {
+    pipeline::run(
+        state,
+        Route::DownloadRecordingAudio,
+        id,
+        request,
+        |ctx, _| async move {
+            let id = path_id(path)?;
+            let (bytes, session_id) = ctx.state.world().recording_audio(&id)?;
+            Ok(Reply::Audio {
+                bytes,
+                filename: format!("recording-{session_id}.mp3"),
+            })
+        },
+    )
+    .await
+}

@@ -1,0 +1,1 @@
+//! The conformance suite lives in `tests/`; see `documented.toml`.
