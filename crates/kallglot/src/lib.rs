@@ -74,3 +74,8 @@ pub use metadata::{Credits, RateLimit, ResponseMeta};
 pub use resources::{Analyses, Download, Downloaded, Recordings, Sessions, WaitOptions};
 pub use response::Response;
 pub use retry::{RetryBudget, RetryPolicy};
+
+/// The README's Rust examples, compiled as doctests so they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;

@@ -96,6 +96,12 @@ impl CreateSessionParams {
         self
     }
 
+    /// The JSON body this sends, exactly as it goes on the wire (for logging, or for
+    /// [`Client::request`](crate::Client::request)).
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self.to_api()).expect("request bodies always serialize")
+    }
+
     pub(crate) fn to_api(&self) -> types::CreateSessionRequest {
         types::CreateSessionRequest {
             mode: self.mode.as_str().to_owned(),
@@ -424,6 +430,11 @@ impl CreateAnalysisParams {
             }
         }
         self
+    }
+
+    /// The JSON body this sends, exactly as it goes on the wire.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self.to_api()).expect("request bodies always serialize")
     }
 
     pub(crate) fn to_api(&self) -> types::CreateAnalysisRequest {

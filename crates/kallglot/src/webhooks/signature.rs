@@ -71,7 +71,7 @@ impl SignatureHeader {
     /// assert_eq!(header.signatures(), [[0xab; 32]]);
     /// ```
     pub fn parse(value: &str) -> Result<Self, WebhookError> {
-        let malformed = |kind| WebhookError::MalformedHeader(kind);
+        let malformed = WebhookError::MalformedHeader;
         if value.trim_matches(is_space).is_empty() {
             return Err(malformed(MalformedHeader::Empty));
         }

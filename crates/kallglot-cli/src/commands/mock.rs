@@ -1,0 +1,31 @@
+//! `kallglot mock serve`
+
+use std::net::SocketAddr;
+
+use crate::cli::MockCommand;
+use crate::exit::Failure;
+
+pub async fn run(command: &MockCommand) -> Result<(), Failure> {
+    let MockCommand::Serve { port } = command;
+    let server = kallglot_mock::MockServer::builder()
+        .port(*port)
+        .start()
+        .await
+        .map_err(|e| Failure::local(format!("cannot listen on 127.0.0.1:{port}: {e}")))?;
+    let addr: SocketAddr = server.addr();
+    println!("Kallglot emulator listening on {}", server.url());
+    println!("  export KALLGLOT_BASE_URL={}", server.url());
+    println!("  export KALLGLOT_API_KEY={}", server.api_key());
+    println!("Press Ctrl-C to stop.");
+    tracing_log(addr);
+    server
+        .run_until(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await;
+    Ok(())
+}
+
+fn tracing_log(addr: SocketAddr) {
+    tracing::debug!(%addr, "emulator started");
+}

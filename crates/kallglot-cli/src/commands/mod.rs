@@ -1,0 +1,84 @@
+//! One module per command group.
+
+pub mod analysis;
+pub mod demo;
+pub mod mock;
+pub mod recordings;
+pub mod sessions;
+pub mod stream;
+pub mod webhooks;
+
+use kallglot::Client;
+use kallglot::model::{CreateSessionParams, Language, Metadata, Mode, Routing};
+
+use crate::cli::{Cli, CreateSession, ModeArg};
+use crate::exit::Failure;
+
+/// The client from `--api-key`/`KALLGLOT_API_KEY` and `--base-url`/`KALLGLOT_BASE_URL`.
+pub fn client(cli: &Cli) -> Result<Client, Failure> {
+    let Some(key) = &cli.api_key else {
+        return Err(Failure::usage(
+            "no API key: pass --api-key or set KALLGLOT_API_KEY (try `kallglot demo` for an offline run)",
+        ));
+    };
+    let mut builder = Client::builder()
+        .api_key(key.clone())
+        .app_info("kallglot-cli", Some(env!("CARGO_PKG_VERSION")));
+    if let Some(url) = &cli.base_url {
+        builder = builder.base_url(url.clone());
+    }
+    Ok(builder.build()?)
+}
+
+/// An id as one URL path segment: ids are opaque, so anything outside the unreserved set
+/// is percent-encoded rather than trusted.
+pub fn segment(id: &str) -> String {
+    id.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Session parameters from the command line.
+pub fn create_params(args: &CreateSession) -> Result<CreateSessionParams, Failure> {
+    let mode = match args.mode {
+        ModeArg::BidirectionalTranslation => Mode::BidirectionalTranslation,
+        ModeArg::AssistiveTranslation => Mode::AssistiveTranslation,
+        ModeArg::AiAgent => Mode::AiAgent,
+        ModeArg::HelpChatVoice => Mode::HelpChatVoice,
+    };
+    let language = |code: &str| {
+        Language::new(code).map_err(|e| Failure::usage(format!("--source/target-language: {e}")))
+    };
+    let mut params = CreateSessionParams::new(mode);
+    if let Some(code) = &args.source_language {
+        params = params.source_language(language(code)?);
+    }
+    if let Some(code) = &args.target_language {
+        params = params.target_language(language(code)?);
+    }
+    if let Some(number) = &args.phone_number {
+        params = params.routing(Routing::phone_number(number.clone()));
+    } else if let Some(id) = &args.connection_id {
+        params = params.routing(Routing::connection(id.clone()));
+    } else if args.sip {
+        params = params.routing(Routing::sip());
+    }
+    if !args.metadata.is_empty() {
+        let mut metadata = Metadata::new();
+        for entry in &args.metadata {
+            let Some((key, value)) = entry.split_once('=') else {
+                return Err(Failure::usage(format!(
+                    "--metadata {entry:?}: expected KEY=VALUE"
+                )));
+            };
+            metadata.insert(key, value);
+        }
+        params = params.metadata(metadata);
+    }
+    Ok(params)
+}

@@ -1,0 +1,341 @@
+//! The `kallglot` binary against the emulator: every command, output modes, exit codes.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+
+use assert_cmd::cargo::CommandCargoExt;
+use kallglot_mock::{KeyConfig, MockServer};
+use serde_json::Value;
+
+/// One emulator for the whole test binary, on its own runtime thread.
+fn server() -> &'static MockServer {
+    static SERVER: OnceLock<MockServer> = OnceLock::new();
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    SERVER.get_or_init(|| {
+        let runtime = RUNTIME.get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap()
+        });
+        runtime.block_on(async {
+            MockServer::builder()
+                .utterance_duration(std::time::Duration::from_millis(300))
+                .analysis_delay(std::time::Duration::ZERO)
+                .start()
+                .await
+                .unwrap()
+        })
+    })
+}
+
+fn kallglot() -> Command {
+    let mut command = Command::cargo_bin("kallglot").unwrap();
+    command
+        .env("KALLGLOT_API_KEY", server().api_key())
+        .env("KALLGLOT_BASE_URL", server().url())
+        .env_remove("RUST_BACKTRACE");
+    command
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(command: &mut Command) -> Run {
+    let output = command.stdin(Stdio::null()).output().unwrap();
+    let run = Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    };
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    assert!(!run.stderr.contains("RUST_BACKTRACE"), "{}", run.stderr);
+    run
+}
+
+fn ok(command: &mut Command) -> Run {
+    let run = run(command);
+    assert_eq!(
+        run.code, 0,
+        "stdout: {}\nstderr: {}",
+        run.stdout, run.stderr
+    );
+    run
+}
+
+fn json(command: &mut Command) -> Value {
+    serde_json::from_str(&ok(command.arg("--json")).stdout).unwrap()
+}
+
+fn create_session() -> String {
+    let session = json(kallglot().args([
+        "sessions",
+        "create",
+        "--source-language",
+        "en",
+        "--target-language",
+        "es",
+    ]));
+    session["id"].as_str().unwrap().to_string()
+}
+
+fn temp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("kallglot-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+/// A 1.5 s stereo 16 kHz WAV: the stream command must resample and downmix it.
+fn wav_file() -> PathBuf {
+    let path = temp("call.wav");
+    let spec = hound::WavSpec {
+        channels: 2,
+        sample_rate: 16_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut writer = hound::WavWriter::create(&path, spec).unwrap();
+    for i in 0..24_000 {
+        let v = ((i as f64 * 220.0 * std::f64::consts::TAU / 16_000.0).sin() * 8_000.0) as i16;
+        writer.write_sample(v).unwrap();
+        writer.write_sample(v / 2).unwrap();
+    }
+    writer.finalize().unwrap();
+    path
+}
+
+#[test]
+fn sessions_create_get_end_and_transcript() {
+    let human = ok(kallglot().args(["sessions", "create", "--metadata", "ticket=T-1"]));
+    assert!(human.stdout.contains("session   sess_"), "{}", human.stdout);
+    assert!(human.stdout.contains("credits"), "{}", human.stdout);
+    assert!(
+        !human.stdout.contains("kst_"),
+        "the stream token is not printed"
+    );
+
+    let id = create_session();
+    let got = json(kallglot().args(["sessions", "get", &id]));
+    assert_eq!(got["id"], id.as_str());
+    assert_eq!(got["source_language"], "en");
+    let ended = ok(kallglot().args(["sessions", "end", &id]));
+    assert!(
+        ended.stdout.contains(&format!("session {id} ended")),
+        "{}",
+        ended.stdout
+    );
+    let transcript = json(kallglot().args(["sessions", "transcript", &id]));
+    assert_eq!(transcript["status"], "completed");
+    let human = ok(kallglot().args(["sessions", "transcript", &id]));
+    assert!(human.stdout.contains("transcript of"), "{}", human.stdout);
+}
+
+#[test]
+fn stream_a_wav_file_then_recordings_and_analysis() {
+    let id = create_session();
+    let wav = wav_file();
+    let streamed = ok(kallglot().args([
+        "stream",
+        wav.to_str().unwrap(),
+        "--session",
+        &id,
+        "--speed",
+        "50",
+    ]));
+    assert!(
+        streamed.stdout.contains("[customer]"),
+        "{}",
+        streamed.stdout
+    );
+    assert!(
+        streamed.stdout.contains("→"),
+        "translations are printed: {}",
+        streamed.stdout
+    );
+    assert!(
+        streamed.stderr.contains("session ended"),
+        "{}",
+        streamed.stderr
+    );
+
+    let list = json(kallglot().args(["recordings", "list", &id]));
+    let recording = list["data"][0]["id"].as_str().unwrap().to_string();
+    let got = ok(kallglot().args(["recordings", "get", &recording]));
+    assert!(got.stdout.contains("ready"), "{}", got.stdout);
+    let out = temp("recording.mp3");
+    let downloaded = ok(kallglot().args([
+        "recordings",
+        "download",
+        &recording,
+        "-o",
+        out.to_str().unwrap(),
+    ]));
+    assert!(
+        downloaded.stdout.contains("audio/mpeg"),
+        "{}",
+        downloaded.stdout
+    );
+    assert!(std::fs::metadata(&out).unwrap().len() > 0);
+
+    let analysis = json(kallglot().args(["analysis", "create", &id, "--wait"]));
+    assert_eq!(analysis["status"], "completed");
+    let shown = ok(kallglot().args(["analysis", "get", analysis["id"].as_str().unwrap()]));
+    assert!(shown.stdout.contains("summary"), "{}", shown.stdout);
+}
+
+#[test]
+fn errors_are_one_line_with_distinct_exit_codes() {
+    // Usage: no key at all.
+    let missing = run(kallglot()
+        .env_remove("KALLGLOT_API_KEY")
+        .args(["sessions", "get", "sess_1"]));
+    assert_eq!(missing.code, 2);
+    assert_eq!(missing.stderr.lines().count(), 1, "{}", missing.stderr);
+    assert!(missing.stderr.starts_with("error: no API key"));
+
+    // API: a revoked key, with its code and request id.
+    server().add_key(KeyConfig::test("sk_test_cli_revoked_0000000000").revoked());
+    let revoked = run(kallglot()
+        .env("KALLGLOT_API_KEY", "sk_test_cli_revoked_0000000000")
+        .args(["sessions", "get", "sess_1"]));
+    assert_eq!(revoked.code, 3);
+    assert_eq!(revoked.stderr.lines().count(), 1, "{}", revoked.stderr);
+    assert!(
+        revoked.stderr.contains("api_key_revoked"),
+        "{}",
+        revoked.stderr
+    );
+    assert!(
+        revoked.stderr.contains("request id req_"),
+        "{}",
+        revoked.stderr
+    );
+    assert!(
+        !revoked.stderr.contains("cli_revoked_0000000000"),
+        "the key is not printed"
+    );
+
+    // Network: nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let offline = run(kallglot()
+        .env("KALLGLOT_BASE_URL", format!("http://127.0.0.1:{port}"))
+        .args(["sessions", "get", "sess_1"]));
+    assert_eq!(offline.code, 4, "{}", offline.stderr);
+    assert_eq!(offline.stderr.lines().count(), 1, "{}", offline.stderr);
+
+    // Usage errors from clap.
+    assert_eq!(run(kallglot().args(["sessions", "explode"])).code, 2);
+    // A missing file is a local problem.
+    let file = run(kallglot().args(["stream", "/nonexistent.wav"]));
+    assert_eq!(file.code, 5, "{}", file.stderr);
+}
+
+#[test]
+fn webhooks_verify_exit_code_says_whether_the_body_verified() {
+    let secret = "whsec_cli_test_secret";
+    let body = br#"{"id":"evt_1","type":"session.ended","api_version":"v1","created_at":"2026-03-26T11:00:00Z","data":{"id":"sess_1"}}"#;
+    let now = chrono::Utc::now().timestamp();
+    let header = kallglot::webhooks::testing::sign(secret, now, body);
+    let verify = |body: &[u8]| {
+        let mut child = kallglot()
+            .env("CLI_TEST_SECRET", secret)
+            .args([
+                "webhooks",
+                "verify",
+                "--secret-env",
+                "CLI_TEST_SECRET",
+                "--header",
+                &header,
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(body).unwrap();
+        let output = child.wait_with_output().unwrap();
+        (
+            output.status.code().unwrap(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let (code, stdout, _) = verify(body);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("verified: session.ended evt_1"), "{stdout}");
+    let mut tampered = body.to_vec();
+    tampered.push(b' ');
+    let (code, _, stderr) = verify(&tampered);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("not verified"), "{stderr}");
+    assert!(!stderr.contains(secret));
+}
+
+#[test]
+fn mock_serve_prints_its_url_and_serves() {
+    use std::io::BufRead;
+    let mut child = Command::cargo_bin("kallglot")
+        .unwrap()
+        .args(["mock", "serve", "--port", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let url = first.rsplit(' ').next().unwrap().to_string();
+    assert!(url.starts_with("http://127.0.0.1:"), "{first}");
+    let key_line = lines.nth(1).unwrap().unwrap();
+    let key = key_line.rsplit('=').next().unwrap().to_string();
+    let created = Command::cargo_bin("kallglot")
+        .unwrap()
+        .env("KALLGLOT_API_KEY", key)
+        .env("KALLGLOT_BASE_URL", &url)
+        .args(["sessions", "create", "--json"])
+        .output()
+        .unwrap();
+    child.kill().unwrap();
+    let _ = child.wait();
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let session: Value = serde_json::from_slice(&created.stdout).unwrap();
+    assert!(session["id"].as_str().unwrap().starts_with("sess_"));
+}
+
+#[test]
+fn the_demo_runs_offline_without_a_key() {
+    let demo = ok(Command::cargo_bin("kallglot")
+        .unwrap()
+        .env_remove("KALLGLOT_API_KEY")
+        .env_remove("KALLGLOT_BASE_URL")
+        .args(["demo", "--speed", "20"]));
+    for expected in [
+        "created (en → es)",
+        "[customer] Hello, I need help with my order.",
+        "→ Hola, necesito ayuda con mi pedido.",
+        "transcript of",
+        "downloaded",
+        "analysis",
+        "credits 98 left, 2 used",
+        "done.",
+    ] {
+        assert!(
+            demo.stdout.contains(expected),
+            "missing {expected:?} in:\n{}",
+            demo.stdout
+        );
+    }
+}
