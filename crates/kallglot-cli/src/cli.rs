@@ -216,5 +216,11 @@ pub enum MockCommand {
         /// Port on 127.0.0.1 (0 picks a free one).
         #[arg(long, default_value_t = 4010)]
         port: u16,
+        /// Deliver signed webhooks for every session, recording and analysis change here.
+        #[arg(long, requires = "webhook_secret_env")]
+        webhook_url: Option<String>,
+        /// The environment variable holding the webhook signing secret.
+        #[arg(long)]
+        webhook_secret_env: Option<String>,
     },
 }

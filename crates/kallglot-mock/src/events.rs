@@ -4,8 +4,8 @@
 //! Every change that the reference names a webhook event for (§8.3) is published as a
 //! [`MockEvent`] whose `data` is the affected resource as the REST API shows it. Events
 //! go to [`MockServer::subscribe`](crate::MockServer::subscribe) receivers and to every
-//! [`EventSink`] configured on the builder. Delivering them as signed webhooks is not
-//! implemented yet; a sender will be one more `EventSink`.
+//! [`EventSink`] configured on the builder; signed webhook delivery
+//! ([`MockServerBuilder::webhook`](crate::MockServerBuilder::webhook)) is one such sink.
 
 use std::fmt;
 use std::sync::Arc;

@@ -18,8 +18,10 @@ mod server;
 mod state;
 mod stream;
 mod time;
+mod webhooks;
 
 pub use config::{DEFAULT_API_KEY, KeyConfig, MockConfig, Scope};
 pub use events::{EventKind, EventSink, MockEvent};
 pub use faults::{Fault, FaultAction, Faults, Route};
 pub use server::{MockServer, MockServerBuilder, serve, serve_with_shutdown};
+pub use webhooks::{WebhookConfig, signature_header};

@@ -69,6 +69,7 @@ pub struct MockServerBuilder {
     addr: SocketAddr,
     config: MockConfig,
     sinks: Vec<Arc<dyn EventSink>>,
+    webhooks: Vec<crate::WebhookConfig>,
 }
 
 impl Default for MockServerBuilder {
@@ -77,6 +78,7 @@ impl Default for MockServerBuilder {
             addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
             config: MockConfig::default(),
             sinks: Vec::new(),
+            webhooks: Vec::new(),
         }
     }
 }
@@ -142,6 +144,12 @@ impl MockServerBuilder {
         self
     }
 
+    /// Delivers every event as a signed webhook (see [`WebhookConfig`]).
+    pub fn webhook(mut self, config: crate::WebhookConfig) -> Self {
+        self.webhooks.push(config);
+        self
+    }
+
     /// Binds and starts serving in the background.
     pub async fn start(self) -> io::Result<MockServer> {
         let listener = TcpListener::bind(self.addr).await?;
@@ -159,7 +167,11 @@ impl MockServerBuilder {
                     && k.scopes.len() == crate::config::Scope::ALL.len()
             })
             .map_or(DEFAULT_API_KEY.to_string(), |k| k.key.clone());
-        let publisher = Publisher::new(self.sinks);
+        let mut sinks = self.sinks;
+        for webhook in self.webhooks {
+            sinks.push(crate::webhooks::WebhookSender::start(webhook));
+        }
+        let publisher = Publisher::new(sinks);
         let state = AppState::new(self.config, local_addr, publisher, shutdown_rx.clone());
         let router = crate::routes::router(state.clone());
         let task = tokio::spawn(accept_loop(listener, router, shutdown_rx));

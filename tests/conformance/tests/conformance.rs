@@ -305,6 +305,68 @@ fn registry() -> BTreeMap<String, Scenario> {
         );
     }
 
+    for header in [
+        "Kallglot-Signature",
+        "Kallglot-Webhook-Id",
+        "Kallglot-Retry-Count",
+        "Kallglot-Original-Timestamp",
+    ] {
+        add(
+            &format!("webhooks.headers/{header}"),
+            Box::new(move || Box::pin(webhook_header(header))),
+        );
+    }
+    for (kind, data) in [
+        (
+            "session.created",
+            json!({"id": "sess_01HXYZ123456789", "object": "session", "status": "created"}),
+        ),
+        (
+            "session.started",
+            json!({"id": "sess_01HXYZ123456789", "object": "session", "status": "active"}),
+        ),
+        (
+            "session.ended",
+            json!({"id": "sess_01HXYZ123456789", "object": "session", "status": "ended", "duration": 245.3}),
+        ),
+        (
+            "transcript.ready",
+            json!({"id": "trn_sess_01HXYZ123456789", "object": "transcript", "session_id": "sess_01HXYZ123456789"}),
+        ),
+        (
+            "transcript.segment",
+            json!({"session_id": "sess_01HXYZ123456789", "speaker": "customer", "text": "Hola"}),
+        ),
+        (
+            "recording.ready",
+            json!({"id": "rec_01HABC987654321", "object": "recording", "status": "ready"}),
+        ),
+        (
+            "recording.failed",
+            json!({"id": "rec_01HABC987654321", "object": "recording", "status": "failed"}),
+        ),
+        (
+            "analysis.complete",
+            json!({"id": "anl_01HDEF456789012", "object": "analysis", "status": "completed"}),
+        ),
+        (
+            "analysis.failed",
+            json!({"id": "anl_01HDEF456789012", "object": "analysis", "status": "failed", "error": "transcript too short"}),
+        ),
+        (
+            "session.provider.connected",
+            json!({"id": "sess_01HXYZ123456789", "provider": "twilio"}),
+        ),
+        (
+            "session.provider.disconnected",
+            json!({"id": "sess_01HXYZ123456789", "provider": "twilio"}),
+        ),
+    ] {
+        add(
+            &format!("webhooks.events/{kind}"),
+            Box::new(move || Box::pin(webhook_event(kind, data.clone()))),
+        );
+    }
     add(
         "bad_input/malformed_json",
         Box::new(|| Box::pin(bad_body(200, "{\"id\": \"sess_1\", ", "application/json"))),
@@ -719,4 +781,91 @@ async fn retry_after_http_date() -> String {
         err.status(),
         err.code()
     )
+}
+
+// ---- webhooks ----
+
+/// A fixed clock for the verifier, so signatures and tolerance are deterministic.
+const WEBHOOK_NOW: i64 = 1_774_522_800;
+const WEBHOOK_SECRET: &str = "whsec_CONFORMANCEfakeSecret01";
+
+fn webhook_body(kind: &str, data: Value) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "id": "evt_01HXYZ123456789", "type": kind, "api_version": "v1",
+        "created_at": "2026-03-26T11:00:00Z", "data": data
+    }))
+    .unwrap()
+}
+
+fn verifier() -> kallglot::webhooks::Verifier {
+    kallglot::webhooks::Verifier::new(
+        kallglot::webhooks::WebhookSecret::new(WEBHOOK_SECRET).unwrap(),
+    )
+    .with_clock(|| WEBHOOK_NOW)
+}
+
+fn delivery_headers(body: &[u8], signed_at: i64) -> http::HeaderMap {
+    let mut headers = http::HeaderMap::new();
+    let signature = kallglot::webhooks::testing::sign(WEBHOOK_SECRET, signed_at, body);
+    headers.insert("kallglot-signature", signature.parse().unwrap());
+    headers.insert(
+        "kallglot-webhook-id",
+        "wh_del_01HXYZ123456789".parse().unwrap(),
+    );
+    headers.insert("kallglot-retry-count", "2".parse().unwrap());
+    headers.insert("kallglot-original-timestamp", "1774522500".parse().unwrap());
+    headers
+}
+
+async fn webhook_header(header: &str) -> String {
+    let body = webhook_body(
+        "session.ended",
+        json!({"id": "sess_01HXYZ123456789", "status": "ended"}),
+    );
+    let headers = delivery_headers(&body, WEBHOOK_NOW - 5);
+    let verifier = verifier();
+    match header {
+        "Kallglot-Signature" => {
+            let ok = verifier
+                .verify_request(&headers, &body)
+                .map(|(event, _)| event.kind);
+            let mut tampered = body.clone();
+            tampered.push(b' ');
+            let refused = verifier.verify_request(&headers, &tampered).map(|_| ());
+            let stale = verifier
+                .verify_request(&delivery_headers(&body, WEBHOOK_NOW - 301), &body)
+                .map(|_| ());
+            let mut missing = headers.clone();
+            missing.remove("kallglot-signature");
+            let absent = verifier.verify_request(&missing, &body).map(|_| ());
+            format!(
+                "signed 5 s ago: {ok:?}\nbody changed by one byte: {refused:?}\nsigned 301 s ago (tolerance 300 s): {stale:?}\nheader missing: {absent:?}\nverifier: {verifier:?}"
+            )
+        }
+        _ => {
+            let (_, delivery) = verifier.verify_request(&headers, &body).unwrap();
+            let shown = match header {
+                "Kallglot-Webhook-Id" => format!("delivery_id: {:?}", delivery.delivery_id),
+                "Kallglot-Retry-Count" => format!(
+                    "retry_count: {:?} (is_retry: {})",
+                    delivery.retry_count,
+                    delivery.is_retry()
+                ),
+                _ => format!("original_timestamp: {:?}", delivery.original_timestamp),
+            };
+            format!("{shown}\ndelivery: {delivery:#?}")
+        }
+    }
+}
+
+async fn webhook_event(kind: &str, data: Value) -> String {
+    let body = webhook_body(kind, data);
+    let headers = delivery_headers(&body, WEBHOOK_NOW);
+    let (event, _) = verifier().verify_request(&headers, &body).unwrap();
+    let mut out = format!("kind: {:?} ({})\n", event.kind, event.kind);
+    if let Some(ended) = event.session_ended() {
+        out.push_str(&format!("session_ended view: {ended:?}\n"));
+    }
+    out.push_str(&format!("event: {event:#?}"));
+    out
 }

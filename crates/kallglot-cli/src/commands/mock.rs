@@ -6,9 +6,20 @@ use crate::cli::MockCommand;
 use crate::exit::Failure;
 
 pub async fn run(command: &MockCommand) -> Result<(), Failure> {
-    let MockCommand::Serve { port } = command;
-    let server = kallglot_mock::MockServer::builder()
-        .port(*port)
+    let MockCommand::Serve {
+        port,
+        webhook_url,
+        webhook_secret_env,
+    } = command;
+    let mut builder = kallglot_mock::MockServer::builder().port(*port);
+    if let (Some(url), Some(name)) = (webhook_url, webhook_secret_env) {
+        let secret = std::env::var(name)
+            .ok()
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| Failure::usage(format!("the environment variable {name} is not set")))?;
+        builder = builder.webhook(kallglot_mock::WebhookConfig::new(url.clone(), secret));
+    }
+    let server = builder
         .start()
         .await
         .map_err(|e| Failure::local(format!("cannot listen on 127.0.0.1:{port}: {e}")))?;
@@ -16,6 +27,9 @@ pub async fn run(command: &MockCommand) -> Result<(), Failure> {
     println!("Kallglot emulator listening on {}", server.url());
     println!("  export KALLGLOT_BASE_URL={}", server.url());
     println!("  export KALLGLOT_API_KEY={}", server.api_key());
+    if let Some(url) = webhook_url {
+        println!("  webhooks are delivered to {url}");
+    }
     println!("Press Ctrl-C to stop.");
     tracing_log(addr);
     server
