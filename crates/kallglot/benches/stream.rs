@@ -76,24 +76,56 @@ fn main() {
 enum Side {
     /// `kallglot::stream`, default options.
     Sdk,
-    /// `tokio-tungstenite` with its default config + `serde_json`.
+    /// `tokio-tungstenite` with its default `WebSocketConfig` + `serde_json`.
     Raw,
+    /// The same raw loop with the SDK's socket buffer settings, to separate what the
+    /// buffers cost from what the SDK's code costs.
+    RawTuned,
 }
 
 impl Side {
+    /// Every side, in the order of the first round.
+    const ALL: [Self; 3] = [Self::Sdk, Self::Raw, Self::RawTuned];
+
     fn label(self) -> &'static str {
         match self {
             Self::Sdk => "sdk",
             Self::Raw => "raw",
+            Self::RawTuned => "raw-tuned",
         }
     }
 
     fn parse(s: &str) -> Self {
-        match s {
-            "sdk" => Self::Sdk,
-            "raw" => Self::Raw,
-            other => panic!("unknown side {other:?}"),
-        }
+        Self::ALL
+            .into_iter()
+            .find(|side| side.label() == s)
+            .unwrap_or_else(|| panic!("unknown side {s:?}"))
+    }
+
+    /// The `WebSocketConfig` of a raw side: the default, or the SDK's settings
+    /// (`crates/kallglot/src/stream/connect.rs`).
+    fn raw_config(self) -> Option<WebSocketConfig> {
+        (self == Self::RawTuned).then(|| {
+            WebSocketConfig::default()
+                .read_buffer_size(8 * 1024)
+                .write_buffer_size(0)
+                .max_write_buffer_size(256 * 1024)
+                .max_message_size(Some(1024 * 1024))
+                .max_frame_size(Some(1024 * 1024))
+        })
+    }
+
+    /// Spawns one stream of this side.
+    fn spawn(
+        self,
+        tasks: &mut JoinSet<()>,
+        job: Job,
+        pace: impl FnOnce() -> Pace + Send + 'static,
+    ) {
+        match self {
+            Self::Sdk => tasks.spawn(sdk_stream(job, pace)),
+            Self::Raw | Self::RawTuned => tasks.spawn(raw_stream(job, self.raw_config(), pace)),
+        };
     }
 }
 
@@ -366,16 +398,16 @@ struct RawAudio<'a> {
     payload: &'a str,
 }
 
-/// One raw stream: `connect_async` with the default `WebSocketConfig` (Nagle off, as a
-/// real-time client should), then one task that reads whatever arrives and sends a
-/// `serde_json` + base64 frame per tick.
-async fn raw_stream(job: Job, pace: impl FnOnce() -> Pace) {
+/// One raw stream: `connect_async_with_config` with `config` (Nagle off, as a real-time
+/// client should), then one task that reads whatever arrives and sends a `serde_json` +
+/// base64 frame per tick.
+async fn raw_stream(job: Job, config: Option<WebSocketConfig>, pace: impl FnOnce() -> Pace) {
     let url = format!("{}?token={TOKEN}", stream_url(job.port));
     let permit = match &job.connecting {
         Some(s) => Some(s.clone().acquire_owned().await.expect("semaphore")),
         None => None,
     };
-    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, None, true)
+    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, config, true)
         .await
         .unwrap_or_else(|e| fail(&format!("raw connect: {e}")));
     drop(permit);
@@ -459,10 +491,7 @@ async fn throughput(side: Side, port: u16, streams: usize, frames: u64) -> Throu
             ready: ready.clone(),
             connecting: None,
         };
-        match side {
-            Side::Sdk => tasks.spawn(sdk_stream(job, || Pace::Flood)),
-            Side::Raw => tasks.spawn(raw_stream(job, || Pace::Flood)),
-        };
+        side.spawn(&mut tasks, job, || Pace::Flood);
     }
     ready.wait().await;
     let cpu0 = cpu_seconds();
@@ -610,10 +639,7 @@ async fn capacity(side: Side, port: u16, streams: usize, window: Duration) -> Ca
             let at = *start.get_or_init(|| Instant::now() + period);
             Pace::real_time(at + offset, period)
         };
-        match side {
-            Side::Sdk => tasks.spawn(sdk_stream(job, pace)),
-            Side::Raw => tasks.spawn(raw_stream(job, pace)),
-        };
+        side.spawn(&mut tasks, job, pace);
     }
     ready.wait().await;
     tokio::time::sleep(period + CAPACITY_WARMUP).await;
@@ -685,7 +711,7 @@ fn driver_main() {
         .build()
         .expect("a runtime");
 
-    // `--profile sdk|raw STREAMS`: one throughput run of one side, for perf or strace.
+    // `--profile SIDE STREAMS`: one throughput run of one side, for perf or strace.
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--profile") {
         let side = Side::parse(args.get(i + 1).map_or("sdk", String::as_str));
@@ -698,9 +724,9 @@ fn driver_main() {
         return;
     }
 
-    // Warm-up: both sides, both shapes, small.
+    // Warm-up: every side, both shapes, small.
     runtime.block_on(async {
-        for side in [Side::Sdk, Side::Raw] {
+        for side in Side::ALL {
             throughput(side, port, 1, 2_000).await;
             throughput(side, port, plan.streams_multi, 20).await;
         }
@@ -710,37 +736,31 @@ fn driver_main() {
         (1, plan.frames_single),
         (plan.streams_multi, plan.frames_per_multi_stream),
     ];
-    // results[shape] = per round (sdk, raw)
-    let mut results: Vec<Vec<(Throughput, Throughput)>> = vec![Vec::new(); shapes.len()];
+    // results[shape][round][side]
+    let mut results = vec![Vec::<[Throughput; 3]>::new(); shapes.len()];
     for round in 0..plan.rounds {
-        let order = if round % 2 == 0 {
-            [Side::Sdk, Side::Raw]
-        } else {
-            [Side::Raw, Side::Sdk]
-        };
+        // A different side goes first in each round.
+        let mut order = Side::ALL;
+        order.rotate_left(round % Side::ALL.len());
         for (s, &(streams, frames)) in shapes.iter().enumerate() {
-            let mut sdk = None;
-            let mut raw = None;
+            let mut row = [None; 3];
             for side in order {
                 let r = runtime.block_on(throughput(side, port, streams, frames));
                 eprintln!(
-                    "round {round} {streams:>3} stream(s) {}: {:>8.0} frames/s, {:.2} µs user, {:.2} µs user+sys per frame",
+                    "round {round} {streams:>3} stream(s) {:>9}: {:>7.0} frames/s, {:.2} µs user, {:.2} µs user+sys per frame",
                     side.label(),
                     r.frames_per_s,
                     r.user_us,
                     r.total_us
                 );
-                match side {
-                    Side::Sdk => sdk = Some(r),
-                    Side::Raw => raw = Some(r),
-                }
+                row[side as usize] = Some(r);
             }
-            results[s].push((sdk.expect("ran"), raw.expect("ran")));
+            results[s].push(row.map(|r| r.expect("every side ran")));
         }
     }
     drop(runtime);
 
-    let capacity: Vec<(Side, Capacity)> = [Side::Sdk, Side::Raw]
+    let capacity: Vec<(Side, Capacity)> = Side::ALL
         .into_iter()
         .map(|side| {
             let c = run_capacity(side, port, plan.capacity_streams, plan.capacity_seconds);
@@ -751,65 +771,77 @@ fn driver_main() {
 
     drop(sink.stdin.take());
     let _ = sink.wait();
+    report(&plan, &shapes, &results, &capacity);
+}
 
+/// Prints the results as markdown.
+fn report(
+    plan: &Plan,
+    shapes: &[(usize, u64)],
+    results: &[Vec<[Throughput; 3]>],
+    capacity: &[(Side, Capacity)],
+) {
     println!(
         "### Throughput (20 ms frames, median of {} rounds)\n",
         plan.rounds
     );
     println!(
-        "| streams | side | frames/s | CPU user µs/frame | CPU user+sys µs/frame |\n|---:|---|---:|---:|---:|"
+        "| streams × frames | side | frames/s | CPU user µs/frame | CPU user+sys µs/frame |\n|---:|---|---:|---:|---:|"
     );
-    let mut ratios = Vec::new();
-    for (s, &(streams, frames)) in shapes.iter().enumerate() {
-        let rounds = &results[s];
-        for side in [Side::Sdk, Side::Raw] {
-            let pick = |r: &(Throughput, Throughput)| match side {
-                Side::Sdk => r.0,
-                Side::Raw => r.1,
+    for (rounds, &(streams, frames)) in results.iter().zip(shapes) {
+        for side in Side::ALL {
+            let of = |f: fn(&Throughput) -> f64| {
+                median(rounds.iter().map(|r| f(&r[side as usize])).collect())
             };
             println!(
                 "| {streams} × {frames} | {} | {:.0} | {:.2} | {:.2} |",
                 side.label(),
-                median(rounds.iter().map(|r| pick(r).frames_per_s).collect()),
-                median(rounds.iter().map(|r| pick(r).user_us).collect()),
-                median(rounds.iter().map(|r| pick(r).total_us).collect()),
+                of(|t| t.frames_per_s),
+                of(|t| t.user_us),
+                of(|t| t.total_us),
             );
         }
-        let user = median(rounds.iter().map(|r| r.0.user_us / r.1.user_us).collect());
-        let total = median(rounds.iter().map(|r| r.0.total_us / r.1.total_us).collect());
-        let fps = median(
-            rounds
-                .iter()
-                .map(|r| r.0.frames_per_s / r.1.frames_per_s)
-                .collect(),
-        );
-        ratios.push((streams, user, total, fps));
     }
     println!(
-        "\n| streams | SDK/raw CPU user | SDK/raw CPU user+sys | SDK/raw frames/s | target CPU ≤ {TARGET_CPU_RATIO}× (user) |\n|---:|---:|---:|---:|---|"
+        "\nSDK ÷ raw side, median of the per-round ratios (target: SDK CPU per frame ≤ {TARGET_CPU_RATIO}× raw, judged on user time):\n"
     );
-    for (streams, user, total, fps) in ratios {
-        println!(
-            "| {streams} | {user:.2}× | {total:.2}× | {fps:.2}× | {} |",
-            verdict(user <= TARGET_CPU_RATIO)
-        );
+    println!(
+        "| streams | versus | CPU user | CPU user+sys | frames/s | verdict (user) |\n|---:|---|---:|---:|---:|---|"
+    );
+    for (rounds, &(streams, _)) in results.iter().zip(shapes) {
+        for other in [Side::Raw, Side::RawTuned] {
+            let ratio = |f: fn(&Throughput) -> f64| {
+                median(
+                    rounds
+                        .iter()
+                        .map(|r| f(&r[Side::Sdk as usize]) / f(&r[other as usize]))
+                        .collect(),
+                )
+            };
+            let user = ratio(|t| t.user_us);
+            println!(
+                "| {streams} | {} | {user:.2}× | {:.2}× | {:.2}× | {} |",
+                other.label(),
+                ratio(|t| t.total_us),
+                ratio(|t| t.frames_per_s),
+                verdict(user <= TARGET_CPU_RATIO)
+            );
+        }
     }
 
-    let streams = plan.capacity_streams;
     println!(
-        "\n### Capacity ({streams} real-time streams, 100 ms frames, {} s window)\n",
-        plan.capacity_seconds
+        "\n### Capacity ({} real-time streams, 100 ms frames, {} s window)\n",
+        plan.capacity_streams, plan.capacity_seconds
     );
     println!(
-        "| side | frames sent / expected | CPU s (user + sys) | % of one core (user) | RSS before → steady / peak MiB | KiB per stream (steady / peak) |\n|---|---:|---:|---:|---:|---:|"
+        "| side | frames sent / expected | CPU s user + sys | % of one core (user only) | RSS MiB before → steady / peak | KiB per stream steady / peak |\n|---|---:|---:|---:|---:|---:|"
     );
-    for (side, c) in &capacity {
+    for (side, c) in capacity {
         println!(
-            "| {} | {:.0} / {:.0} | {:.2} ({:.2} + {:.2}) | {:.1}% ({:.1}%) | {:.1} → {:.1} / {:.1} | {:.1} / {:.1} |",
+            "| {} | {:.0} / {:.0} | {:.2} + {:.2} | {:.1}% ({:.1}%) | {:.1} → {:.1} / {:.1} | {:.1} / {:.1} |",
             side.label(),
             c.frames,
             c.expected_frames(),
-            c.user + c.sys,
             c.user,
             c.sys,
             c.core_percent(),
@@ -823,7 +855,7 @@ fn driver_main() {
     }
     if let Some((_, sdk)) = capacity.iter().find(|(s, _)| *s == Side::Sdk) {
         println!(
-            "\nSDK: {:.1} KiB peak per stream (target ≤ {TARGET_KIB_PER_STREAM}: {}); {:.1}% of one core (target ≤ {TARGET_CORE_PERCENT}%: {}).",
+            "\nSDK: {:.1} KiB peak RSS per stream (target ≤ {TARGET_KIB_PER_STREAM} KiB: {}); {:.1}% of one core (target ≤ {TARGET_CORE_PERCENT}%: {}).",
             sdk.peak_kib_per_stream(),
             verdict(sdk.peak_kib_per_stream() <= TARGET_KIB_PER_STREAM),
             sdk.core_percent(),

@@ -75,6 +75,46 @@ pub struct RequestOptions {
     pub timeout: Option<Duration>,
 }
 
+/// Per-call options as a builder collects them: setters never fail, so the first
+/// invalid value is kept and reported when the call is awaited, before anything is sent.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PendingOptions {
+    options: RequestOptions,
+    invalid: Option<ConfigError>,
+}
+
+impl PendingOptions {
+    pub(crate) fn idempotency_key(&mut self, key: impl Into<String>) {
+        match IdempotencyKey::new(key) {
+            Ok(key) => self.options.idempotency_key = Some(key),
+            Err(e) => self.invalid = Some(e),
+        }
+    }
+
+    pub(crate) fn max_retries(&mut self, retries: u32) {
+        self.options.max_retries = Some(retries);
+    }
+
+    pub(crate) fn timeout(&mut self, timeout: Duration) {
+        if timeout.is_zero() {
+            self.invalid = Some(ConfigError::ZeroTimeout("the call timeout"));
+        }
+        self.options.timeout = Some(timeout);
+    }
+
+    pub(crate) fn replace(&mut self, options: RequestOptions) {
+        self.options = options;
+    }
+
+    /// The options, or the first invalid value given.
+    pub(crate) fn finish(self) -> Result<RequestOptions, ConfigError> {
+        match self.invalid {
+            Some(e) => Err(e),
+            None => Ok(self.options),
+        }
+    }
+}
+
 type CallFuture<T> = Pin<Box<dyn Future<Output = Result<Response<T>>> + Send>>;
 type Runner<T> = Box<dyn FnOnce(RequestOptions) -> CallFuture<T> + Send>;
 
@@ -95,8 +135,7 @@ type Runner<T> = Box<dyn FnOnce(RequestOptions) -> CallFuture<T> + Send>;
 /// ```
 #[must_use = "a Call does nothing until it is awaited"]
 pub struct Call<T> {
-    options: RequestOptions,
-    invalid: Option<ConfigError>,
+    options: PendingOptions,
     run: Runner<T>,
 }
 
@@ -107,8 +146,7 @@ impl<T: Send + 'static> Call<T> {
         Fut: Future<Output = Result<Response<T>>> + Send + 'static,
     {
         Self {
-            options: RequestOptions::default(),
-            invalid: None,
+            options: PendingOptions::default(),
             run: Box::new(move |options| Box::pin(run(options))),
         }
     }
@@ -116,31 +154,25 @@ impl<T: Send + 'static> Call<T> {
     /// Sends this idempotency key instead of a generated one. Routes that do not honour
     /// keys (reads) ignore it. An invalid key fails the call before anything is sent.
     pub fn idempotency_key(mut self, key: impl Into<String>) -> Self {
-        match IdempotencyKey::new(key) {
-            Ok(key) => self.options.idempotency_key = Some(key),
-            Err(e) => self.invalid = Some(e),
-        }
+        self.options.idempotency_key(key);
         self
     }
 
     /// Overrides the client's maximum number of retries for this call.
     pub fn max_retries(mut self, retries: u32) -> Self {
-        self.options.max_retries = Some(retries);
+        self.options.max_retries(retries);
         self
     }
 
     /// Overrides the client's total timeout for each attempt of this call.
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        if timeout.is_zero() {
-            self.invalid = Some(ConfigError::ZeroTimeout("the call timeout"));
-        }
-        self.options.timeout = Some(timeout);
+        self.options.timeout(timeout);
         self
     }
 
     /// Applies a whole set of options.
     pub fn options(mut self, options: RequestOptions) -> Self {
-        self.options = options;
+        self.options.replace(options);
         self
     }
 }
@@ -158,9 +190,9 @@ impl<T: Send + 'static> IntoFuture for Call<T> {
     type IntoFuture = CallFuture<T>;
 
     fn into_future(self) -> Self::IntoFuture {
-        match self.invalid {
-            Some(e) => Box::pin(std::future::ready(Err(Error::Config(e)))),
-            None => (self.run)(self.options),
+        match self.options.finish() {
+            Ok(options) => (self.run)(options),
+            Err(e) => Box::pin(std::future::ready(Err(Error::Config(e)))),
         }
     }
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::api_key::Environment;
-use crate::call::{IdempotencyKey, RequestOptions};
+use crate::call::{IdempotencyKey, PendingOptions};
 use crate::config::ClientBuilder;
 use crate::error::{ConfigError, Error, Result};
 use crate::resources::{Analyses, Recordings, Sessions};
@@ -104,8 +104,7 @@ impl Client {
             method,
             path: validate_path(path),
             body: None,
-            options: RequestOptions::default(),
-            invalid: None,
+            options: PendingOptions::default(),
         }
     }
 }
@@ -199,8 +198,7 @@ pub struct RawRequest {
     method: Method,
     path: Result<String, ConfigError>,
     body: Option<Value>,
-    options: RequestOptions,
-    invalid: Option<ConfigError>,
+    options: PendingOptions,
 }
 
 impl RawRequest {
@@ -212,32 +210,24 @@ impl RawRequest {
 
     /// Sends this idempotency key (instead of a generated one on keyed routes).
     pub fn idempotency_key(mut self, key: impl Into<String>) -> Self {
-        match IdempotencyKey::new(key) {
-            Ok(key) => self.options.idempotency_key = Some(key),
-            Err(e) => self.invalid = Some(e),
-        }
+        self.options.idempotency_key(key);
         self
     }
 
     /// Overrides the client's maximum number of retries.
     pub fn max_retries(mut self, retries: u32) -> Self {
-        self.options.max_retries = Some(retries);
+        self.options.max_retries(retries);
         self
     }
 
     /// Overrides the client's total timeout for each attempt.
     pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
-        if timeout.is_zero() {
-            self.invalid = Some(ConfigError::ZeroTimeout("the call timeout"));
-        }
-        self.options.timeout = Some(timeout);
+        self.options.timeout(timeout);
         self
     }
 
     async fn send(self) -> Result<Response<Value>> {
-        if let Some(e) = self.invalid {
-            return Err(e.into());
-        }
+        let options = self.options.finish()?;
         let path = self.path?;
         let keyed_route = honors_idempotency(self.method, &path);
         let op = Operation {
@@ -245,6 +235,7 @@ impl RawRequest {
             method: self.method.as_str(),
             path: "(raw)",
             honors_idempotency: keyed_route,
+            keeps_headers: false,
         };
         let url = format!("{}{path}", self.shared.base_url);
         let method = reqwest::Method::from_bytes(self.method.as_str().as_bytes())
@@ -253,7 +244,7 @@ impl RawRequest {
         if let Some(body) = &self.body {
             builder = builder.json(body);
         }
-        let key = match (&self.options.idempotency_key, keyed_route) {
+        let key = match (&options.idempotency_key, keyed_route) {
             (Some(key), _) => Some(key.clone()),
             (None, true) => Some(IdempotencyKey::generate()),
             (None, false) => None,
@@ -264,7 +255,7 @@ impl RawRequest {
         let request = builder
             .build()
             .map_err(|e| ConfigError::InvalidRequest(e.to_string()))?;
-        let (value, meta) = transport::call_raw(&self.shared, op, self.options, request).await?;
+        let (value, meta) = transport::call_raw(&self.shared, op, options, request).await?;
         Ok(Response::new(value, meta))
     }
 }

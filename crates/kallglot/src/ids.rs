@@ -7,11 +7,6 @@
 //! or format is checked. Validating here would only turn a future server
 //! change into a client-side failure.
 
-use std::borrow::Borrow;
-use std::fmt;
-
-use serde::{Deserialize, Serialize};
-
 /// Defines one id newtype with its conversions and comparisons.
 macro_rules! id_type {
     ($(#[$meta:meta])* $name:ident) => {
@@ -19,7 +14,7 @@ macro_rules! id_type {
         ///
         /// Any string is accepted: ids are opaque and never validated.
         #[derive(
-            Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+            Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, ::serde::Serialize, ::serde::Deserialize,
         )]
         #[serde(transparent)]
         pub struct $name(String);
@@ -76,14 +71,14 @@ macro_rules! id_type {
         /// Lets maps and sets keyed by this id be queried with a plain `&str`.
         /// Sound because the derived `Hash`, `Eq` and `Ord` of a one-field
         /// newtype agree with those of the inner string.
-        impl Borrow<str> for $name {
+        impl ::std::borrow::Borrow<str> for $name {
             fn borrow(&self) -> &str {
                 &self.0
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.write_str(&self.0)
             }
         }
@@ -107,6 +102,8 @@ macro_rules! id_type {
         }
     };
 }
+
+pub(crate) use id_type;
 
 id_type! {
     /// The id of a session (`sess_…`), the correlation id shared by the

@@ -11,17 +11,19 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use reqwest::header::HeaderMap;
+use reqwest::header::{HeaderMap, HeaderName};
 
 /// Names as lowercase literals: `HeaderMap` lookups are case-insensitive but
 /// `&str` keys must already be lowercase to match.
-const REQUEST_ID: &str = "x-request-id";
-const RATE_LIMIT_LIMIT: &str = "x-ratelimit-limit";
-const RATE_LIMIT_REMAINING: &str = "x-ratelimit-remaining";
-const RATE_LIMIT_RESET: &str = "x-ratelimit-reset";
-const CREDITS_REMAINING: &str = "x-api-credits-remaining";
-const CREDITS_USED: &str = "x-api-credits-used";
-const RETRY_AFTER: &str = "retry-after";
+// Typed header names: a lookup by `&str` re-parses the name on every call, and metadata
+// is read on every response.
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+const RATE_LIMIT_LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
+const RATE_LIMIT_REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
+const RATE_LIMIT_RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
+const CREDITS_REMAINING: HeaderName = HeaderName::from_static("x-api-credits-remaining");
+const CREDITS_USED: HeaderName = HeaderName::from_static("x-api-credits-used");
+const RETRY_AFTER: HeaderName = HeaderName::from_static("retry-after");
 
 /// Metadata about one HTTP response, taken from its status and headers.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -164,8 +166,12 @@ fn parse_delay_seconds(value: &str) -> Option<Duration> {
 ///
 /// A header that is present but unusable is logged (by name only) so that a
 /// misbehaving proxy or server can be diagnosed despite the leniency.
-fn parsed<T>(headers: &HeaderMap, name: &str, parse: impl FnOnce(&str) -> Option<T>) -> Option<T> {
-    let raw = headers.get(name)?;
+fn parsed<T>(
+    headers: &HeaderMap,
+    name: HeaderName,
+    parse: impl FnOnce(&str) -> Option<T>,
+) -> Option<T> {
+    let raw = headers.get(&name)?;
     let result = raw
         .to_str()
         .ok()
@@ -173,7 +179,7 @@ fn parsed<T>(headers: &HeaderMap, name: &str, parse: impl FnOnce(&str) -> Option
         .filter(|s| !s.is_empty())
         .and_then(parse);
     if result.is_none() {
-        tracing::debug!(header = name, "ignoring malformed response header");
+        tracing::debug!(header = name.as_str(), "ignoring malformed response header");
     }
     result
 }

@@ -28,6 +28,7 @@ macro_rules! operation {
             method: $method,
             path: $path,
             honors_idempotency: $keyed,
+            keeps_headers: false,
         };
     };
 }
@@ -74,13 +75,13 @@ operation!(
     "/v1/recordings/{id}",
     keyed = false
 );
-operation!(
-    DOWNLOAD_AUDIO,
-    "download_recording_audio",
-    "GET",
-    "/v1/recordings/{recording_id}/audio",
-    keyed = false
-);
+static DOWNLOAD_AUDIO: Operation = Operation {
+    id: "download_recording_audio",
+    method: "GET",
+    path: "/v1/recordings/{recording_id}/audio",
+    honors_idempotency: false,
+    keeps_headers: true,
+};
 operation!(
     CREATE_ANALYSIS,
     "create_analysis",

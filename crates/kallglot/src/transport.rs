@@ -36,6 +36,9 @@ pub(crate) struct Operation {
     pub path: &'static str,
     /// Whether the route honours `Idempotency-Key` (writes only).
     pub honors_idempotency: bool,
+    /// Whether the caller needs the response headers (only the audio download does, for
+    /// its content type and file name); other calls skip copying them.
+    pub keeps_headers: bool,
 }
 
 /// Client-wide state shared by every call.
@@ -58,15 +61,18 @@ struct CallState {
     policy: RetryPolicy,
     timeout: Option<Duration>,
     attempts: AtomicU32,
-    last: Mutex<Option<(u16, HeaderMap)>>,
+    /// The metadata of the final response, read once by the executor: the generated
+    /// client's decode errors keep neither status nor headers.
+    last: Mutex<Option<ResponseMeta>>,
 }
 
 impl CallState {
     fn observe(&self, status: u16, headers: &HeaderMap) {
-        *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Some((status, headers.clone()));
+        let meta = ResponseMeta::from_headers(status, headers, Utc::now());
+        *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(meta);
     }
 
-    fn take_observed(&self) -> Option<(u16, HeaderMap)> {
+    fn take_observed(&self) -> Option<ResponseMeta> {
         self.last.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
 
@@ -75,10 +81,11 @@ impl CallState {
     }
 }
 
-/// The `kallglot-api` executor for one call.
+/// The `kallglot-api` executor for one call, with what the call observed (one
+/// allocation for both).
 struct CallExecutor {
     shared: Arc<Shared>,
-    state: Arc<CallState>,
+    state: CallState,
 }
 
 impl kallglot_api::Execute for CallExecutor {
@@ -311,36 +318,41 @@ where
             .clone()
             .unwrap_or_else(IdempotencyKey::generate)
     });
-    let state = Arc::new(shared.call_state(op, &options, key.is_some()));
+    let executor = Arc::new(CallExecutor {
+        shared: shared.clone(),
+        state: shared.call_state(op, &options, key.is_some()),
+    });
     let api = kallglot_api::Client::new_with_client(
         &shared.base_url,
         shared.http.clone(),
-        kallglot_api::Executor::new(Arc::new(CallExecutor {
-            shared: shared.clone(),
-            state: state.clone(),
-        })),
+        kallglot_api::Executor::new(executor.clone()),
     );
     let span = call_span(op);
     let started = shared.clock.now();
-    let result = send(api, key.map(|k| k.as_str().to_string()))
+    // The generated request future is large; boxing it once keeps the wrappers around it
+    // from copying it at each layer.
+    let result = Box::pin(send(api, key.map(|k| k.as_str().to_string())))
         .instrument(span.clone())
         .await;
+    let state = &executor.state;
     let outcome = match result {
         Ok(value) => {
-            // The executor kept the final response's headers; reuse them, no second copy.
-            let status = value.status().as_u16();
-            let headers = state
-                .take_observed()
-                .map(|(_, headers)| headers)
-                .unwrap_or_else(|| value.headers().clone());
-            let meta = ResponseMeta::from_headers(status, &headers, Utc::now());
+            // The executor read the metadata of the final response already.
+            let meta = state.take_observed().unwrap_or_else(|| {
+                ResponseMeta::from_headers(value.status().as_u16(), value.headers(), Utc::now())
+            });
+            let headers = if op.keeps_headers {
+                value.headers().clone()
+            } else {
+                HeaderMap::new()
+            };
             Ok(Reply {
                 value: value.into_inner(),
                 meta,
                 headers,
             })
         }
-        Err(e) => Err(map_error(op, &state, e).await),
+        Err(e) => Err(map_error(op, state, e).await),
     };
     finish_span(&span, shared, started, outcome.as_ref().map(|r| &r.meta));
     outcome
@@ -376,11 +388,11 @@ pub(crate) async fn call_raw(
     request: reqwest::Request,
 ) -> Result<(Value, ResponseMeta)> {
     let keyed = request.headers().contains_key("idempotency-key");
-    let state = Arc::new(shared.call_state(&op, &options, keyed));
     let executor = CallExecutor {
         shared: shared.clone(),
-        state: state.clone(),
+        state: shared.call_state(&op, &options, keyed),
     };
+    let state = &executor.state;
     let span = call_span(&op);
     let started = shared.clock.now();
     let outcome = async {
@@ -432,9 +444,8 @@ async fn map_error(
         }
         E::InvalidResponsePayload(body, e) => {
             // The generated client keeps no status for this case; the executor saw it.
-            let (status, headers) = state.take_observed().unwrap_or((0, HeaderMap::new()));
-            let meta = ResponseMeta::from_headers(status, &headers, now);
-            if (200..300).contains(&status) {
+            let meta = state.take_observed().unwrap_or_default();
+            if (200..300).contains(&meta.status) {
                 decode_error(op.id, meta, e.to_string(), &body)
             } else {
                 api_error(op.id, meta, LooseDetail::from_body(&body), &body)

@@ -1,8 +1,5 @@
 //! The event envelope and typed views of its `data`.
 
-use std::borrow::Borrow;
-use std::fmt;
-
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -12,73 +9,10 @@ use crate::ids::SessionId;
 use crate::model::SessionStatus;
 use crate::open_enum::open_enum;
 
-/// The id of a webhook event (`evt_…`), the same on every retry of a
-/// delivery: the key to de-duplicate on.
-///
-/// Any string is accepted: ids are opaque and never validated.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct EventId(String);
-
-impl EventId {
-    /// Wraps an id as given, without checking it.
-    pub fn new(id: impl Into<String>) -> Self {
-        Self(id.into())
-    }
-
-    /// The id as a string slice.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// Unwraps the id into its string.
-    pub fn into_string(self) -> String {
-        self.0
-    }
-}
-
-impl From<String> for EventId {
-    fn from(id: String) -> Self {
-        Self(id)
-    }
-}
-
-impl From<&str> for EventId {
-    fn from(id: &str) -> Self {
-        Self(id.to_owned())
-    }
-}
-
-impl AsRef<str> for EventId {
-    fn as_ref(&self) -> &str {
-        &self.0
-    }
-}
-
-/// Lets sets and maps keyed by event id be queried with a `&str`; sound
-/// because a one-field newtype hashes and compares like its string.
-impl Borrow<str> for EventId {
-    fn borrow(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for EventId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl PartialEq<str> for EventId {
-    fn eq(&self, other: &str) -> bool {
-        self.0 == other
-    }
-}
-
-impl PartialEq<&str> for EventId {
-    fn eq(&self, other: &&str) -> bool {
-        self.0 == *other
-    }
+crate::ids::id_type! {
+    /// The id of a webhook event (`evt_…`), the same on every retry of a
+    /// delivery: the key to de-duplicate on.
+    EventId
 }
 
 open_enum! {
