@@ -2,22 +2,29 @@
 //! `StreamSender::send_audio`) against a raw `tokio-tungstenite` + `serde_json` loop that
 //! sends the same `audio.input` frames.
 //!
-//! Both sides talk to one local WebSocket sink in the same run. The sink is this binary
-//! re-executed in a separate process (`KALLGLOT_BENCH_ROLE=sink`), so the CPU time and
-//! memory read from `/proc/self` belong to the client alone. Two measurements:
+//! Three clients are measured in the same run against one local WebSocket sink:
+//! - `sdk`: the SDK with `StreamOptions::default()`;
+//! - `raw`: one task per connection that polls the socket for input and sends a frame per
+//!   tick, on `connect_async_with_config` with the default `WebSocketConfig`;
+//! - `raw-tuned`: the same loop with the SDK's buffer settings, which separates what the
+//!   buffers cost from what the SDK's own code costs.
 //!
+//! The sink is this binary re-executed in a separate process (`KALLGLOT_BENCH_ROLE=sink`),
+//! so the CPU time and memory read from `/proc/self` belong to the client alone. Two
+//! measurements:
 //! - throughput: 1 stream, then 100 concurrent streams, send 20 ms μ-law frames as fast
 //!   as backpressure allows. Frames per second and client CPU per frame (user, and user +
-//!   system) are measured in rounds that interleave SDK and raw (the side that goes first
-//!   alternates); medians are reported.
+//!   system) are measured in rounds that interleave the clients (a different one goes
+//!   first in each round); medians are reported.
 //! - capacity: 1,000 concurrent real-time streams send one 100 ms frame every 100 ms for
-//!   10 s. Each side runs in a fresh child process (`KALLGLOT_BENCH_ROLE=capacity`) so
+//!   10 s. Each client runs in a fresh child process (`KALLGLOT_BENCH_ROLE=capacity`) so
 //!   that its peak RSS is its own: client CPU over the window as a share of one core, and
 //!   (peak RSS − RSS before connecting) / streams.
 //!
 //! Run with `ulimit -n 8192; cargo bench -p kallglot --bench stream`. `-- --quick` runs a
-//! short smoke version; `-- --rounds N` and `-- --capacity-streams N` change the sizes.
-//! Results print as markdown.
+//! short smoke version; `-- --rounds N`, `-- --capacity-streams N` and
+//! `-- --capacity-seconds N` change the sizes; `-- --profile sdk|raw|raw-tuned STREAMS`
+//! runs one throughput run, for `perf`. Results print as markdown on stdout.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
@@ -42,7 +49,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 const ROLE_ENV: &str = "KALLGLOT_BENCH_ROLE";
 /// The sink's port, for capacity children.
 const PORT_ENV: &str = "KALLGLOT_BENCH_PORT";
-/// `sdk` or `raw`, for capacity children.
+/// `sdk`, `raw` or `raw-tuned`, for capacity children.
 const SIDE_ENV: &str = "KALLGLOT_BENCH_SIDE";
 /// Streams a capacity child opens.
 const STREAMS_ENV: &str = "KALLGLOT_BENCH_STREAMS";
@@ -819,12 +826,17 @@ fn report(
                 )
             };
             let user = ratio(|t| t.user_us);
+            // The target is set against the raw loop as users write it (default config);
+            // the tuned loop isolates the SDK's own code and is shown for context.
+            let judged = match other {
+                Side::RawTuned => "context only",
+                _ => verdict(user <= TARGET_CPU_RATIO),
+            };
             println!(
-                "| {streams} | {} | {user:.2}× | {:.2}× | {:.2}× | {} |",
+                "| {streams} | {} | {user:.2}× | {:.2}× | {:.2}× | {judged} |",
                 other.label(),
                 ratio(|t| t.total_us),
                 ratio(|t| t.frames_per_s),
-                verdict(user <= TARGET_CPU_RATIO)
             );
         }
     }

@@ -51,13 +51,16 @@ pub(crate) struct Setup {
 pub(crate) async fn run(setup: Setup) {
     let span = tracing::info_span!("kallglot.stream");
     async move {
-        let socket = match connect::dial(&setup.target, setup.options.connect_timeout).await {
-            Ok(socket) => socket,
-            Err(e) => {
-                let _ = setup.ready.send(Err(e.into()));
-                return;
-            }
-        };
+        // Boxed: the dial future is large and would otherwise stay in the worker's state
+        // for the whole life of the stream (about 10 KiB per connection).
+        let socket =
+            match Box::pin(connect::dial(&setup.target, setup.options.connect_timeout)).await {
+                Ok(socket) => socket,
+                Err(e) => {
+                    let _ = setup.ready.send(Err(e.into()));
+                    return;
+                }
+            };
         if setup.ready.send(Ok(())).is_err() {
             // The caller went away while connecting.
             return;
@@ -379,7 +382,7 @@ impl Worker {
                     continue;
                 }
             };
-            match connect::dial(&target, self.options.connect_timeout).await {
+            match Box::pin(connect::dial(&target, self.options.connect_timeout)).await {
                 Ok(socket) => {
                     tracing::debug!(attempt, "stream reconnected");
                     self.socket = socket;
