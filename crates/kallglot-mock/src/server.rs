@@ -144,7 +144,7 @@ impl MockServerBuilder {
         self
     }
 
-    /// Delivers every event as a signed webhook (see [`WebhookConfig`]).
+    /// Delivers every event as a signed webhook (see [`WebhookConfig`](crate::WebhookConfig)).
     pub fn webhook(mut self, config: crate::WebhookConfig) -> Self {
         self.webhooks.push(config);
         self
