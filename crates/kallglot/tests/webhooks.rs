@@ -164,7 +164,7 @@ fn tolerance_is_inclusive_in_both_directions() {
         .verify(&header(SECRET, NOW - 86_400, body), body)
         .unwrap_err();
     assert!(err.to_string().contains("86400 s in the past"), "{err}");
-    assert_eq!(err.http_status(), http::StatusCode::UNAUTHORIZED);
+    assert_eq!(err.http_status(), 401);
 }
 
 #[test]
@@ -403,7 +403,7 @@ fn malformed_headers_each_have_their_error() {
         assert_eq!(parsed, Err(expected.to_string()), "parse {h:?}");
         let err = v.verify(h, b"{}").unwrap_err();
         assert_eq!(kind(&err), *expected, "verify {h:?}");
-        assert_eq!(err.http_status(), http::StatusCode::BAD_REQUEST, "{h:?}");
+        assert_eq!(err.http_status(), 400, "{h:?}");
         assert!(!err.to_string().contains(SECRET_MARKER));
     }
     // A well-formed header with a wrong signature is a mismatch, not garbled.
@@ -534,7 +534,7 @@ fn bodies_that_are_not_an_envelope_are_invalid_payloads() {
             matches!(err, WebhookError::InvalidPayload(_)),
             "{body}: {err}"
         );
-        assert_eq!(err.http_status(), http::StatusCode::BAD_REQUEST);
+        assert_eq!(err.http_status(), 400);
         assert!(std::error::Error::source(&err).is_some());
     }
 }
@@ -623,7 +623,7 @@ fn verify_request_header_failures() {
 
     let err = v.verify_request(&HeaderMap::new(), body).unwrap_err();
     assert!(matches!(err, WebhookError::MissingHeader));
-    assert_eq!(err.http_status(), http::StatusCode::BAD_REQUEST);
+    assert_eq!(err.http_status(), 400);
 
     let mut twice = delivery_headers(&header(SECRET, NOW, body));
     twice.append(

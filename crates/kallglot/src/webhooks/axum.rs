@@ -79,7 +79,9 @@ impl WebhookRejection {
         match self {
             Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::BodyUnreadable(_) => StatusCode::BAD_REQUEST,
-            Self::Invalid(e) => e.http_status(),
+            Self::Invalid(e) => {
+                StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::BAD_REQUEST)
+            }
         }
     }
 }

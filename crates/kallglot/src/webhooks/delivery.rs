@@ -1,9 +1,8 @@
 //! The delivery headers that accompany each webhook attempt.
 
 use chrono::{DateTime, Utc};
-use http::HeaderMap;
 
-use super::{ORIGINAL_TIMESTAMP_HEADER, RETRY_COUNT_HEADER, WEBHOOK_ID_HEADER};
+use super::{ORIGINAL_TIMESTAMP_HEADER, RETRY_COUNT_HEADER, SIGNATURE_HEADER, WEBHOOK_ID_HEADER};
 
 /// Facts about one delivery attempt, from its `Kallglot-*` headers.
 ///
@@ -25,33 +24,41 @@ pub struct DeliveryInfo {
 }
 
 impl DeliveryInfo {
-    /// Reads the delivery headers. Never fails: each header that is missing,
-    /// repeated past its first value, or not parseable reads as `None`.
+    /// Reads the delivery headers from any collection of `(name, value)` pairs, such as
+    /// `&http::HeaderMap` (names match case-insensitively). Never fails: each header that
+    /// is missing, repeated past its first value, or not parseable reads as `None`.
     ///
     /// ```
-    /// use http::HeaderMap;
     /// use kallglot::webhooks::DeliveryInfo;
     ///
-    /// let mut headers = HeaderMap::new();
-    /// headers.insert("Kallglot-Retry-Count", "2".parse().unwrap());
-    /// let info = DeliveryInfo::from_headers(&headers);
+    /// let headers = [("Kallglot-Retry-Count", "2"), ("Content-Type", "application/json")];
+    /// let info = DeliveryInfo::from_headers(headers);
     /// assert_eq!(info.retry_count, Some(2));
     /// assert!(info.is_retry());
     /// assert_eq!(info.delivery_id, None);
     /// ```
-    pub fn from_headers(headers: &HeaderMap) -> Self {
-        let text = |name: &str| {
-            headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
+    pub fn from_headers<I, K, V>(headers: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: AsRef<[u8]>,
+    {
+        Self::from_received(&Received::collect(headers))
+    }
+
+    pub(crate) fn from_received(headers: &Received) -> Self {
+        let text = |value: &Option<String>| {
+            value
+                .as_deref()
                 .map(str::trim)
                 .filter(|v| !v.is_empty())
+                .map(str::to_owned)
         };
         Self {
-            delivery_id: text(WEBHOOK_ID_HEADER).map(str::to_owned),
-            retry_count: text(RETRY_COUNT_HEADER).and_then(parse_unsigned),
-            original_timestamp: text(ORIGINAL_TIMESTAMP_HEADER)
-                .and_then(parse_unsigned)
+            delivery_id: text(&headers.webhook_id),
+            retry_count: text(&headers.retry_count).and_then(|v| parse_unsigned(&v)),
+            original_timestamp: text(&headers.original_timestamp)
+                .and_then(|v| parse_unsigned(&v))
                 .and_then(|secs| DateTime::from_timestamp(secs, 0)),
         }
     }
@@ -69,5 +76,49 @@ fn parse_unsigned<T: std::str::FromStr>(raw: &str) -> Option<T> {
         raw.parse().ok()
     } else {
         None
+    }
+}
+
+/// The headers a delivery is read from, gathered in one pass over any header collection.
+#[derive(Debug, Default)]
+pub(crate) struct Received {
+    /// Every `Kallglot-Signature` value (more than one is an error).
+    pub signatures: Vec<Vec<u8>>,
+    pub webhook_id: Option<String>,
+    pub retry_count: Option<String>,
+    pub original_timestamp: Option<String>,
+}
+
+impl Received {
+    pub(crate) fn collect<I, K, V>(headers: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: AsRef<[u8]>,
+    {
+        let mut received = Self::default();
+        for (name, value) in headers {
+            let (name, value) = (name.as_ref(), value.as_ref());
+            // Header text is visible ASCII (plus space and tab), as `http` reads it; any
+            // other byte makes the value unreadable rather than guessed at.
+            let first = |slot: &mut Option<String>| {
+                let text = value
+                    .iter()
+                    .all(|&b| b == b'\t' || (0x20..0x7f).contains(&b));
+                if slot.is_none() && text {
+                    *slot = Some(String::from_utf8_lossy(value).into_owned());
+                }
+            };
+            if name.eq_ignore_ascii_case(SIGNATURE_HEADER) {
+                received.signatures.push(value.to_vec());
+            } else if name.eq_ignore_ascii_case(WEBHOOK_ID_HEADER) {
+                first(&mut received.webhook_id);
+            } else if name.eq_ignore_ascii_case(RETRY_COUNT_HEADER) {
+                first(&mut received.retry_count);
+            } else if name.eq_ignore_ascii_case(ORIGINAL_TIMESTAMP_HEADER) {
+                first(&mut received.original_timestamp);
+            }
+        }
+        received
     }
 }

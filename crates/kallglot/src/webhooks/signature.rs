@@ -1,17 +1,17 @@
 //! Parsing the `Kallglot-Signature` header and verifying deliveries.
 
+use super::delivery::Received;
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use hmac::{Hmac, KeyInit, Mac};
-use http::HeaderMap;
 use sha2::Sha256;
 use subtle::{Choice, ConstantTimeEq};
 
 use super::error::{MalformedHeader, WebhookError};
-use super::{DeliveryInfo, SIGNATURE_HEADER, WebhookEvent, WebhookSecret};
+use super::{DeliveryInfo, WebhookEvent, WebhookSecret};
 
 /// The default [`Verifier::tolerance`]: five minutes.
 ///
@@ -349,8 +349,8 @@ impl Verifier {
     }
 
     /// Verifies and parses a delivery given all of its HTTP headers, and reads
-    /// the delivery headers too. This is the entry point for any web framework
-    /// built on the `http` crate.
+    /// the delivery headers too. `headers` is any collection of `(name, value)` pairs:
+    /// a `&http::HeaderMap` from any framework built on the `http` crate works as it is.
     ///
     /// # Errors
     ///
@@ -358,24 +358,35 @@ impl Verifier {
     /// [`WebhookError::MalformedHeader`] when there are several or the value
     /// is not ASCII, then those of [`construct_event`](Self::construct_event).
     /// The delivery headers never cause an error.
-    pub fn verify_request(
+    pub fn verify_request<I, K, V>(
         &self,
-        headers: &HeaderMap,
+        headers: I,
         body: &[u8],
-    ) -> Result<(WebhookEvent, DeliveryInfo), WebhookError> {
-        let mut values = headers.get_all(SIGNATURE_HEADER).iter();
-        let value = values.next().ok_or(WebhookError::MissingHeader)?;
-        if values.next().is_some() {
+    ) -> Result<(WebhookEvent, DeliveryInfo), WebhookError>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: AsRef<[u8]>,
+    {
+        let received = Received::collect(headers);
+        let value = match received.signatures.as_slice() {
+            [] => return Err(WebhookError::MissingHeader),
+            [value] => value,
             // A proxy or attacker added one: which one counts is ambiguous.
-            return Err(WebhookError::MalformedHeader(
-                MalformedHeader::MultipleHeaders,
-            ));
-        }
-        let value = value
-            .to_str()
-            .map_err(|_| WebhookError::MalformedHeader(MalformedHeader::InvalidCharacters))?;
+            _ => {
+                return Err(WebhookError::MalformedHeader(
+                    MalformedHeader::MultipleHeaders,
+                ));
+            }
+        };
+        let value = std::str::from_utf8(value)
+            .ok()
+            .filter(|v| v.bytes().all(|b| b == b'\t' || (0x20..0x7f).contains(&b)))
+            .ok_or(WebhookError::MalformedHeader(
+                MalformedHeader::InvalidCharacters,
+            ))?;
         let event = self.construct_event(value, body)?;
-        Ok((event, DeliveryInfo::from_headers(headers)))
+        Ok((event, DeliveryInfo::from_received(&received)))
     }
 }
 
