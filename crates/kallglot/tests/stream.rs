@@ -489,6 +489,48 @@ async fn an_idle_stream_sends_keep_alive_pings() {
     assert!(pings[1].1 >= Duration::from_secs(30), "{:?}", pings[1].1);
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_busy_stream_sends_no_keep_alive_pings() {
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let log = received.clone();
+    let server = serve(move |mut ws, _| {
+        let log = log.clone();
+        async move {
+            loop {
+                let message = recv_json(&mut ws).await;
+                let done = message["type"] == "session.end";
+                log.lock()
+                    .unwrap()
+                    .push(message["type"].as_str().unwrap().to_string());
+                if done {
+                    send_json(
+                        &mut ws,
+                        json!({"type": "session.ended", "reason": "explicit_end"}),
+                    )
+                    .await;
+                    drain(&mut ws).await;
+                    return;
+                }
+            }
+        }
+    })
+    .await;
+    let options = StreamOptions::default().keepalive_interval(Duration::from_secs(15));
+    let (sender, events) = stream::connect(&server.credentials(), options)
+        .await
+        .unwrap();
+    // Audio every 10 s for 60 s: never 15 s of silence, so never a ping.
+    for _ in 0..6 {
+        sender.send_audio(frame_ms(100)).await.unwrap();
+        tokio::time::sleep(Duration::from_secs(10)).await;
+    }
+    sender.end().await.unwrap();
+    collect(events).await;
+    let kinds = received.lock().unwrap().clone();
+    assert_eq!(kinds.iter().filter(|k| *k == "audio.input").count(), 6);
+    assert!(!kinds.contains(&"ping".to_string()), "{kinds:?}");
+}
+
 #[tokio::test]
 async fn an_expired_token_fails_without_dialling() {
     let server = serve(|_ws, _| async move {}).await;

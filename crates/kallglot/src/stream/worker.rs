@@ -67,6 +67,7 @@ pub(crate) async fn run(setup: Setup) {
         }
         tracing::debug!("stream connected");
         let now = Instant::now();
+        let keepalive_interval = setup.options.keepalive_interval;
         let mut worker = Worker {
             socket,
             options: setup.options,
@@ -78,6 +79,7 @@ pub(crate) async fn run(setup: Setup) {
             started_ms: Utc::now().timestamp_millis().max(0) as u64,
             audio_ms: 0,
             last_sent: now,
+            keepalive: Box::pin(tokio::time::sleep_until(now + keepalive_interval)),
             pending: None,
             finishing: false,
             senders_gone: false,
@@ -108,6 +110,10 @@ struct Worker {
     audio_ms: u64,
     /// When anything was last written, for the idle keep-alive.
     last_sent: Instant,
+    /// One timer for the idle keep-alive, re-armed only when it fires: frames are sent
+    /// every 20–200 ms, and a fresh timer per frame would cost a timer-wheel insert and
+    /// removal each time.
+    keepalive: std::pin::Pin<Box<tokio::time::Sleep>>,
     /// The one event waiting for room in the event channel.
     pending: Option<Result<Event>>,
     /// Stop once `pending` is delivered.
@@ -130,7 +136,6 @@ impl Worker {
                 // Every handle is gone: nobody can send or listen any more.
                 break;
             }
-            let keepalive_at = self.last_sent + self.options.keepalive_interval;
             let end_at = self.end_deadline;
             // Each branch only takes what it needs; the work happens after the select so
             // that it can use the whole worker.
@@ -150,7 +155,7 @@ impl Worker {
                     Step::Command(command)
                 }
                 frame = self.socket.next(), if pending.is_none() && !self.finishing => Step::Frame(frame),
-                _ = tokio::time::sleep_until(keepalive_at), if !self.finishing && !self.closing => {
+                _ = self.keepalive.as_mut(), if !self.finishing && !self.closing => {
                     Step::KeepAlive
                 }
                 _ = sleep_until_opt(end_at), if end_at.is_some() && !self.finishing => Step::EndTimedOut,
@@ -161,8 +166,15 @@ impl Worker {
                 Step::Command(None) => self.senders_gone = true,
                 Step::Frame(frame) => self.on_frame(frame).await,
                 Step::KeepAlive => {
-                    tracing::trace!("idle: sending a keep-alive ping");
-                    self.write(ClientMessage::Ping).await;
+                    // The timer was armed from an older send; ping only if the stream has
+                    // really been idle for the whole interval since the last one.
+                    let interval = self.options.keepalive_interval;
+                    if Instant::now() >= self.last_sent + interval {
+                        tracing::trace!("idle: sending a keep-alive ping");
+                        self.write(ClientMessage::Ping).await;
+                    }
+                    let next = self.last_sent + interval;
+                    self.keepalive.as_mut().reset(next);
                 }
                 Step::EndTimedOut => {
                     self.end_deadline = None;
