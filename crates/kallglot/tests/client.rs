@@ -57,6 +57,16 @@ fn metadata_headers(response: ResponseTemplate) -> ResponseTemplate {
         .insert_header("x-api-credits-used", "9")
 }
 
+/// A server that gives every `http_method` request the same answer.
+async fn answering(http_method: &str, response: ResponseTemplate) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method(http_method))
+        .respond_with(response)
+        .mount(&server)
+        .await;
+    server
+}
+
 async fn requests(server: &MockServer) -> Vec<Request> {
     server.received_requests().await.unwrap()
 }
@@ -92,11 +102,11 @@ async fn bearer_auth_user_agent_and_no_api_version_header() {
 
 #[tokio::test]
 async fn x_api_key_auth_sends_only_that_header_and_app_info() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(session_json("sess_1", "active")))
-        .mount(&server)
-        .await;
+    let server = answering(
+        "GET",
+        ResponseTemplate::new(200).set_body_json(session_json("sess_1", "active")),
+    )
+    .await;
     let client = Client::builder()
         .api_key(KEY)
         .auth_style(AuthStyle::XApiKey)
@@ -339,17 +349,15 @@ async fn download_streams_to_a_writer_and_a_file() {
 
 #[tokio::test]
 async fn missing_and_malformed_metadata_headers_are_none() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .insert_header("x-ratelimit-limit", "lots")
-                .insert_header("x-ratelimit-remaining", "-1")
-                .insert_header("x-api-credits-remaining", "12.5")
-                .set_body_json(session_json("sess_1", "active")),
-        )
-        .mount(&server)
-        .await;
+    let server = answering(
+        "GET",
+        ResponseTemplate::new(200)
+            .insert_header("x-ratelimit-limit", "lots")
+            .insert_header("x-ratelimit-remaining", "-1")
+            .insert_header("x-api-credits-remaining", "12.5")
+            .set_body_json(session_json("sess_1", "active")),
+    )
+    .await;
     let (client, _) = client_for(&server);
     let session = client.sessions().retrieve("sess_1").await.unwrap();
     assert_eq!(session.request_id(), None);
@@ -432,15 +440,13 @@ async fn a_caller_supplied_idempotency_key_wins() {
 
 #[tokio::test]
 async fn service_unavailable_three_times_gives_up_after_two_retries() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(
-            ResponseTemplate::new(503)
-                .insert_header("x-request-id", "req_503")
-                .set_body_json(error_json("api_error", "service_unavailable", "try later")),
-        )
-        .mount(&server)
-        .await;
+    let server = answering(
+        "GET",
+        ResponseTemplate::new(503)
+            .insert_header("x-request-id", "req_503")
+            .set_body_json(error_json("api_error", "service_unavailable", "try later")),
+    )
+    .await;
     let (client, clock) = client_for(&server);
     let err = client.sessions().retrieve("sess_1").await.unwrap_err();
     assert_eq!(requests(&server).await.len(), 3);
@@ -455,11 +461,7 @@ async fn service_unavailable_three_times_gives_up_after_two_retries() {
 
 #[tokio::test]
 async fn a_per_call_override_disables_retries() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(503))
-        .mount(&server)
-        .await;
+    let server = answering("GET", ResponseTemplate::new(503)).await;
     let (client, _) = client_for(&server);
     let err = client
         .sessions()
@@ -473,15 +475,15 @@ async fn a_per_call_override_disables_retries() {
 
 #[tokio::test]
 async fn out_of_credits_is_never_retried() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(402).set_body_json(error_json(
+    let server = answering(
+        "POST",
+        ResponseTemplate::new(402).set_body_json(error_json(
             "permission_error",
             "insufficient_api_credits",
             "No credits left.",
-        )))
-        .mount(&server)
-        .await;
+        )),
+    )
+    .await;
     let (client, clock) = client_for(&server);
     let err = client
         .sessions()
@@ -497,15 +499,15 @@ async fn out_of_credits_is_never_retried() {
 
 #[tokio::test]
 async fn a_403_names_the_missing_scope() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(403).set_body_json(error_json(
+    let server = answering(
+        "GET",
+        ResponseTemplate::new(403).set_body_json(error_json(
             "authorization_error",
             "insufficient_permissions",
             "Missing scope.",
-        )))
-        .mount(&server)
-        .await;
+        )),
+    )
+    .await;
     let (client, _) = client_for(&server);
     let err = client.analyses().retrieve("anl_1").await.unwrap_err();
     let api = err.as_api().unwrap();
@@ -516,15 +518,15 @@ async fn a_403_names_the_missing_scope() {
 
 #[tokio::test]
 async fn legacy_auth_codes_map_to_current_variants() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(401).set_body_json(error_json(
+    let server = answering(
+        "GET",
+        ResponseTemplate::new(401).set_body_json(error_json(
             "authentication_error",
             "revoked_api_key",
             "Revoked.",
-        )))
-        .mount(&server)
-        .await;
+        )),
+    )
+    .await;
     let (client, _) = client_for(&server);
     let err = client.sessions().retrieve("sess_1").await.unwrap_err();
     assert_eq!(err.code(), Some(&ErrorCode::ApiKeyRevoked));
@@ -537,11 +539,7 @@ async fn legacy_auth_codes_map_to_current_variants() {
 
 #[tokio::test]
 async fn an_exhausted_retry_budget_stops_retries() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(500))
-        .mount(&server)
-        .await;
+    let server = answering("GET", ResponseTemplate::new(500)).await;
     let clock = ManualClock::new();
     let client = Client::builder()
         .api_key(KEY)
@@ -620,15 +618,13 @@ async fn a_refused_connection_is_a_connection_error() {
 
 #[tokio::test]
 async fn an_html_error_page_becomes_an_api_error_with_a_snippet() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(
-            ResponseTemplate::new(502)
-                .insert_header("x-request-id", "req_proxy")
-                .set_body_raw("<html><body>Bad Gateway</body></html>", "text/html"),
-        )
-        .mount(&server)
-        .await;
+    let server = answering(
+        "GET",
+        ResponseTemplate::new(502)
+            .insert_header("x-request-id", "req_proxy")
+            .set_body_raw("<html><body>Bad Gateway</body></html>", "text/html"),
+    )
+    .await;
     let (client, _) = client_for(&server);
     let err = client
         .sessions()
@@ -648,15 +644,13 @@ async fn an_html_error_page_becomes_an_api_error_with_a_snippet() {
 
 #[tokio::test]
 async fn truncated_json_is_a_decode_error_with_status_and_request_id() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .insert_header("x-request-id", "req_cut")
-                .set_body_raw(r#"{"id": "sess_1", "object": "sess"#, "application/json"),
-        )
-        .mount(&server)
-        .await;
+    let server = answering(
+        "GET",
+        ResponseTemplate::new(200)
+            .insert_header("x-request-id", "req_cut")
+            .set_body_raw(r#"{"id": "sess_1", "object": "sess"#, "application/json"),
+    )
+    .await;
     let (client, _) = client_for(&server);
     let err = client.sessions().retrieve("sess_1").await.unwrap_err();
     match &err {
@@ -708,11 +702,7 @@ async fn raw_requests_share_auth_retries_and_metadata() {
 
 #[tokio::test]
 async fn raw_posts_to_unkeyed_routes_are_not_retried() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(503))
-        .mount(&server)
-        .await;
+    let server = answering("POST", ResponseTemplate::new(503)).await;
     let (client, _) = client_for(&server);
     let err = client
         .request(Method::Post, "/v1/sessions/sess_1/hangup")
@@ -765,13 +755,13 @@ async fn analyses_wait_polls_with_growing_intervals_until_terminal() {
 
 #[tokio::test]
 async fn analyses_wait_gives_up_at_the_deadline() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+    let server = answering(
+        "GET",
+        ResponseTemplate::new(200).set_body_json(json!({
             "id": "anl_1", "object": "analysis", "session_id": "sess_1",
-            "status": "processing"})))
-        .mount(&server)
-        .await;
+            "status": "processing"})),
+    )
+    .await;
     let (client, clock) = client_for(&server);
     let options = kallglot::WaitOptions::default()
         .timeout(Duration::from_secs(10))
@@ -838,13 +828,13 @@ async fn an_idempotency_conflict_is_retried_after_retry_after() {
 
 #[tokio::test]
 async fn validation_errors_keep_param_and_are_not_retried() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(422).set_body_json(json!({"error": {
+    let server = answering(
+        "POST",
+        ResponseTemplate::new(422).set_body_json(json!({"error": {
             "type": "validation_error", "code": "invalid_mode", "message": "Unknown mode.",
-            "param": "mode"}})))
-        .mount(&server)
-        .await;
+            "param": "mode"}})),
+    )
+    .await;
     let (client, _) = client_for(&server);
     let err = client
         .sessions()

@@ -168,18 +168,22 @@ async fn collect(mut events: Events) -> Vec<Result<Event, Error>> {
     all
 }
 
-/// Answers `session.end` with `session.ended`, then waits for the close.
-async fn answer_end(ws: &mut Ws) {
+/// Answers `session.end` with `session.ended`, then waits for the close. Returns every
+/// message read, `session.end` included.
+async fn answer_end(ws: &mut Ws) -> Vec<Value> {
+    let mut messages = Vec::new();
     loop {
         let message = recv_json(ws).await;
-        if message["type"] == "session.end" {
+        let is_end = message["type"] == "session.end";
+        messages.push(message);
+        if is_end {
             send_json(
                 ws,
                 json!({"type": "session.ended", "session_id": "sess_1", "reason": "explicit_end"}),
             )
             .await;
             drain(ws).await;
-            return;
+            return messages;
         }
     }
 }
@@ -496,22 +500,10 @@ async fn a_busy_stream_sends_no_keep_alive_pings() {
     let server = serve(move |mut ws, _| {
         let log = log.clone();
         async move {
-            loop {
-                let message = recv_json(&mut ws).await;
-                let done = message["type"] == "session.end";
-                log.lock()
-                    .unwrap()
-                    .push(message["type"].as_str().unwrap().to_string());
-                if done {
-                    send_json(
-                        &mut ws,
-                        json!({"type": "session.ended", "reason": "explicit_end"}),
-                    )
-                    .await;
-                    drain(&mut ws).await;
-                    return;
-                }
-            }
+            let kinds = answer_end(&mut ws).await.into_iter();
+            log.lock()
+                .unwrap()
+                .extend(kinds.map(|m| m["type"].as_str().unwrap().to_string()));
         }
     })
     .await;
@@ -711,20 +703,8 @@ async fn stream_audio_resamples_frames_and_ends_when_the_input_ends() {
     let ws = serve(move |mut ws, _| {
         let log = log.clone();
         async move {
-            loop {
-                let message = recv_json(&mut ws).await;
-                let is_end = message["type"] == "session.end";
-                log.lock().unwrap().push(message);
-                if is_end {
-                    send_json(
-                        &mut ws,
-                        json!({"type": "session.ended", "reason": "explicit_end"}),
-                    )
-                    .await;
-                    drain(&mut ws).await;
-                    return;
-                }
-            }
+            let messages = answer_end(&mut ws).await;
+            log.lock().unwrap().extend(messages);
         }
     })
     .await;
