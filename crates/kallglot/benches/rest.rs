@@ -111,6 +111,20 @@ struct RawRecording {
     enabled: Option<bool>,
 }
 
+/// What the floor side reads from the response headers.
+#[derive(Debug)]
+#[allow(dead_code, reason = "fields are read to be measured, never used")]
+struct FloorMeta {
+    /// HTTP status.
+    status: u16,
+    /// `X-Request-ID`.
+    request_id: Option<String>,
+    /// The rate-limit, credit and `Retry-After` headers, parsed.
+    numbers: [Option<i64>; 6],
+    /// When the response was read.
+    received: DateTime<Utc>,
+}
+
 /// The complete HTTP response the server writes for every request.
 fn response_bytes() -> Vec<u8> {
     let reset = Utc::now().timestamp() + 60;
@@ -208,6 +222,11 @@ enum Side {
     /// Breakdown: the generated `kallglot-api` client, created per call as the SDK does,
     /// with an executor that only sets the auth header (no retries, metadata or span).
     Generated,
+    /// Breakdown: the least any SDK meeting the issue must do per call, hand-written
+    /// without the generated client: the SDK-configured reqwest (timeout), the URL built
+    /// per call, the response metadata read (7 headers), a retry-budget update and the
+    /// raw decode. A lower bound for a hand-written fast path.
+    Floor,
 }
 
 impl Side {
@@ -218,6 +237,7 @@ impl Side {
             Self::Raw => "raw reqwest + serde_json",
             Self::RawSdkConfig => "raw, reqwest configured like the SDK",
             Self::Generated => "generated `kallglot-api` client, auth-only executor",
+            Self::Floor => "floor: hand-written path with timeout, metadata and budget",
         }
     }
 }
@@ -262,6 +282,8 @@ struct Clients {
     session_url: String,
     /// The `Authorization` header value the raw sides send.
     auth: HeaderValue,
+    /// Breakdown: the floor side's retry budget (requests and retries in the window).
+    floor_budget: std::sync::Mutex<(u64, u64, Instant)>,
 }
 
 impl Clients {
@@ -293,6 +315,7 @@ impl Clients {
             session_url: format!("{base_url}/v1/sessions/{SESSION_ID}"),
             base_url,
             auth,
+            floor_budget: std::sync::Mutex::new((0, 0, Instant::now())),
         }
     }
 
@@ -328,7 +351,54 @@ impl Clients {
                     .expect("generated retrieve");
                 black_box(session.into_inner());
             }
+            Side::Floor => {
+                black_box(self.floor_call().await);
+            }
         }
+    }
+
+    /// The floor side: see [`Side::Floor`].
+    async fn floor_call(&self) -> (RawSession, FloorMeta) {
+        {
+            let mut budget = self.floor_budget.lock().expect("budget");
+            budget.0 += 1;
+            budget.2 = Instant::now();
+        }
+        let url = format!("{}/v1/sessions/{}", self.base_url, SESSION_ID);
+        let response = self
+            .raw_sdk_config
+            .get(url)
+            .header(AUTHORIZATION, self.auth.clone())
+            .send()
+            .await
+            .expect("floor GET");
+        let headers = response.headers();
+        let number = |name: &'static str| {
+            let name = reqwest::header::HeaderName::from_static(name);
+            headers
+                .get(&name)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<i64>().ok())
+        };
+        let meta = FloorMeta {
+            status: response.status().as_u16(),
+            request_id: headers
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string),
+            numbers: [
+                number("x-ratelimit-limit"),
+                number("x-ratelimit-remaining"),
+                number("x-ratelimit-reset"),
+                number("x-api-credits-remaining"),
+                number("x-api-credits-used"),
+                number("retry-after"),
+            ],
+            received: Utc::now(),
+        };
+        assert!(response.status().is_success(), "floor GET failed");
+        let body = response.bytes().await.expect("floor body");
+        (serde_json::from_slice(&body).expect("floor decode"), meta)
     }
 
     /// The raw call: GET with the auth header, read the body, decode it.
@@ -501,10 +571,67 @@ fn print_breakdown(modes: &[ModeResult], sides: &[Side], raw: usize) {
     }
 }
 
+/// `--profile SIDE` (`sdk`, `raw`, `raw-sdk-config`, `generated` or `floor`): runs only that side,
+/// 64 concurrent tasks (one call at a time with `--sequential`), for about five seconds,
+/// and prints only its time per call; meant to run under `perf` or `strace` to see where
+/// one side's time goes.
+fn profile_side() -> Option<Side> {
+    let args: Vec<String> = std::env::args().collect();
+    let at = args.iter().position(|a| a == "--profile")?;
+    Some(match args.get(at + 1).map(String::as_str) {
+        Some("sdk") => Side::Sdk,
+        Some("raw") => Side::Raw,
+        Some("raw-sdk-config") => Side::RawSdkConfig,
+        Some("generated") => Side::Generated,
+        Some("floor") => Side::Floor,
+        other => panic!(
+            "--profile takes sdk, raw, raw-sdk-config, generated or floor, not {other:?}"
+        ),
+    })
+}
+
 fn main() {
+    if let Some(side) = profile_side() {
+        let addr = start_server();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("client runtime");
+        let clients = Arc::new(Clients::new(addr));
+        runtime.block_on(async {
+            let started = Instant::now();
+            let mut rounds = 0u32;
+            let one_at_a_time = std::env::args().any(|a| a == "--sequential");
+            let per_round = if one_at_a_time {
+                SEQ_CALLS
+            } else {
+                CONC_TASKS * CONC_CALLS_PER_TASK
+            };
+            let mut discard = Vec::with_capacity(SEQ_CALLS);
+            while started.elapsed() < Duration::from_secs(5) {
+                if one_at_a_time {
+                    discard.clear();
+                    sequential(&clients, side, SEQ_CALLS, &mut discard).await;
+                } else {
+                    black_box(concurrent(&clients, side, CONC_CALLS_PER_TASK).await);
+                }
+                rounds += 1;
+            }
+            let calls = rounds as usize * per_round;
+            let per_call = started.elapsed() / calls as u32;
+            println!("{}: {calls} calls, {} µs/call", side.label(), us(per_call));
+        });
+        return;
+    }
     let breakdown = std::env::args().any(|a| a == "--breakdown");
     let sides: &[Side] = if breakdown {
-        &[Side::Sdk, Side::Raw, Side::RawSdkConfig, Side::Generated]
+        &[
+            Side::Sdk,
+            Side::Raw,
+            Side::RawSdkConfig,
+            Side::Generated,
+            Side::Floor,
+        ]
     } else {
         &[Side::Sdk, Side::Raw]
     };

@@ -61,15 +61,34 @@ struct CallState {
     policy: RetryPolicy,
     timeout: Option<Duration>,
     attempts: AtomicU32,
+    /// Whether the caller needs the success response's headers (see
+    /// [`Operation::keeps_headers`]).
+    keeps_headers: bool,
     /// The metadata of the final response, read once by the executor: the generated
     /// client's decode errors keep neither status nor headers.
     last: Mutex<Option<ResponseMeta>>,
+    /// The headers of a successful response, for operations that keep them.
+    success_headers: Mutex<Option<HeaderMap>>,
 }
 
 impl CallState {
     fn observe(&self, status: u16, headers: &HeaderMap) {
         let meta = ResponseMeta::from_headers(status, headers, Utc::now());
         *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(meta);
+    }
+
+    /// Reads a successful response's metadata and moves its headers out of it, so that
+    /// neither the generated client (which copies the headers of every response it
+    /// decodes) nor this crate copies them; they are kept only if the caller needs them.
+    fn take_success_headers(&self, response: &mut reqwest::Response) {
+        let headers = std::mem::take(response.headers_mut());
+        self.observe(response.status().as_u16(), &headers);
+        if self.keeps_headers {
+            *self
+                .success_headers
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()) = Some(headers);
+        }
     }
 
     fn take_observed(&self) -> Option<ResponseMeta> {
@@ -121,10 +140,9 @@ impl CallExecutor {
             };
             let result = client.execute(this_try).await;
             let (failure_kind, outcome) = match result {
-                Ok(response) if response.status().is_success() => {
+                Ok(mut response) if response.status().is_success() => {
                     // Success bodies are not buffered: a recording download streams.
-                    self.state
-                        .observe(response.status().as_u16(), response.headers());
+                    self.state.take_success_headers(&mut response);
                     span.record("status", response.status().as_u16());
                     return Ok(response);
                 }
@@ -263,7 +281,9 @@ impl Shared {
             policy,
             timeout: options.timeout,
             attempts: AtomicU32::new(0),
+            keeps_headers: op.keeps_headers,
             last: Mutex::new(None),
+            success_headers: Mutex::new(None),
         }
     }
 }
@@ -341,11 +361,12 @@ where
             let meta = state.take_observed().unwrap_or_else(|| {
                 ResponseMeta::from_headers(value.status().as_u16(), value.headers(), Utc::now())
             });
-            let headers = if op.keeps_headers {
-                value.headers().clone()
-            } else {
-                HeaderMap::new()
-            };
+            let headers = state
+                .success_headers
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take()
+                .unwrap_or_default();
             Ok(Reply {
                 value: value.into_inner(),
                 meta,
@@ -401,7 +422,11 @@ pub(crate) async fn call_raw(
             .await
             .map_err(|e| transport_error(op.id, state.attempts(), &e))?;
         let status = response.status().as_u16();
-        let meta = ResponseMeta::from_headers(status, response.headers(), Utc::now());
+        // The executor read the final response's metadata (and moved a success's headers
+        // out); a request it could not replay was sent as is and is read here.
+        let meta = state.take_observed().unwrap_or_else(|| {
+            ResponseMeta::from_headers(status, response.headers(), Utc::now())
+        });
         let body = response
             .bytes()
             .await
