@@ -11,9 +11,11 @@
 //! - concurrent: 64 tasks each make a fixed number of calls; a round's time per call is its
 //!   wall time divided by its number of calls, and the median is taken over rounds.
 //!
-//! Run with `cargo bench -p kallglot --bench rest`; add `-- --breakdown` to also time two
-//! intermediate layers (reqwest configured as the SDK configures it, and the generated
-//! `kallglot-api` client) and see where the SDK's overhead goes. Results print as markdown.
+//! Run with `cargo bench -p kallglot --bench rest`; add `-- --breakdown` to also time three
+//! intermediate variants (reqwest configured as the SDK configures it, the generated
+//! `kallglot-api` client, and a hand-written floor) and see where the SDK's overhead goes.
+//! Results print as markdown. `-- --profile VARIANT` runs one variant alone, with its
+//! allocations per call, for profilers.
 
 use std::hint::black_box;
 use std::net::SocketAddr;
@@ -45,6 +47,35 @@ const CONC_CALLS_PER_TASK: usize = 50;
 const WARMUP_CALLS: usize = 500;
 /// The SDK/raw ratio of medians the issue sets as the target.
 const TARGET_RATIO: f64 = 1.05;
+
+/// Counts heap allocations, so `--profile` can report allocations per call.
+struct CountingAlloc;
+
+/// Allocations made by this process so far (all threads).
+static ALLOCATIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+// SAFETY: defers every operation to the system allocator; only counts calls.
+unsafe impl std::alloc::GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { std::alloc::System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        // SAFETY: same contract as the caller's.
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { std::alloc::System.realloc(ptr, layout, size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAlloc = CountingAlloc;
 
 /// The session the server returns (about 600 bytes).
 const PAYLOAD: &str = concat!(
@@ -584,9 +615,9 @@ fn profile_side() -> Option<Side> {
         Some("raw-sdk-config") => Side::RawSdkConfig,
         Some("generated") => Side::Generated,
         Some("floor") => Side::Floor,
-        other => panic!(
-            "--profile takes sdk, raw, raw-sdk-config, generated or floor, not {other:?}"
-        ),
+        other => {
+            panic!("--profile takes sdk, raw, raw-sdk-config, generated or floor, not {other:?}")
+        }
     })
 }
 
@@ -600,6 +631,7 @@ fn main() {
         let clients = Arc::new(Clients::new(addr));
         runtime.block_on(async {
             let started = Instant::now();
+            let allocations_before = ALLOCATIONS.load(std::sync::atomic::Ordering::Relaxed);
             let mut rounds = 0u32;
             let one_at_a_time = std::env::args().any(|a| a == "--sequential");
             let per_round = if one_at_a_time {
@@ -619,7 +651,14 @@ fn main() {
             }
             let calls = rounds as usize * per_round;
             let per_call = started.elapsed() / calls as u32;
-            println!("{}: {calls} calls, {} µs/call", side.label(), us(per_call));
+            let allocations =
+                ALLOCATIONS.load(std::sync::atomic::Ordering::Relaxed) - allocations_before;
+            println!(
+                "{}: {calls} calls, {} µs/call, {:.1} allocations/call (client and server)",
+                side.label(),
+                us(per_call),
+                allocations as f64 / calls as f64
+            );
         });
         return;
     }

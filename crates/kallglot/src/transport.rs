@@ -424,9 +424,9 @@ pub(crate) async fn call_raw(
         let status = response.status().as_u16();
         // The executor read the final response's metadata (and moved a success's headers
         // out); a request it could not replay was sent as is and is read here.
-        let meta = state.take_observed().unwrap_or_else(|| {
-            ResponseMeta::from_headers(status, response.headers(), Utc::now())
-        });
+        let meta = state
+            .take_observed()
+            .unwrap_or_else(|| ResponseMeta::from_headers(status, response.headers(), Utc::now()));
         let body = response
             .bytes()
             .await
