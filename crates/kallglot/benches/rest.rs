@@ -602,10 +602,10 @@ fn print_breakdown(modes: &[ModeResult], sides: &[Side], raw: usize) {
     }
 }
 
-/// `--profile SIDE` (`sdk`, `raw`, `raw-sdk-config`, `generated` or `floor`): runs only that side,
-/// 64 concurrent tasks (one call at a time with `--sequential`), for about five seconds,
-/// and prints only its time per call; meant to run under `perf` or `strace` to see where
-/// one side's time goes.
+/// `--profile SIDE` (`sdk`, `raw`, `raw-sdk-config`, `generated` or `floor`): runs only
+/// that side, 64 concurrent tasks (one call at a time with `--sequential`), for about five
+/// seconds, and prints only its time and allocations per call; meant to run under `perf`
+/// or `strace` to see where one side's time goes.
 fn profile_side() -> Option<Side> {
     let args: Vec<String> = std::env::args().collect();
     let at = args.iter().position(|a| a == "--profile")?;
@@ -621,45 +621,54 @@ fn profile_side() -> Option<Side> {
     })
 }
 
+/// Starts the server and returns the clients' runtime and the clients. The clients share
+/// one single-threaded runtime on this thread; the server has the other thread, so every
+/// side runs under the same scheduler and conditions.
+fn setup() -> (tokio::runtime::Runtime, Arc<Clients>) {
+    let addr = start_server();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("client runtime");
+    (runtime, Arc::new(Clients::new(addr)))
+}
+
+/// The `--profile` run: one side alone for about five seconds.
+async fn profile(clients: &Arc<Clients>, side: Side) {
+    let started = Instant::now();
+    let allocations_before = ALLOCATIONS.load(std::sync::atomic::Ordering::Relaxed);
+    let one_at_a_time = std::env::args().any(|a| a == "--sequential");
+    let per_round = if one_at_a_time {
+        SEQ_CALLS
+    } else {
+        CONC_TASKS * CONC_CALLS_PER_TASK
+    };
+    let mut rounds = 0usize;
+    let mut discard = Vec::with_capacity(SEQ_CALLS);
+    while started.elapsed() < Duration::from_secs(5) {
+        if one_at_a_time {
+            discard.clear();
+            sequential(clients, side, SEQ_CALLS, &mut discard).await;
+        } else {
+            black_box(concurrent(clients, side, CONC_CALLS_PER_TASK).await);
+        }
+        rounds += 1;
+    }
+    let calls = rounds * per_round;
+    let per_call = started.elapsed() / calls as u32;
+    let allocations = ALLOCATIONS.load(std::sync::atomic::Ordering::Relaxed) - allocations_before;
+    println!(
+        "{}: {calls} calls, {} µs/call, {:.1} allocations/call (client and server)",
+        side.label(),
+        us(per_call),
+        allocations as f64 / calls as f64
+    );
+}
+
 fn main() {
     if let Some(side) = profile_side() {
-        let addr = start_server();
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("client runtime");
-        let clients = Arc::new(Clients::new(addr));
-        runtime.block_on(async {
-            let started = Instant::now();
-            let allocations_before = ALLOCATIONS.load(std::sync::atomic::Ordering::Relaxed);
-            let mut rounds = 0u32;
-            let one_at_a_time = std::env::args().any(|a| a == "--sequential");
-            let per_round = if one_at_a_time {
-                SEQ_CALLS
-            } else {
-                CONC_TASKS * CONC_CALLS_PER_TASK
-            };
-            let mut discard = Vec::with_capacity(SEQ_CALLS);
-            while started.elapsed() < Duration::from_secs(5) {
-                if one_at_a_time {
-                    discard.clear();
-                    sequential(&clients, side, SEQ_CALLS, &mut discard).await;
-                } else {
-                    black_box(concurrent(&clients, side, CONC_CALLS_PER_TASK).await);
-                }
-                rounds += 1;
-            }
-            let calls = rounds as usize * per_round;
-            let per_call = started.elapsed() / calls as u32;
-            let allocations =
-                ALLOCATIONS.load(std::sync::atomic::Ordering::Relaxed) - allocations_before;
-            println!(
-                "{}: {calls} calls, {} µs/call, {:.1} allocations/call (client and server)",
-                side.label(),
-                us(per_call),
-                allocations as f64 / calls as f64
-            );
-        });
+        let (runtime, clients) = setup();
+        runtime.block_on(profile(&clients, side));
         return;
     }
     let breakdown = std::env::args().any(|a| a == "--breakdown");
@@ -675,15 +684,7 @@ fn main() {
         &[Side::Sdk, Side::Raw]
     };
     let (sdk, raw) = (0, 1);
-
-    let addr = start_server();
-    // The clients share one single-threaded runtime on this thread; the server has the
-    // other thread. Every side therefore runs under the same scheduler and conditions.
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("client runtime");
-    let clients = Arc::new(Clients::new(addr));
+    let (runtime, clients) = setup();
 
     runtime.block_on(async {
         // Warm-up: fill each pool with CONC_TASKS connections, then settle sequentially.
