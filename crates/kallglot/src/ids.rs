@@ -103,6 +103,8 @@ macro_rules! id_type {
     };
 }
 
+// Only the webhook events define ids outside this module.
+#[cfg(feature = "webhooks")]
 pub(crate) use id_type;
 
 id_type! {
