@@ -604,8 +604,8 @@ fn print_breakdown(modes: &[ModeResult], sides: &[Side], raw: usize) {
 
 /// `--profile SIDE` (`sdk`, `raw`, `raw-sdk-config`, `generated` or `floor`): runs only
 /// that side, 64 concurrent tasks (one call at a time with `--sequential`), for about five
-/// seconds, and prints only its time and allocations per call; meant to run under `perf`
-/// or `strace` to see where one side's time goes.
+/// seconds (or `--rounds N` rounds), and prints only its time and allocations per call;
+/// meant to run under `perf`, `strace` or callgrind to see where one side's time goes.
 fn profile_side() -> Option<Side> {
     let args: Vec<String> = std::env::args().collect();
     let at = args.iter().position(|a| a == "--profile")?;
@@ -643,9 +643,19 @@ async fn profile(clients: &Arc<Clients>, side: Side) {
     } else {
         CONC_TASKS * CONC_CALLS_PER_TASK
     };
+    // `--rounds N` makes the run a fixed amount of work instead of five seconds, so that
+    // two runs of different lengths under `valgrind --tool=callgrind` give the exact
+    // instructions per call (their difference over the difference in calls).
+    let fixed_rounds: Option<usize> = std::env::args()
+        .skip_while(|a| a != "--rounds")
+        .nth(1)
+        .map(|n| n.parse().expect("--rounds takes a number"));
     let mut rounds = 0usize;
     let mut discard = Vec::with_capacity(SEQ_CALLS);
-    while started.elapsed() < Duration::from_secs(5) {
+    while match fixed_rounds {
+        Some(n) => rounds < n,
+        None => started.elapsed() < Duration::from_secs(5),
+    } {
         if one_at_a_time {
             discard.clear();
             sequential(clients, side, SEQ_CALLS, &mut discard).await;
