@@ -158,10 +158,6 @@ impl ApiKey {
 
     /// The value of the authentication header for `style`, marked sensitive
     /// so that `http`'s own `Debug` output and some middleware redact it.
-    #[allow(
-        dead_code,
-        reason = "crate-internal API for the HTTP client; unused until the client is wired in"
-    )]
     pub(crate) fn header_value(&self, style: AuthStyle) -> HeaderValue {
         let raw = match style {
             AuthStyle::Bearer => format!("Bearer {}", self.secret),
@@ -244,10 +240,6 @@ pub enum AuthStyle {
 
 impl AuthStyle {
     /// The name of the header this style uses.
-    #[allow(
-        dead_code,
-        reason = "crate-internal API for the HTTP client; unused until the client is wired in"
-    )]
     pub(crate) fn header_name(self) -> HeaderName {
         match self {
             Self::Bearer => AUTHORIZATION,

@@ -77,10 +77,6 @@ impl ResponseMeta {
     /// Reads the metadata of a response. `now` is when the response was
     /// received; it turns an HTTP-date `Retry-After` into a delay, and is a
     /// parameter so that this stays deterministic under test.
-    #[allow(
-        dead_code,
-        reason = "crate-internal API for the HTTP client; unused until the client is wired in"
-    )]
     pub(crate) fn from_headers(status: u16, headers: &HeaderMap, now: DateTime<Utc>) -> Self {
         let rate_limit = RateLimit {
             limit: parsed(headers, RATE_LIMIT_LIMIT, parse_u64),
