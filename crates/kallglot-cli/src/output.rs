@@ -82,18 +82,18 @@ pub fn transcript(transcript: &Transcript) {
     }
 }
 
-/// One recording.
+/// One recording. The channel is shown only when the API reports it (list items do not).
 pub fn recording(recording: &Recording) {
+    let channel = recording
+        .channel
+        .as_ref()
+        .map_or(String::new(), |c| format!("  {c} channel"));
     println!(
-        "{}  {}  {}  {}s  {}",
+        "{}  {}  {}  {}s{channel}",
         recording.id,
         recording.status,
         recording.format.as_deref().unwrap_or("?"),
         recording.duration.map_or("?".into(), |d| format!("{d:.1}")),
-        recording
-            .channel
-            .as_ref()
-            .map_or("?".into(), |c| c.to_string()),
     );
 }
 
