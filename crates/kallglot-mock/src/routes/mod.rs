@@ -90,6 +90,25 @@ pub(crate) fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// A read of the resource named by the `{id}` in the path: what `read` finds in the
+/// emulated world, as `200` JSON, behind the same auth, rate limit and faults as every
+/// route.
+pub(crate) async fn read_by_id(
+    state: AppState,
+    route: crate::faults::Route,
+    request_id: RequestId,
+    path: Result<axum::extract::Path<String>, axum::extract::rejection::PathRejection>,
+    request: Request,
+    read: fn(&crate::state::World, &str) -> Result<serde_json::Value, ApiError>,
+) -> Response {
+    crate::pipeline::run(state, route, request_id, request, |ctx, _| async move {
+        let id = path_id(path)?;
+        let value = read(&ctx.state.world(), &id)?;
+        Ok(crate::pipeline::Reply::Json(StatusCode::OK, value))
+    })
+    .await
+}
+
 /// The `{id}` path segment; an undecodable one is a validation error.
 pub(crate) fn path_id(
     path: Result<axum::extract::Path<String>, axum::extract::rejection::PathRejection>,

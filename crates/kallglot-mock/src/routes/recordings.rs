@@ -2,13 +2,12 @@
 
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Extension, Path, Request, State};
-use axum::http::StatusCode;
 use axum::response::Response;
 
-use super::{RequestId, path_id};
+use super::{RequestId, path_id, read_by_id};
 use crate::faults::Route;
 use crate::pipeline::{self, Reply};
-use crate::state::AppState;
+use crate::state::{AppState, World};
 
 pub(super) async fn list(
     State(state): State<AppState>,
@@ -16,16 +15,13 @@ pub(super) async fn list(
     path: Result<Path<String>, PathRejection>,
     request: Request,
 ) -> Response {
-    pipeline::run(
+    read_by_id(
         state,
         Route::ListSessionRecordings,
         id,
+        path,
         request,
-        |ctx, _| async move {
-            let id = path_id(path)?;
-            let list = ctx.state.world().session_recordings(&id)?;
-            Ok(Reply::Json(StatusCode::OK, list))
-        },
+        World::session_recordings,
     )
     .await
 }
@@ -36,16 +32,13 @@ pub(super) async fn retrieve(
     path: Result<Path<String>, PathRejection>,
     request: Request,
 ) -> Response {
-    pipeline::run(
+    read_by_id(
         state,
         Route::RetrieveRecording,
         id,
+        path,
         request,
-        |ctx, _| async move {
-            let id = path_id(path)?;
-            let recording = ctx.state.world().recording(&id)?;
-            Ok(Reply::Json(StatusCode::OK, recording))
-        },
+        World::recording,
     )
     .await
 }

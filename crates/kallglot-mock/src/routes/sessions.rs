@@ -6,11 +6,11 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{Map, Value};
 
-use super::{RequestId, path_id};
+use super::{RequestId, path_id, read_by_id};
 use crate::error::ApiError;
 use crate::faults::Route;
 use crate::pipeline::{self, Reply, json_object};
-use crate::state::{AppState, NewSession};
+use crate::state::{AppState, NewSession, World};
 
 /// The modes of reference §9.1.
 const MODES: [&str; 4] = [
@@ -98,16 +98,13 @@ pub(super) async fn transcript(
     path: Result<Path<String>, PathRejection>,
     request: Request,
 ) -> Response {
-    pipeline::run(
+    read_by_id(
         state,
         Route::RetrieveSessionTranscript,
         id,
+        path,
         request,
-        |ctx, _| async move {
-            let id = path_id(path)?;
-            let transcript = ctx.state.world().transcript(&id)?;
-            Ok(Reply::Json(StatusCode::OK, transcript))
-        },
+        World::transcript,
     )
     .await
 }
