@@ -222,7 +222,8 @@ fn registry() -> BTreeMap<String, Scenario> {
         );
     }
 
-    for (code, status, kind) in [
+    // Each documented code, current or legacy, as a create-session error response.
+    let current = [
         ("api_key_invalid", 401, "authentication_error"),
         ("api_key_expired", 401, "authentication_error"),
         ("api_key_revoked", 401, "authentication_error"),
@@ -235,11 +236,28 @@ fn registry() -> BTreeMap<String, Scenario> {
         ("rate_limit_exceeded", 429, "rate_limit_error"),
         ("invalid_request", 400, "validation_error"),
         ("ai_agent_not_found", 404, "invalid_request_error"),
-    ] {
-        add(
-            &format!("error_codes.current/{code}"),
-            Box::new(move || Box::pin(create_session_error(status, kind, code))),
-        );
+    ];
+    let legacy = [
+        ("invalid_api_key", 401, "authentication_error"),
+        ("expired_api_key", 401, "authentication_error"),
+        ("revoked_api_key", 401, "authentication_error"),
+        ("invalid_token", 401, "authentication_error"),
+        ("expired_token", 401, "authentication_error"),
+        ("organization_suspended", 403, "authorization_error"),
+        ("feature_not_available", 403, "authorization_error"),
+        ("missing_required_field", 400, "validation_error"),
+        ("invalid_field_value", 400, "validation_error"),
+        ("invalid_language_code", 400, "validation_error"),
+        ("invalid_mode", 422, "validation_error"),
+        ("invalid_provider", 400, "validation_error"),
+    ];
+    for (group, codes) in [("current", current), ("legacy", legacy)] {
+        for (code, status, kind) in codes {
+            add(
+                &format!("error_codes.{group}/{code}"),
+                Box::new(move || Box::pin(create_session_error(status, kind, code))),
+            );
+        }
     }
     add(
         "error_codes.current/agent_not_found",
@@ -254,25 +272,6 @@ fn registry() -> BTreeMap<String, Scenario> {
             ))
         }),
     );
-    for (code, status, kind) in [
-        ("invalid_api_key", 401, "authentication_error"),
-        ("expired_api_key", 401, "authentication_error"),
-        ("revoked_api_key", 401, "authentication_error"),
-        ("invalid_token", 401, "authentication_error"),
-        ("expired_token", 401, "authentication_error"),
-        ("organization_suspended", 403, "authorization_error"),
-        ("feature_not_available", 403, "authorization_error"),
-        ("missing_required_field", 400, "validation_error"),
-        ("invalid_field_value", 400, "validation_error"),
-        ("invalid_language_code", 400, "validation_error"),
-        ("invalid_mode", 422, "validation_error"),
-        ("invalid_provider", 400, "validation_error"),
-    ] {
-        add(
-            &format!("error_codes.legacy/{code}"),
-            Box::new(move || Box::pin(create_session_error(status, kind, code))),
-        );
-    }
 
     add(
         "stream.client/audio.input",
