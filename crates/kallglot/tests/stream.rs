@@ -794,7 +794,13 @@ mod reconnect {
         })
     }
 
-    async fn rest(ws_addr: SocketAddr, statuses: &[&str]) -> (MockServer, Client, ManualClock) {
+    /// A REST mock answering the session's GETs with `statuses` in turn (the last one
+    /// repeats), a client with a manual clock, and the session fetched once (consuming
+    /// the first status), ready to connect.
+    async fn rest(
+        ws_addr: SocketAddr,
+        statuses: &[&str],
+    ) -> (MockServer, Client, ManualClock, kallglot::model::Session) {
         let server = MockServer::start().await;
         for (i, status) in statuses.iter().enumerate() {
             let mock = Mock::given(method("GET"))
@@ -815,7 +821,13 @@ mod reconnect {
             .clock(Arc::new(clock.clone()))
             .build()
             .unwrap();
-        (server, client, clock)
+        let session = client
+            .sessions()
+            .retrieve("sess_1")
+            .await
+            .unwrap()
+            .into_inner();
+        (server, client, clock, session)
     }
 
     #[tokio::test]
@@ -836,13 +848,7 @@ mod reconnect {
         })
         .await;
         // Two GETs: the first for connect() itself, the second during the reconnect.
-        let (_rest, client, clock) = rest(ws.addr, &["active", "active"]).await;
-        let session = client
-            .sessions()
-            .retrieve("sess_1")
-            .await
-            .unwrap()
-            .into_inner();
+        let (_rest, client, clock, session) = rest(ws.addr, &["active", "active"]).await;
         let policy =
             ReconnectPolicy::new(3).backoff(Duration::from_millis(500), Duration::from_secs(2));
         let (sender, mut events) = client
@@ -873,13 +879,7 @@ mod reconnect {
             close_with(&mut ws, 1001, "going away").await;
         })
         .await;
-        let (_rest, client, _clock) = rest(ws.addr, &["active", "ended"]).await;
-        let session = client
-            .sessions()
-            .retrieve("sess_1")
-            .await
-            .unwrap()
-            .into_inner();
+        let (_rest, client, _clock, session) = rest(ws.addr, &["active", "ended"]).await;
         let (_sender, events) = client
             .sessions()
             .connect(
