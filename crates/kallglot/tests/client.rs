@@ -47,6 +47,11 @@ fn error_json(kind: &str, code: &str, message: &str) -> Value {
     json!({"error": {"type": kind, "code": code, "message": message, "request_id": "req_body"}})
 }
 
+/// A response with `status` and the API's error envelope.
+fn error_response(status: u16, kind: &str, code: &str, message: &str) -> ResponseTemplate {
+    ResponseTemplate::new(status).set_body_json(error_json(kind, code, message))
+}
+
 fn metadata_headers(response: ResponseTemplate) -> ResponseTemplate {
     response
         .insert_header("x-request-id", "req_123")
@@ -370,13 +375,8 @@ async fn rate_limited_then_ok_waits_retry_after_and_keeps_the_key() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .respond_with(
-            ResponseTemplate::new(429)
-                .insert_header("retry-after", "7")
-                .set_body_json(error_json(
-                    "rate_limit_error",
-                    "rate_limit_exceeded",
-                    "slow down",
-                )),
+            error_response(429, "rate_limit_error", "rate_limit_exceeded", "slow down")
+                .insert_header("retry-after", "7"),
         )
         .up_to_n_times(1)
         .mount(&server)
@@ -442,9 +442,8 @@ async fn a_caller_supplied_idempotency_key_wins() {
 async fn service_unavailable_three_times_gives_up_after_two_retries() {
     let server = answering(
         "GET",
-        ResponseTemplate::new(503)
-            .insert_header("x-request-id", "req_503")
-            .set_body_json(error_json("api_error", "service_unavailable", "try later")),
+        error_response(503, "api_error", "service_unavailable", "try later")
+            .insert_header("x-request-id", "req_503"),
     )
     .await;
     let (client, clock) = client_for(&server);
@@ -477,11 +476,12 @@ async fn a_per_call_override_disables_retries() {
 async fn out_of_credits_is_never_retried() {
     let server = answering(
         "POST",
-        ResponseTemplate::new(402).set_body_json(error_json(
+        error_response(
+            402,
             "permission_error",
             "insufficient_api_credits",
             "No credits left.",
-        )),
+        ),
     )
     .await;
     let (client, clock) = client_for(&server);
@@ -501,11 +501,12 @@ async fn out_of_credits_is_never_retried() {
 async fn a_403_names_the_missing_scope() {
     let server = answering(
         "GET",
-        ResponseTemplate::new(403).set_body_json(error_json(
+        error_response(
+            403,
             "authorization_error",
             "insufficient_permissions",
             "Missing scope.",
-        )),
+        ),
     )
     .await;
     let (client, _) = client_for(&server);
@@ -520,11 +521,7 @@ async fn a_403_names_the_missing_scope() {
 async fn legacy_auth_codes_map_to_current_variants() {
     let server = answering(
         "GET",
-        ResponseTemplate::new(401).set_body_json(error_json(
-            "authentication_error",
-            "revoked_api_key",
-            "Revoked.",
-        )),
+        error_response(401, "authentication_error", "revoked_api_key", "Revoked."),
     )
     .await;
     let (client, _) = client_for(&server);
@@ -794,13 +791,13 @@ async fn an_idempotency_conflict_is_retried_after_retry_after() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .respond_with(
-            ResponseTemplate::new(409)
-                .insert_header("retry-after", "2")
-                .set_body_json(error_json(
-                    "invalid_request_error",
-                    "idempotency_conflict",
-                    "still running",
-                )),
+            error_response(
+                409,
+                "invalid_request_error",
+                "idempotency_conflict",
+                "still running",
+            )
+            .insert_header("retry-after", "2"),
         )
         .up_to_n_times(1)
         .mount(&server)
