@@ -519,10 +519,11 @@ async fn response_header(header: &str, value: &str) -> String {
     format!("{header}: {value}\nmeta: {:#?}", session.meta())
 }
 
-async fn response_retry_after() -> String {
+/// The error of one retrieve (no retries) answered by a 429 with this `Retry-After`.
+async fn rate_limited_with_retry_after(retry_after: &str) -> kallglot::Error {
     let server = server_with(
         ResponseTemplate::new(429)
-            .insert_header("retry-after", "7")
+            .insert_header("retry-after", retry_after)
             .set_body_json(error_body(
                 "rate_limit_error",
                 "rate_limit_exceeded",
@@ -530,12 +531,16 @@ async fn response_retry_after() -> String {
             )),
     )
     .await;
-    let err = client(&server)
+    client(&server)
         .sessions()
         .retrieve("sess_01HXYZ123456789")
         .max_retries(0)
         .await
-        .unwrap_err();
+        .unwrap_err()
+}
+
+async fn response_retry_after() -> String {
+    let err = rate_limited_with_retry_after("7").await;
     format!("Retry-After: 7\n{}", render_error(&err))
 }
 
@@ -749,22 +754,7 @@ async fn non_numeric_rate_limit() -> String {
 async fn retry_after_http_date() -> String {
     let when = chrono::Utc::now() + chrono::TimeDelta::seconds(30);
     let date = when.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
-    let server = server_with(
-        ResponseTemplate::new(429)
-            .insert_header("retry-after", date.as_str())
-            .set_body_json(error_body(
-                "rate_limit_error",
-                "rate_limit_exceeded",
-                "Slow down.",
-            )),
-    )
-    .await;
-    let err = client(&server)
-        .sessions()
-        .retrieve("sess_01HXYZ123456789")
-        .max_retries(0)
-        .await
-        .unwrap_err();
+    let err = rate_limited_with_retry_after(&date).await;
     let wait = err
         .as_api()
         .unwrap()
