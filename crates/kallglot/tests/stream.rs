@@ -63,6 +63,11 @@ impl Server {
     fn upgrades(&self) -> Vec<Upgrade> {
         self.upgrades.lock().unwrap().clone()
     }
+
+    /// Connects to this server with its credentials; the connection must succeed.
+    async fn connect(&self, options: StreamOptions) -> (stream::StreamSender, Events) {
+        stream::connect(&self.credentials(), options).await.unwrap()
+    }
 }
 
 /// Serves WebSocket connections; `handler` gets each one with its index (0, 1, …).
@@ -223,9 +228,7 @@ async fn happy_path_ready_partial_final_with_translation_ended() {
         }
     })
     .await;
-    let (sender, mut events) = stream::connect(&server.credentials(), StreamOptions::default())
-        .await
-        .unwrap();
+    let (sender, mut events) = server.connect(StreamOptions::default()).await;
     assert!(matches!(events.next().await, Some(Ok(Event::Ready { .. }))));
     sender.send_audio(frame_ms(100)).await.unwrap();
     sender
@@ -343,9 +346,7 @@ async fn unknown_events_extra_fields_binary_and_garbage_never_end_the_stream() {
         close_with(&mut ws, 1000, "bye").await;
     })
     .await;
-    let (_sender, events) = stream::connect(&server.credentials(), StreamOptions::default())
-        .await
-        .unwrap();
+    let (_sender, events) = server.connect(StreamOptions::default()).await;
     let all = collect(events).await;
     assert_eq!(all.len(), 4, "{all:?}");
     assert!(matches!(&all[0], Ok(Event::Unknown { kind, .. }) if kind == "agent.thinking"));
@@ -374,9 +375,7 @@ async fn abnormal_close_codes_are_typed_errors() {
             close_with(&mut ws, code, "server says no").await;
         })
         .await;
-        let (_sender, events) = stream::connect(&server.credentials(), StreamOptions::default())
-            .await
-            .unwrap();
+        let (_sender, events) = server.connect(StreamOptions::default()).await;
         let all = collect(events).await;
         assert_eq!(all.len(), 1);
         match &all[0] {
@@ -395,9 +394,7 @@ async fn a_dropped_connection_is_an_abnormal_close_without_code() {
         drop(ws);
     })
     .await;
-    let (sender, events) = stream::connect(&server.credentials(), StreamOptions::default())
-        .await
-        .unwrap();
+    let (sender, events) = server.connect(StreamOptions::default()).await;
     let all = collect(events).await;
     assert!(
         matches!(
@@ -441,9 +438,7 @@ async fn websocket_pings_are_answered_and_ping_messages_get_pong_events() {
         }
     })
     .await;
-    let (sender, mut events) = stream::connect(&server.credentials(), StreamOptions::default())
-        .await
-        .unwrap();
+    let (sender, mut events) = server.connect(StreamOptions::default()).await;
     // Let the server's ping arrive and be answered before asking for a pong.
     tokio::time::timeout(Duration::from_secs(5), async {
         while pong_payload.lock().unwrap().is_none() {
@@ -482,9 +477,7 @@ async fn an_idle_stream_sends_keep_alive_pings() {
     })
     .await;
     let options = StreamOptions::default().keepalive_interval(Duration::from_secs(15));
-    let (_sender, events) = stream::connect(&server.credentials(), options)
-        .await
-        .unwrap();
+    let (_sender, events) = server.connect(options).await;
     collect(events).await;
     let pings = pings.lock().unwrap().clone();
     assert_eq!(pings[0].0, json!({"type": "ping"}));
@@ -508,9 +501,7 @@ async fn a_busy_stream_sends_no_keep_alive_pings() {
     })
     .await;
     let options = StreamOptions::default().keepalive_interval(Duration::from_secs(15));
-    let (sender, events) = stream::connect(&server.credentials(), options)
-        .await
-        .unwrap();
+    let (sender, events) = server.connect(options).await;
     // Audio every 10 s for 60 s: never 15 s of silence, so never a ping.
     for _ in 0..6 {
         sender.send_audio(frame_ms(100)).await.unwrap();
@@ -589,9 +580,7 @@ async fn a_server_that_stops_reading_pushes_back_on_the_sender() {
     })
     .await;
     let options = StreamOptions::default().keepalive_interval(Duration::from_secs(3600));
-    let (sender, _events) = stream::connect(&server.credentials(), options)
-        .await
-        .unwrap();
+    let (sender, _events) = server.connect(options).await;
     let frame = frame_ms(200);
     let mut accepted = 0u64;
     let blocked = loop {
@@ -624,9 +613,7 @@ async fn end_racing_keep_alives_never_panics() {
         })
         .await;
         let options = StreamOptions::default().keepalive_interval(Duration::from_millis(1));
-        let (sender, events) = stream::connect(&server.credentials(), options)
-            .await
-            .unwrap();
+        let (sender, events) = server.connect(options).await;
         let a = sender.clone();
         let b = sender.clone();
         let (x, y, z) = tokio::join!(
@@ -658,9 +645,7 @@ async fn end_without_session_ended_times_out_and_closes() {
     })
     .await;
     let options = StreamOptions::default().end_timeout(Duration::from_millis(50));
-    let (sender, events) = stream::connect(&server.credentials(), options)
-        .await
-        .unwrap();
+    let (sender, events) = server.connect(options).await;
     let err = sender.end().await.unwrap_err();
     assert!(matches!(err, Error::Stream(StreamError::EndTimedOut(_))));
     let all = collect(events).await;
@@ -684,9 +669,7 @@ async fn dropping_every_handle_stops_the_worker_and_closes_the_socket() {
         }
     })
     .await;
-    let (sender, events) = stream::connect(&server.credentials(), StreamOptions::default())
-        .await
-        .unwrap();
+    let (sender, events) = server.connect(StreamOptions::default()).await;
     drop(sender);
     drop(events);
     let saw_close = tokio::time::timeout(Duration::from_secs(10), closed_rx)
