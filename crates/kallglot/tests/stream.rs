@@ -209,7 +209,7 @@ async fn happy_path_ready_partial_final_with_translation_ended() {
                 json!({"type": "session.ready", "session_id": "sess_1"}),
             )
             .await;
-            for _ in 0..2 {
+            for _ in 0..3 {
                 let message = recv_json(&mut ws).await;
                 log.lock().unwrap().push(message);
             }
@@ -235,6 +235,7 @@ async fn happy_path_ready_partial_final_with_translation_ended() {
         .send_audio_as(Speaker::Agent, frame_ms(100))
         .await
         .unwrap();
+    sender.send_audio(frame_ms(100)).await.unwrap();
     match events.next().await {
         Some(Ok(Event::TranscriptPartial(p))) => assert_eq!(p.text, "Hol"),
         other => panic!("{other:?}"),
@@ -276,12 +277,20 @@ async fn happy_path_ready_partial_final_with_translation_ended() {
     assert_eq!(audio[0]["type"], "audio.input");
     assert_eq!(audio[0]["sequence"], 1);
     assert_eq!(audio[1]["sequence"], 2);
+    assert_eq!(audio[2]["sequence"], 3);
     assert_eq!(audio[0]["speaker"], "customer");
     assert_eq!(audio[1]["speaker"], "agent");
+    assert_eq!(audio[2]["speaker"], "customer");
+    let timestamp = |i: usize| audio[i]["timestamp_ms"].as_u64().unwrap();
     assert_eq!(
-        audio[1]["timestamp_ms"].as_u64().unwrap() - audio[0]["timestamp_ms"].as_u64().unwrap(),
+        timestamp(2) - timestamp(0),
         100,
-        "timestamps follow the audio"
+        "timestamps follow each speaker's audio"
+    );
+    assert_eq!(
+        timestamp(1),
+        timestamp(0),
+        "each speaker is its own timeline: the agent's first frame starts with the call"
     );
     assert_eq!(
         audio[0]["audio"],
@@ -579,7 +588,10 @@ async fn a_server_that_stops_reading_pushes_back_on_the_sender() {
         }
     })
     .await;
-    let options = StreamOptions::default().keepalive_interval(Duration::from_secs(3600));
+    // Long liveness bounds: this test is about backpressure, not about giving up.
+    let options = StreamOptions::default()
+        .keepalive_interval(Duration::from_secs(3600))
+        .write_timeout(Duration::from_secs(3600));
     let (sender, _events) = server.connect(options).await;
     let frame = frame_ms(200);
     let mut accepted = 0u64;
@@ -612,7 +624,10 @@ async fn end_racing_keep_alives_never_panics() {
             answer_end(&mut ws).await;
         })
         .await;
-        let options = StreamOptions::default().keepalive_interval(Duration::from_millis(1));
+        // Real time: a 2 ms pong timeout would be a race against the scheduler.
+        let options = StreamOptions::default()
+            .keepalive_interval(Duration::from_millis(1))
+            .pong_timeout(Duration::from_secs(60));
         let (sender, events) = server.connect(options).await;
         let a = sender.clone();
         let b = sender.clone();

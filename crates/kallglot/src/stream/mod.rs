@@ -100,6 +100,16 @@ pub enum StreamError {
     /// `session.ended` did not arrive within the end timeout after `session.end`.
     #[error("no session.ended arrived within {0:?} of session.end; the stream was closed")]
     EndTimedOut(Duration),
+    /// The server stopped responding: nothing arrived for the pong timeout after a ping,
+    /// or a write could not complete within the write timeout. With reconnect on, this
+    /// triggers a reconnect instead of ending the stream.
+    #[error("the server stopped responding: {stall} for {waited:?}")]
+    Unresponsive {
+        /// What went unanswered.
+        stall: Stall,
+        /// How long the stream waited before giving up.
+        waited: Duration,
+    },
     /// Reconnecting after an abnormal drop failed.
     #[error("reconnecting failed after {attempts} attempt(s): {last}")]
     ReconnectFailed {
@@ -111,6 +121,25 @@ pub enum StreamError {
     /// The audio given cannot be sent.
     #[error(transparent)]
     Audio(#[from] AudioError),
+}
+
+/// What an unresponsive server failed to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Stall {
+    /// Nothing at all arrived after a ping (neither the pong nor any other message).
+    NoAnswerToPing,
+    /// The server stopped taking our data: a write stayed blocked.
+    WriteBlocked,
+}
+
+impl std::fmt::Display for Stall {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::NoAnswerToPing => "nothing arrived after a ping",
+            Self::WriteBlocked => "a write made no progress",
+        })
+    }
 }
 
 /// What a refused WebSocket upgrade means.
@@ -195,14 +224,59 @@ impl Default for ReconnectPolicy {
     }
 }
 
+/// How [`Sessions::stream_audio`] times the frames it sends.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[non_exhaustive]
+pub enum Pacing {
+    /// One frame per frame duration, per speaker: 100 ms frames go out 100 ms apart, as
+    /// the API asks of live audio. The default.
+    #[default]
+    RealTime,
+    /// Real time sped up by this factor (2.0 sends 100 ms frames 50 ms apart). A factor
+    /// that is not a positive finite number is treated as [`Pacing::Unpaced`].
+    Accelerated(f64),
+    /// As fast as the connection takes them: for backfilling recordings and for tests.
+    Unpaced,
+}
+
+impl Pacing {
+    /// The wall-clock time at which audio `position` into a speaker's timeline is due,
+    /// counted from the start; `None` when unpaced.
+    pub(crate) fn due(self, position: Duration) -> Option<Duration> {
+        match self {
+            Self::RealTime => Some(position),
+            Self::Accelerated(factor) if factor.is_finite() && factor > 0.0 => Some(
+                Duration::try_from_secs_f64(position.as_secs_f64() / factor)
+                    .unwrap_or(Duration::MAX),
+            ),
+            Self::Accelerated(_) | Self::Unpaced => None,
+        }
+    }
+}
+
 /// How a stream behaves.
+///
+/// Every duration saturates: `Duration::MAX` means "never" and cannot overflow a deadline.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct StreamOptions {
-    /// Send a `ping` message after this long without sending anything (15 s by default).
+    /// Send a `ping` message after this long without sending anything, and a WebSocket
+    /// ping after this long without receiving anything (15 s by default; at least 1 ms).
     pub keepalive_interval: Duration,
-    /// How long [`StreamSender::end`] waits for `session.ended` (10 s by default).
+    /// How long the server may stay silent after a ping before the stream fails with
+    /// [`StreamError::Unresponsive`] (or reconnects). Any message counts as an answer.
+    /// `None` (the default) means twice the keep-alive interval.
+    pub pong_timeout: Option<Duration>,
+    /// How long one write to the socket may stay blocked, for example because the server
+    /// stopped reading, before the stream fails with [`StreamError::Unresponsive`] (10 s
+    /// by default).
+    pub write_timeout: Duration,
+    /// How long [`StreamSender::end`] waits for `session.ended` (10 s by default). `end()`
+    /// returns within this time whatever the server does.
     pub end_timeout: Duration,
+    /// How long the close handshake may take once the session has ended, before [`Events`]
+    /// ends anyway (5 s by default).
+    pub close_timeout: Duration,
     /// How long connecting may take (10 s by default).
     pub connect_timeout: Duration,
     /// The speaker stamped on audio sent with [`StreamSender::send_audio`] (customer by
@@ -215,18 +289,24 @@ pub struct StreamOptions {
     pub event_capacity: usize,
     /// Reconnection after abnormal drops; off by default.
     pub reconnect: Option<ReconnectPolicy>,
+    /// How [`Sessions::stream_audio`] times its frames (real time by default).
+    pub pacing: Pacing,
 }
 
 impl Default for StreamOptions {
     fn default() -> Self {
         Self {
             keepalive_interval: Duration::from_secs(15),
+            pong_timeout: None,
+            write_timeout: Duration::from_secs(10),
             end_timeout: Duration::from_secs(10),
+            close_timeout: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(10),
             speaker: Speaker::Customer,
             send_capacity: 32,
             event_capacity: 64,
             reconnect: None,
+            pacing: Pacing::RealTime,
         }
     }
 }
@@ -238,9 +318,27 @@ impl StreamOptions {
         self
     }
 
+    /// Sets how long the server may stay silent after a ping.
+    pub fn pong_timeout(mut self, timeout: Duration) -> Self {
+        self.pong_timeout = Some(timeout);
+        self
+    }
+
+    /// Sets how long one socket write may stay blocked.
+    pub fn write_timeout(mut self, timeout: Duration) -> Self {
+        self.write_timeout = timeout;
+        self
+    }
+
     /// Sets how long `end()` waits for `session.ended`.
     pub fn end_timeout(mut self, timeout: Duration) -> Self {
         self.end_timeout = timeout;
+        self
+    }
+
+    /// Sets how long the close handshake may take after the session ended.
+    pub fn close_timeout(mut self, timeout: Duration) -> Self {
+        self.close_timeout = timeout;
         self
     }
 
@@ -261,13 +359,52 @@ impl StreamOptions {
         self.reconnect = Some(policy);
         self
     }
+
+    /// Sets how [`Sessions::stream_audio`] times its frames.
+    pub fn pacing(mut self, pacing: Pacing) -> Self {
+        self.pacing = pacing;
+        self
+    }
+
+    /// The keep-alive interval actually used: at least 1 ms, so a zero cannot spin.
+    pub(crate) fn effective_keepalive(&self) -> Duration {
+        self.keepalive_interval.max(Duration::from_millis(1))
+    }
+
+    /// The pong timeout actually used.
+    pub(crate) fn effective_pong_timeout(&self) -> Duration {
+        self.pong_timeout
+            .unwrap_or_else(|| self.effective_keepalive().saturating_mul(2))
+    }
+}
+
+/// `from + duration`, saturating far in the future instead of overflowing: a
+/// `Duration::MAX` option means "never" rather than a panic.
+pub(crate) fn deadline_after(
+    from: tokio::time::Instant,
+    duration: Duration,
+) -> tokio::time::Instant {
+    // About 30 years, as tokio itself uses for a sleep that never ends.
+    const FAR: Duration = Duration::from_secs(86_400 * 365 * 30);
+    from.checked_add(duration.min(FAR))
+        .or_else(|| from.checked_add(Duration::from_secs(86_400)))
+        .unwrap_or(from)
 }
 
 /// A command from a handle to the worker.
 pub(crate) enum Command {
-    Audio { speaker: Speaker, audio: MulawAudio },
+    Audio {
+        speaker: Speaker,
+        audio: MulawAudio,
+    },
     Ping,
-    End { reply: oneshot::Sender<Result<()>> },
+    End {
+        reply: oneshot::Sender<Result<()>>,
+        /// When the caller's `end()` gives up; the worker gives up at the same instant.
+        deadline: tokio::time::Instant,
+    },
+    /// The audio feeding the stream failed: end the stream with this error.
+    Fail(StreamError),
 }
 
 /// Sends audio and control messages into the stream. Cheap to clone; every clone feeds
@@ -276,6 +413,9 @@ pub(crate) enum Command {
 pub struct StreamSender {
     tx: mpsc::Sender<Command>,
     speaker: Speaker,
+    end_timeout: Duration,
+    /// Wakes the worker when an `end()` gave up, even while it is stuck in a write.
+    abort: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for StreamSender {
@@ -306,14 +446,34 @@ impl StreamSender {
         self.command(Command::Ping).await
     }
 
-    /// Ends the session gracefully: sends `session.end`, waits (up to the end timeout) for
-    /// `session.ended`, then closes the connection. `session.ended` is also delivered to
-    /// [`Events`]. Calling it again, or from several clones, is harmless.
+    /// Ends the session gracefully: sends `session.end` (after the audio already queued),
+    /// waits for `session.ended`, then closes the connection. `session.ended` is also
+    /// delivered to [`Events`]. Calling it again, or from several clones, is harmless.
+    ///
+    /// It returns within the end timeout whatever the server does: a server that stops
+    /// reading, or never answers, gets [`StreamError::EndTimedOut`], and the stream is
+    /// then shut down.
     pub async fn end(&self) -> Result<()> {
-        let (reply, done) = oneshot::channel();
-        self.command(Command::End { reply }).await?;
-        done.await
-            .unwrap_or(Err(Error::Stream(StreamError::NotConnected)))
+        let deadline = deadline_after(tokio::time::Instant::now(), self.end_timeout);
+        let ending = async {
+            let (reply, done) = oneshot::channel();
+            self.command(Command::End { reply, deadline }).await?;
+            done.await
+                .unwrap_or(Err(Error::Stream(StreamError::NotConnected)))
+        };
+        match tokio::time::timeout_at(deadline, ending).await {
+            Ok(outcome) => outcome,
+            Err(_) => {
+                // The worker may be stuck behind a blocked write: wake it to shut down.
+                self.abort.notify_one();
+                Err(StreamError::EndTimedOut(self.end_timeout).into())
+            }
+        }
+    }
+
+    /// Ends the stream with `error` (used by the audio feeder when a chunk fails).
+    pub(crate) async fn fail(&self, error: StreamError) {
+        let _ = self.command(Command::Fail(error)).await;
     }
 
     /// Whether the worker has stopped.
@@ -393,6 +553,8 @@ async fn open(
     let (event_tx, event_rx) = mpsc::channel(options.event_capacity.max(1));
     let (ready_tx, ready_rx) = oneshot::channel();
     let speaker = options.speaker.clone();
+    let end_timeout = options.end_timeout;
+    let abort = std::sync::Arc::new(tokio::sync::Notify::new());
     // The worker dials too: the task that owns a connection is the only one that ever
     // touches it (tokio-tungstenite keeps per-task state for each direction).
     tokio::spawn(worker::run(worker::Setup {
@@ -403,9 +565,18 @@ async fn open(
         ready: ready_tx,
         reconnect,
         clock,
+        abort: abort.clone(),
     }));
     match ready_rx.await {
-        Ok(Ok(())) => Ok((StreamSender { tx, speaker }, Events { rx: event_rx })),
+        Ok(Ok(())) => Ok((
+            StreamSender {
+                tx,
+                speaker,
+                end_timeout,
+                abort,
+            },
+            Events { rx: event_rx },
+        )),
         Ok(Err(e)) => Err(e),
         Err(_) => Err(StreamError::NotConnected.into()),
     }
