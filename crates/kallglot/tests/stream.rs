@@ -776,6 +776,306 @@ async fn stream_audio_resamples_frames_and_ends_when_the_input_ends() {
     assert_eq!(received.last().unwrap()["type"], "session.end");
 }
 
+/// Hostile peers: each of these hung the stream (or `end()`) forever before every wait
+/// had a deadline. All run under paused time, so the deadlines pass without real waiting.
+mod liveness {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+    use tokio::time::Instant;
+
+    /// Past the WebSocket handshake, reads raw bytes and throws them away: it never
+    /// answers anything, not even a WebSocket ping (a hung server behind a live kernel).
+    async fn swallow_everything(mut ws: Ws) {
+        let mut buffer = vec![0u8; 64 * 1024];
+        while let Ok(n) = ws.get_mut().read(&mut buffer).await {
+            if n == 0 {
+                return;
+            }
+        }
+    }
+
+    /// Holds the connection open and never reads from it again.
+    async fn never_read(ws: Ws) {
+        std::future::pending::<()>().await;
+        drop(ws);
+    }
+
+    /// Queues big audio frames from a background task until the sender blocks: the
+    /// server's and the kernel's buffers are then full.
+    async fn fill_the_pipe(sender: &stream::StreamSender) {
+        let feeder = sender.clone();
+        let (blocked_tx, blocked_rx) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            let big = MulawAudio::from_mulaw_bytes(vec![0xFF; 100_000]);
+            let mut blocked = Some(blocked_tx);
+            loop {
+                match tokio::time::timeout(Duration::from_secs(1), feeder.send_audio(big.clone()))
+                    .await
+                {
+                    Ok(Ok(())) => {}
+                    Ok(Err(_)) => return,
+                    Err(_) => {
+                        if let Some(tx) = blocked.take() {
+                            let _ = tx.send(());
+                        }
+                    }
+                }
+            }
+        });
+        tokio::time::timeout(Duration::from_secs(600), blocked_rx)
+            .await
+            .expect("the sender never blocked")
+            .unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_server_that_never_answers_a_ping_is_unresponsive() {
+        let server = serve(|ws, _| swallow_everything(ws)).await;
+        let options = StreamOptions::default().keepalive_interval(Duration::from_secs(15));
+        let start = Instant::now();
+        let (_sender, events) = server.connect(options).await;
+        let all = collect(events).await;
+        match &all[..] {
+            [
+                Err(Error::Stream(StreamError::Unresponsive {
+                    stall: stream::Stall::NoAnswerToPing,
+                    waited,
+                })),
+            ] => assert_eq!(*waited, Duration::from_secs(30), "twice the interval"),
+            other => panic!("{other:?}"),
+        }
+        // The first ping at 15 s, then 30 s of silence.
+        let elapsed = start.elapsed();
+        assert!(
+            (Duration::from_secs(45)..Duration::from_secs(46)).contains(&elapsed),
+            "{elapsed:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_busy_stream_to_a_silent_server_is_probed_and_found_unresponsive() {
+        let server = serve(|ws, _| swallow_everything(ws)).await;
+        let options = StreamOptions::default()
+            .keepalive_interval(Duration::from_secs(15))
+            .pong_timeout(Duration::from_secs(10));
+        let (sender, events) = server.connect(options).await;
+        // Audio every 100 ms: the sending side is never idle, so only the probe of the
+        // receiving side can notice the silence.
+        tokio::spawn(async move {
+            while sender.send_audio(frame_ms(100)).await.is_ok() {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        });
+        let all = collect(events).await;
+        assert!(
+            matches!(
+                &all[..],
+                [Err(Error::Stream(StreamError::Unresponsive {
+                    stall: stream::Stall::NoAnswerToPing,
+                    ..
+                }))]
+            ),
+            "{all:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_server_that_stops_reading_is_unresponsive_once_a_write_blocks() {
+        let server = serve(|ws, _| never_read(ws)).await;
+        let options = StreamOptions::default().keepalive_interval(Duration::from_secs(3600));
+        let (sender, events) = server.connect(options).await;
+        fill_the_pipe(&sender).await;
+        let all = collect(events).await;
+        assert!(
+            matches!(
+                &all[..],
+                [Err(Error::Stream(StreamError::Unresponsive {
+                    stall: stream::Stall::WriteBlocked,
+                    waited,
+                }))] if *waited == Duration::from_secs(10)
+            ),
+            "{all:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn end_returns_within_the_end_timeout_when_the_server_stops_reading() {
+        let server = serve(|ws, _| never_read(ws)).await;
+        // The other bounds are far away: only end()'s own deadline may save it.
+        let options = StreamOptions::default()
+            .keepalive_interval(Duration::from_secs(3600))
+            .write_timeout(Duration::from_secs(3600))
+            .end_timeout(Duration::from_secs(5));
+        let (sender, events) = server.connect(options).await;
+        fill_the_pipe(&sender).await;
+        let start = Instant::now();
+        let ended = tokio::time::timeout(Duration::from_secs(600), sender.end())
+            .await
+            .expect("end() must return");
+        assert!(
+            matches!(ended, Err(Error::Stream(StreamError::EndTimedOut(t))) if t == Duration::from_secs(5)),
+            "{ended:?}"
+        );
+        assert!(
+            start.elapsed() <= Duration::from_secs(5),
+            "{:?}",
+            start.elapsed()
+        );
+        // The stream shuts down too, within the close bound.
+        let all = collect(events).await;
+        assert!(
+            matches!(all.last(), Some(Ok(Event::Closed(c))) if !c.session_ended),
+            "{all:?}"
+        );
+        assert!(
+            start.elapsed() <= Duration::from_secs(10),
+            "{:?}",
+            start.elapsed()
+        );
+        assert!(sender.is_closed());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn end_returns_within_the_end_timeout_when_the_server_swallows_session_end() {
+        let server = serve(|ws, _| swallow_everything(ws)).await;
+        let options = StreamOptions::default().end_timeout(Duration::from_secs(3));
+        let (sender, events) = server.connect(options).await;
+        let start = Instant::now();
+        let ended = tokio::time::timeout(Duration::from_secs(600), sender.end())
+            .await
+            .expect("end() must return");
+        assert!(
+            matches!(ended, Err(Error::Stream(StreamError::EndTimedOut(_)))),
+            "{ended:?}"
+        );
+        assert_eq!(start.elapsed(), Duration::from_secs(3));
+        // It does not answer our close frame either: Events still ends.
+        let all = collect(events).await;
+        assert!(matches!(all.last(), Some(Ok(Event::Closed(_)))), "{all:?}");
+    }
+
+    /// Answers `session.end` with `session.ended`, then never reads again, so our close
+    /// frame is never answered.
+    async fn end_then_ignore_the_close(mut ws: Ws) {
+        loop {
+            let message = recv_json(&mut ws).await;
+            if message["type"] == "session.end" {
+                break;
+            }
+        }
+        send_json(
+            &mut ws,
+            json!({"type": "session.ended", "session_id": "sess_1", "reason": "explicit_end"}),
+        )
+        .await;
+        never_read(ws).await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn session_ended_without_a_close_reply_still_ends_the_events() {
+        let server = serve(|ws, _| end_then_ignore_the_close(ws)).await;
+        let (sender, events) = server.connect(StreamOptions::default()).await;
+        let start = Instant::now();
+        sender.end().await.unwrap();
+        let all = collect(events).await;
+        assert!(matches!(&all[0], Ok(Event::SessionEnded { .. })), "{all:?}");
+        assert!(
+            matches!(
+                &all[1..],
+                [Ok(Event::Closed(Closed {
+                    code: None,
+                    session_ended: true,
+                    ..
+                }))]
+            ),
+            "{all:?}"
+        );
+        // The default close timeout.
+        assert_eq!(start.elapsed(), Duration::from_secs(5));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_server_that_ends_the_session_but_never_closes_still_ends_the_events() {
+        let server = serve(|mut ws, _| async move {
+            send_json(
+                &mut ws,
+                json!({"type": "session.ended", "session_id": "sess_1", "reason": "timeout"}),
+            )
+            .await;
+            never_read(ws).await;
+        })
+        .await;
+        let options = StreamOptions::default().close_timeout(Duration::from_secs(2));
+        let (sender, events) = server.connect(options).await;
+        let all = collect(events).await;
+        assert!(
+            matches!(
+                &all[..],
+                [
+                    Ok(Event::SessionEnded { .. }),
+                    Ok(Event::Closed(Closed {
+                        session_ended: true,
+                        ..
+                    }))
+                ]
+            ),
+            "{all:?}"
+        );
+        // end() after the session ended is immediate.
+        sender.end().await.unwrap_or(());
+    }
+
+    #[tokio::test]
+    async fn every_duration_option_saturates_at_duration_max() {
+        let server = serve(|mut ws, _| async move {
+            answer_end(&mut ws).await;
+        })
+        .await;
+        let options = StreamOptions::default()
+            .keepalive_interval(Duration::MAX)
+            .pong_timeout(Duration::MAX)
+            .write_timeout(Duration::MAX)
+            .end_timeout(Duration::MAX)
+            .close_timeout(Duration::MAX)
+            .connect_timeout(Duration::MAX);
+        let (sender, events) = server.connect(options).await;
+        sender.send_audio(frame_ms(100)).await.unwrap();
+        sender.ping().await.unwrap();
+        sender.end().await.unwrap();
+        let all = collect(events).await;
+        assert!(
+            matches!(all.last(), Some(Ok(Event::Closed(c))) if c.session_ended),
+            "{all:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_zero_keep_alive_interval_does_not_spin() {
+        let pings = Arc::new(Mutex::new(0u32));
+        let count = pings.clone();
+        let server = serve(move |mut ws, _| {
+            let count = count.clone();
+            async move {
+                while let Some(Ok(message)) = ws.next().await {
+                    if let Message::Text(text) = message
+                        && text.contains("\"ping\"")
+                    {
+                        *count.lock().unwrap() += 1;
+                        send_json(&mut ws, json!({"type": "pong"})).await;
+                    }
+                }
+            }
+        })
+        .await;
+        let options = StreamOptions::default().keepalive_interval(Duration::ZERO);
+        let (_sender, _events) = server.connect(options).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        // At most one ping per millisecond, not one per loop turn.
+        let pings = *pings.lock().unwrap();
+        assert!((1..=110).contains(&pings), "{pings}");
+    }
+}
+
 mod reconnect {
     use super::*;
     use wiremock::matchers::{method, path};
@@ -897,5 +1197,38 @@ mod reconnect {
             ),
             "{all:?}"
         );
+    }
+
+    #[tokio::test]
+    async fn an_unresponsive_server_is_replaced_by_a_reconnect() {
+        let ws = serve(|mut ws, index| async move {
+            if index == 0 {
+                // Hung: reads bytes but never answers anything.
+                use tokio::io::AsyncReadExt;
+                let mut buffer = vec![0u8; 4096];
+                while let Ok(n) = ws.get_mut().read(&mut buffer).await {
+                    if n == 0 {
+                        return;
+                    }
+                }
+            } else {
+                answer_end(&mut ws).await;
+            }
+        })
+        .await;
+        let (_rest, client, _clock, session) = rest(ws.addr, &["active", "active"]).await;
+        // Real time (the REST mock runs on real time), so short bounds.
+        let options = StreamOptions::default()
+            .keepalive_interval(Duration::from_millis(50))
+            .pong_timeout(Duration::from_millis(150))
+            .reconnect(ReconnectPolicy::new(3));
+        let (sender, mut events) = client.sessions().connect(&session, options).await.unwrap();
+        let first = tokio::time::timeout(Duration::from_secs(30), events.next())
+            .await
+            .expect("the hung server must be noticed");
+        assert_eq!(first.unwrap().unwrap(), Event::Reconnected { attempt: 1 });
+        sender.end().await.unwrap();
+        let rest = collect(events).await;
+        assert!(matches!(rest.last(), Some(Ok(Event::Closed(c))) if c.session_ended));
     }
 }
