@@ -97,6 +97,7 @@ pub(crate) async fn run(setup: Setup) {
                 keepalive_interval,
             ))),
             pending: None,
+            queued: None,
             finishing: false,
             senders_gone: false,
             session_ended: false,
@@ -144,6 +145,9 @@ struct Worker {
     keepalive: std::pin::Pin<Box<tokio::time::Sleep>>,
     /// The one event waiting for room in the event channel.
     pending: Option<Result<Event>>,
+    /// An event that came while `pending` was still waiting (a reconnect or the final
+    /// outcome, found while handling a command); delivered right after it.
+    queued: Option<Result<Event>>,
     /// Stop once `pending` is delivered.
     finishing: bool,
     senders_gone: bool,
@@ -217,7 +221,7 @@ impl Worker {
                     if let (Ok(permit), Some(item)) = (permit, pending.take()) {
                         permit.send(item);
                     }
-                    Step::Idle
+                    Step::Delivered
                 }
                 _ = self.events.closed(), if !self.events.is_closed() && pending.is_none() => Step::Idle,
                 command = self.commands.recv(), if !self.senders_gone && !self.finishing => {
@@ -233,6 +237,7 @@ impl Worker {
             };
             match step {
                 Step::Idle => {}
+                Step::Delivered => self.pending = self.queued.take(),
                 Step::Command(Some(command)) => self.on_command(command).await,
                 Step::Command(None) => self.senders_gone = true,
                 Step::Frame(frame) => {
@@ -405,7 +410,9 @@ impl Worker {
 
     /// `end()` gave up, or `session.ended` did not come in time: shut the stream down.
     async fn end_timed_out(&mut self) {
-        if self.finishing {
+        if self.finishing || self.session_ended {
+            // Already over, or `session.ended` won the race: the close deadline takes it
+            // from here.
             return;
         }
         self.end_deadline = None;
@@ -428,7 +435,7 @@ impl Worker {
             Some(Ok(Message::Text(text))) => match message::decode(&text) {
                 Some(event) => {
                     let ended = matches!(event, Event::SessionEnded { .. });
-                    self.pending = Some(Ok(event));
+                    self.emit(Ok(event));
                     if ended {
                         let requested = self.end_deadline.is_some();
                         self.session_ended = true;
@@ -549,7 +556,7 @@ impl Worker {
             };
             match outcome {
                 Some(Ok(Some(attempt))) => {
-                    self.pending = Some(Ok(Event::Reconnected { attempt }));
+                    self.emit(Ok(Event::Reconnected { attempt }));
                     return;
                 }
                 Some(Ok(None)) => {
@@ -643,8 +650,21 @@ impl Worker {
         }))
     }
 
+    /// Queues an event for the listener, behind the one already waiting, if any.
+    fn emit(&mut self, item: Result<Event>) {
+        if self.pending.is_none() {
+            self.pending = Some(item);
+        } else {
+            // At most one event can be found while another waits (each path that finds
+            // one either stops reading or finishes); a second replaces it, so the final
+            // outcome is never lost.
+            self.queued = Some(item);
+        }
+    }
+
+    /// Ends the stream with `last` as its final item.
     fn finish(&mut self, last: Result<Event>) {
-        self.pending = Some(last);
+        self.emit(last);
         self.finishing = true;
     }
 
@@ -678,6 +698,7 @@ impl Worker {
 /// What woke the worker up.
 enum Step {
     Idle,
+    Delivered,
     Command(Option<Command>),
     Frame(Option<std::result::Result<Message, tokio_tungstenite::tungstenite::Error>>),
     KeepAlive,
