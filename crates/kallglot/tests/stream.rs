@@ -745,7 +745,7 @@ async fn stream_audio_resamples_frames_and_ends_when_the_input_ends() {
         .stream_audio(
             &session,
             futures_util::stream::iter(chunks),
-            StreamOptions::default(),
+            StreamOptions::default().pacing(stream::Pacing::Unpaced),
         )
         .await
         .unwrap();
@@ -1076,6 +1076,257 @@ mod liveness {
     }
 }
 
+/// `stream_audio`: real-time pacing, both parties of a call, and chunks that fail.
+mod feeding {
+    use super::*;
+    use kallglot::stream::audio::Pcm;
+    use kallglot::stream::{AudioChunk, Pacing, PartyChunk};
+    use tokio::time::Instant;
+
+    /// One `audio.input` (or `session.end`) as the server saw it, with when it arrived.
+    #[derive(Debug, Clone)]
+    struct Seen {
+        at: Duration,
+        message: Value,
+    }
+
+    impl Seen {
+        fn payload(&self) -> Vec<u8> {
+            let b64 = self.message["audio"]["payload"].as_str().unwrap();
+            decode_base64(b64)
+        }
+    }
+
+    fn decode_base64(text: &str) -> Vec<u8> {
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let values: Vec<u32> = text
+            .bytes()
+            .filter(|&b| b != b'=')
+            .map(|b| ALPHABET.iter().position(|&a| a == b).unwrap() as u32)
+            .collect();
+        let mut out = Vec::new();
+        for chunk in values.chunks(4) {
+            let n = chunk
+                .iter()
+                .enumerate()
+                .fold(0, |n, (i, v)| n | v << (18 - 6 * i));
+            for i in 0..chunk.len() - 1 {
+                out.push((n >> (16 - 8 * i)) as u8);
+            }
+        }
+        out
+    }
+
+    /// A server that records every message with its arrival time (from the first one)
+    /// and answers `session.end`; `done` fires when the connection is over.
+    async fn recording_server() -> (
+        Server,
+        Arc<Mutex<Vec<Seen>>>,
+        tokio::sync::oneshot::Receiver<()>,
+    ) {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+        let done_tx = Arc::new(Mutex::new(Some(done_tx)));
+        let log = seen.clone();
+        let server = serve(move |mut ws, _| {
+            let log = log.clone();
+            let done_tx = done_tx.clone();
+            async move {
+                let mut first: Option<Instant> = None;
+                while let Some(Ok(frame)) = ws.next().await {
+                    let Message::Text(text) = frame else { continue };
+                    let message: Value = serde_json::from_str(&text).unwrap();
+                    let start = *first.get_or_insert_with(Instant::now);
+                    let is_end = message["type"] == "session.end";
+                    log.lock().unwrap().push(Seen {
+                        at: start.elapsed(),
+                        message,
+                    });
+                    if is_end {
+                        send_json(
+                            &mut ws,
+                            json!({"type": "session.ended", "session_id": "sess_1",
+                                   "reason": "explicit_end"}),
+                        )
+                        .await;
+                    }
+                }
+                if let Some(tx) = done_tx.lock().unwrap().take() {
+                    let _ = tx.send(());
+                }
+            }
+        })
+        .await;
+        (server, seen, done_rx)
+    }
+
+    /// Streams `items` with `pacing` under paused time (the session is fetched first, on
+    /// real time, from a REST mock) and returns the events and what the server saw.
+    async fn stream_items(
+        items: Vec<PartyChunk>,
+        pacing: Pacing,
+    ) -> (Vec<Result<Event, Error>>, Vec<Seen>) {
+        let (server, seen, done) = recording_server().await;
+        let (_rest, client, _clock, session) = reconnect::rest(server.addr, &["active"]).await;
+        tokio::time::pause();
+        let events = client
+            .sessions()
+            .stream_audio(
+                &session,
+                futures_util::stream::iter(items),
+                StreamOptions::default().pacing(pacing),
+            )
+            .await
+            .unwrap();
+        let all = collect(events).await;
+        tokio::time::timeout(Duration::from_secs(60), done)
+            .await
+            .expect("the server saw the connection end")
+            .unwrap();
+        tokio::time::resume();
+        let seen = seen.lock().unwrap().clone();
+        (all, seen)
+    }
+
+    fn mono_8k(ms: usize) -> PartyChunk {
+        AudioChunk::Pcm16 {
+            samples: vec![0; ms * 8],
+            sample_rate_hz: 8000,
+        }
+        .into()
+    }
+
+    fn arrivals(seen: &[Seen]) -> Vec<u128> {
+        seen.iter().map(|s| s.at.as_millis()).collect()
+    }
+
+    #[tokio::test]
+    async fn frames_go_out_in_real_time_by_default() {
+        let (all, seen) = stream_items(vec![mono_8k(1000)], Pacing::default()).await;
+        assert!(
+            matches!(all.last(), Some(Ok(Event::Closed(c))) if c.session_ended),
+            "{all:?}"
+        );
+        // Ten 100 ms frames, 100 ms apart, then session.end once the audio has played.
+        assert_eq!(
+            arrivals(&seen),
+            [0, 100, 200, 300, 400, 500, 600, 700, 800, 900, 1000]
+        );
+        assert_eq!(seen.last().unwrap().message["type"], "session.end");
+    }
+
+    #[tokio::test]
+    async fn faster_pacing_for_backfill_and_tests() {
+        let (_, seen) = stream_items(vec![mono_8k(400)], Pacing::Accelerated(4.0)).await;
+        assert_eq!(arrivals(&seen), [0, 25, 50, 75, 100]);
+        let (_, seen) = stream_items(vec![mono_8k(400)], Pacing::Unpaced).await;
+        assert_eq!(arrivals(&seen), [0, 0, 0, 0, 0]);
+        // Nonsense factors mean unpaced, never a panic or a stall.
+        for factor in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+            let (_, seen) = stream_items(vec![mono_8k(200)], Pacing::Accelerated(factor)).await;
+            assert_eq!(arrivals(&seen), [0, 0, 0], "{factor}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stereo_recording_streams_both_parties_side_by_side() {
+        // 500 ms at 16 kHz: the agent (left) speaks a tone, the customer (right) is silent.
+        let samples: Vec<i16> = (0..8_000)
+            .flat_map(|i| {
+                let tone = (i as f64 * 300.0 * std::f64::consts::TAU / 16_000.0).sin() * 9_000.0;
+                [tone as i16, 0]
+            })
+            .collect();
+        let call = Pcm::new(samples, 16_000, 2).unwrap();
+        // Read in 100 ms blocks, as from a file or a live source, split per channel.
+        let mut items = Vec::new();
+        for block in call.samples().chunks(2 * 1_600) {
+            let block = Pcm::new(block.to_vec(), 16_000, 2).unwrap();
+            items.extend(
+                PartyChunk::per_channel(&block, &[Speaker::Agent, Speaker::Customer]).unwrap(),
+            );
+        }
+        let (all, seen) = stream_items(items, Pacing::RealTime).await;
+        assert!(
+            matches!(all.last(), Some(Ok(Event::Closed(c))) if c.session_ended),
+            "{all:?}"
+        );
+        let audio: Vec<&Seen> = seen
+            .iter()
+            .filter(|s| s.message["type"] == "audio.input")
+            .collect();
+        let party = |who: &str| -> Vec<&Seen> {
+            audio
+                .iter()
+                .copied()
+                .filter(|s| s.message["speaker"] == who)
+                .collect()
+        };
+        let (agent, customer) = (party("agent"), party("customer"));
+        assert_eq!(agent.len(), 5, "{seen:?}");
+        assert_eq!(customer.len(), 5, "{seen:?}");
+        assert_eq!(audio.len(), 10, "no other speaker");
+        // Each party's audio is its own channel.
+        assert!(agent.iter().any(|s| s.payload().iter().any(|&b| b != 0xFF)));
+        assert!(
+            customer
+                .iter()
+                .all(|s| s.payload().iter().all(|&b| b == 0xFF))
+        );
+        for frames in [&agent, &customer] {
+            // Both timelines run in real time, side by side: frame k at k × 100 ms.
+            let at: Vec<u128> = frames.iter().map(|s| s.at.as_millis()).collect();
+            assert_eq!(at, [0, 100, 200, 300, 400], "{seen:?}");
+            // Timestamps follow each party's own audio.
+            let ts: Vec<u64> = frames
+                .iter()
+                .map(|s| s.message["timestamp_ms"].as_u64().unwrap())
+                .collect();
+            let offsets: Vec<u64> = ts.iter().map(|t| t - ts[0]).collect();
+            assert_eq!(offsets[..4], [0, 100, 200, 300]);
+        }
+        assert_eq!(
+            agent[0].message["timestamp_ms"], customer[0].message["timestamp_ms"],
+            "both parties start with the call"
+        );
+        // Sequence numbers stay one increasing series across both parties.
+        let sequences: Vec<u64> = audio
+            .iter()
+            .map(|s| s.message["sequence"].as_u64().unwrap())
+            .collect();
+        assert_eq!(sequences, (1..=10).collect::<Vec<u64>>());
+    }
+
+    #[tokio::test]
+    async fn a_chunk_that_cannot_be_converted_is_an_error_on_the_stream() {
+        let items = vec![
+            mono_8k(100),
+            AudioChunk::Pcm16 {
+                samples: vec![0; 100],
+                sample_rate_hz: 0,
+            }
+            .into(),
+            mono_8k(100),
+        ];
+        let (all, seen) = stream_items(items, Pacing::Unpaced).await;
+        assert!(
+            matches!(
+                all.last(),
+                Some(Err(Error::Stream(StreamError::Audio(
+                    kallglot::stream::AudioError::ZeroSampleRate
+                ))))
+            ),
+            "{all:?}"
+        );
+        // The first frame went out; nothing after the bad chunk, and no session.end.
+        let kinds: Vec<&str> = seen
+            .iter()
+            .map(|s| s.message["type"].as_str().unwrap())
+            .collect();
+        assert_eq!(kinds, ["audio.input"], "{seen:?}");
+    }
+}
+
 mod reconnect {
     use super::*;
     use wiremock::matchers::{method, path};
@@ -1095,7 +1346,7 @@ mod reconnect {
     /// A REST mock answering the session's GETs with `statuses` in turn (the last one
     /// repeats), a client with a manual clock, and the session fetched once (consuming
     /// the first status), ready to connect.
-    async fn rest(
+    pub(super) async fn rest(
         ws_addr: SocketAddr,
         statuses: &[&str],
     ) -> (MockServer, Client, ManualClock, kallglot::model::Session) {

@@ -33,6 +33,7 @@
 
 pub mod audio;
 mod connect;
+mod feed;
 mod message;
 mod worker;
 
@@ -41,7 +42,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use futures_util::{Stream, StreamExt};
+use futures_util::Stream;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::{Error, Result};
@@ -49,6 +50,7 @@ use crate::model::{Session, Speaker, StreamCredentials};
 use crate::resources::Sessions;
 
 pub use audio::{AudioError, MulawAudio};
+pub use feed::{AudioChunk, PartyChunk};
 pub use message::{
     AudioInput, ClientMessage, Closed, EndReason, Event, TranscriptFinal, TranscriptPartial,
 };
@@ -511,21 +513,6 @@ impl Stream for Events {
     }
 }
 
-/// One chunk of input audio for [`Sessions::stream_audio`].
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub enum AudioChunk {
-    /// 16-bit mono PCM at any sample rate; it is resampled to 8 kHz and μ-law encoded.
-    Pcm16 {
-        /// The samples.
-        samples: Vec<i16>,
-        /// Their sample rate in Hz.
-        sample_rate_hz: u32,
-    },
-    /// Audio already in μ-law at 8 kHz mono.
-    Mulaw(MulawAudio),
-}
-
 /// Opens a stream from credentials alone, without an API key: for a process that got a
 /// session's `stream` (URL, token, expiry) from your backend. Reconnection needs the REST
 /// API, so `options.reconnect` is ignored here; use [`Sessions::connect`] for it.
@@ -613,100 +600,32 @@ impl Sessions<'_> {
         .await
     }
 
-    /// Connects, then feeds `audio` into the stream in the background (resampled and μ-law
-    /// encoded as needed, cut into frames of `frame_ms`), ends the session when the input
-    /// ends, and returns the events. The one-call way to stream a recording or a live
-    /// source.
-    pub async fn stream_audio<S>(
+    /// Connects, then feeds `audio` into the stream in the background and returns the
+    /// events: the one-call way to stream a recording or a live source.
+    ///
+    /// Each item is an [`AudioChunk`], optionally with its speaker ([`PartyChunk`]; the
+    /// default is `options.speaker`). PCM is resampled and μ-law encoded, and every
+    /// speaker's audio is cut into 100 ms frames of its own. Frames are paced in real time
+    /// per speaker by default ([`StreamOptions::pacing`]), so both parties of a call,
+    /// interleaved, go out side by side; merge two live sources with
+    /// `futures_util::stream::select`, or split a stereo recording with
+    /// [`PartyChunk::per_channel`]. When the input ends, the session is ended.
+    ///
+    /// A chunk that cannot be converted (say, PCM at 0 Hz) ends the stream: [`Events`]
+    /// yields the [`StreamError::Audio`] error, and nothing after it is sent.
+    pub async fn stream_audio<S, I>(
         &self,
         session: &Session,
         audio: S,
         options: StreamOptions,
     ) -> Result<Events>
     where
-        S: Stream<Item = AudioChunk> + Send + 'static,
+        S: Stream<Item = I> + Send + 'static,
+        I: Into<PartyChunk> + Send + 'static,
     {
+        let pacing = options.pacing;
         let (sender, events) = self.connect(session, options).await?;
-        tokio::spawn(async move {
-            let mut feeder = Feeder::default();
-            let mut audio = std::pin::pin!(audio);
-            while let Some(chunk) = audio.next().await {
-                feeder.push(chunk);
-                while let Some(frame) = feeder.framer.next_frame() {
-                    if sender.send_audio(frame).await.is_err() {
-                        return;
-                    }
-                }
-            }
-            if let Some(rest) = feeder.finish()
-                && sender.send_audio(rest).await.is_err()
-            {
-                return;
-            }
-            if let Err(e) = sender.end().await {
-                tracing::debug!(error = %e, "ending the stream after the input ended failed");
-            }
-        });
+        tokio::spawn(feed::run(sender, audio, pacing));
         Ok(events)
-    }
-}
-
-/// Turns input chunks into μ-law frames, keeping their order: the resampler holds back a
-/// few milliseconds of PCM, which are flushed before any μ-law chunk, on a change of
-/// sample rate, and at the end.
-#[derive(Default)]
-struct Feeder {
-    framer: audio::Framer,
-    resampler: Option<audio::Resampler>,
-    pcm: Vec<i16>,
-}
-
-impl Feeder {
-    fn push(&mut self, chunk: AudioChunk) {
-        match chunk {
-            AudioChunk::Mulaw(mulaw) => {
-                self.flush_resampler();
-                self.framer.push(&mulaw);
-            }
-            AudioChunk::Pcm16 {
-                samples,
-                sample_rate_hz,
-            } => {
-                if self.resampler.as_ref().map(audio::Resampler::from_hz) != Some(sample_rate_hz) {
-                    self.flush_resampler();
-                    match audio::Resampler::new(sample_rate_hz) {
-                        Ok(r) => self.resampler = Some(r),
-                        Err(e) => {
-                            tracing::warn!(error = %e, "skipping an audio chunk");
-                            return;
-                        }
-                    }
-                }
-                self.pcm.clear();
-                if let Some(r) = self.resampler.as_mut() {
-                    r.process(&samples, &mut self.pcm);
-                }
-                self.push_pcm();
-            }
-        }
-    }
-
-    fn flush_resampler(&mut self) {
-        if let Some(mut r) = self.resampler.take() {
-            self.pcm.clear();
-            r.flush(&mut self.pcm);
-            self.push_pcm();
-        }
-    }
-
-    fn push_pcm(&mut self) {
-        let mulaw = MulawAudio::from_pcm16(&self.pcm, audio::SAMPLE_RATE_HZ)
-            .expect("resampled audio is at 8 kHz");
-        self.framer.push(&mulaw);
-    }
-
-    fn finish(mut self) -> Option<MulawAudio> {
-        self.flush_resampler();
-        self.framer.finish()
     }
 }
