@@ -1238,14 +1238,8 @@ mod feeding {
             })
             .collect();
         let call = Pcm::new(samples, 16_000, 2).unwrap();
-        // Read in 100 ms blocks, as from a file or a live source, split per channel.
-        let mut items = Vec::new();
-        for block in call.samples().chunks(2 * 1_600) {
-            let block = Pcm::new(block.to_vec(), 16_000, 2).unwrap();
-            items.extend(
-                PartyChunk::per_channel(&block, &[Speaker::Agent, Speaker::Customer]).unwrap(),
-            );
-        }
+        let items = PartyChunk::per_channel(&call, &[Speaker::Agent, Speaker::Customer]).unwrap();
+        assert_eq!(items.len(), 10, "100 ms blocks, alternating");
         let (all, seen) = stream_items(items, Pacing::RealTime).await;
         assert!(
             matches!(all.last(), Some(Ok(Event::Closed(c))) if c.session_ended),

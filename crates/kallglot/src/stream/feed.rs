@@ -72,31 +72,49 @@ impl PartyChunk {
         }
     }
 
-    /// Splits multi-channel PCM into one chunk per party: channel `i` is spoken by
+    /// Splits multi-channel PCM into the parties' chunks: channel `i` is spoken by
     /// `speakers[i]` (a stereo call recording is typically `[Speaker::Agent,
-    /// Speaker::Customer]`). Channels beyond `speakers` are left out.
+    /// Speaker::Customer]`); channels beyond `speakers` are left out. The chunks come in
+    /// blocks of [`PARTY_BLOCK`], alternating between the parties, so that real-time
+    /// pacing sends both parties side by side.
     ///
     /// # Errors
     ///
     /// [`AudioError::NoSuchChannel`] when there are more speakers than channels.
     pub fn per_channel(pcm: &Pcm, speakers: &[Speaker]) -> Result<Vec<Self>, AudioError> {
-        speakers
-            .iter()
-            .zip(0_u16..)
-            .map(|(speaker, index)| Ok(Self::new(speaker.clone(), pcm.channel(index)?)))
-            .collect::<Result<Vec<_>, AudioError>>()
-            .and_then(|parties| {
-                if speakers.len() > usize::from(pcm.channels()) {
-                    Err(AudioError::NoSuchChannel {
-                        index: pcm.channels(),
-                        channels: pcm.channels(),
-                    })
-                } else {
-                    Ok(parties)
-                }
-            })
+        let channels = usize::from(pcm.channels());
+        if speakers.len() > channels {
+            return Err(AudioError::NoSuchChannel {
+                index: pcm.channels(),
+                channels: pcm.channels(),
+            });
+        }
+        let per_block = (u128::from(pcm.sample_rate_hz()) * PARTY_BLOCK.as_millis() / 1000).max(1);
+        let per_block = usize::try_from(per_block).unwrap_or(usize::MAX);
+        let mut parties = Vec::new();
+        for block in pcm.samples().chunks(per_block.saturating_mul(channels)) {
+            for (index, speaker) in speakers.iter().enumerate() {
+                let samples = block
+                    .iter()
+                    .skip(index)
+                    .step_by(channels)
+                    .copied()
+                    .collect();
+                parties.push(Self::new(
+                    speaker.clone(),
+                    AudioChunk::Pcm16 {
+                        samples,
+                        sample_rate_hz: pcm.sample_rate_hz(),
+                    },
+                ));
+            }
+        }
+        Ok(parties)
     }
 }
+
+/// How much audio of each party one chunk from [`PartyChunk::per_channel`] holds.
+pub const PARTY_BLOCK: Duration = Duration::from_millis(100);
 
 impl From<AudioChunk> for PartyChunk {
     fn from(chunk: AudioChunk) -> Self {

@@ -50,7 +50,7 @@ use crate::model::{Session, Speaker, StreamCredentials};
 use crate::resources::Sessions;
 
 pub use audio::{AudioError, MulawAudio};
-pub use feed::{AudioChunk, PartyChunk};
+pub use feed::{AudioChunk, PARTY_BLOCK, PartyChunk};
 pub use message::{
     AudioInput, ClientMessage, Closed, EndReason, Event, TranscriptFinal, TranscriptPartial,
 };
