@@ -3,7 +3,6 @@
 //! Only this task reads or writes the connection, so a keep-alive, an `end()` and audio
 //! can never race on it: they are commands handled one at a time. Each loop iteration
 //! waits on whichever of these can make progress:
-//! - an `end()` that gave up (it wakes the worker even inside a blocked write);
 //! - delivering the one pending event (while it waits, the socket is not read, which
 //!   pushes back on the server instead of queueing without bound);
 //! - the next command from the senders (bounded channel: backpressure on the senders);
@@ -17,6 +16,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -214,7 +214,6 @@ impl Worker {
             let pending = &mut self.pending;
             let step = tokio::select! {
                 biased;
-                _ = self.abort.notified(), if !self.finishing => Step::Aborted,
                 permit = self.events.reserve(), if pending.is_some() => {
                     // On Err the listener is gone: the event is dropped and the stream goes
                     // on for the senders.
@@ -255,7 +254,7 @@ impl Worker {
                     })
                     .await;
                 }
-                Step::Aborted | Step::EndTimedOut => self.end_timed_out().await,
+                Step::EndTimedOut => self.end_timed_out().await,
                 Step::CloseTimedOut => {
                     tracing::debug!("the server did not complete the close handshake in time");
                     self.close_deadline = None;
@@ -361,10 +360,20 @@ impl Worker {
 
     /// Runs one socket operation within the write timeout, giving up early if an `end()`
     /// gave up meanwhile.
+    ///
+    /// A write that completes at once (the usual case: the socket has room) costs no
+    /// timer and no wait on the abort signal. Only a write that has to wait can leave an
+    /// `end()` behind it in the channel, so only then is the abort signal watched; in the
+    /// main loop the `end()` command itself arrives in time.
     async fn bounded<F>(abort: &Notify, timeout: Duration, operation: F) -> Written
     where
         F: Future<Output = std::result::Result<(), tokio_tungstenite::tungstenite::Error>>,
     {
+        let mut operation = std::pin::pin!(operation);
+        let first = std::future::poll_fn(|cx| Poll::Ready(operation.as_mut().poll(cx))).await;
+        if let Poll::Ready(result) = first {
+            return Written::Done(result);
+        }
         tokio::select! {
             biased;
             _ = abort.notified() => Written::Aborted,
@@ -384,9 +393,8 @@ impl Worker {
             return;
         }
         self.last_sent = Instant::now();
-        let abort = self.abort.clone();
         let timeout = self.options.write_timeout;
-        match Self::bounded(&abort, timeout, self.socket.send(message)).await {
+        match Self::bounded(&self.abort, timeout, self.socket.send(message)).await {
             Written::Done(Ok(())) => {}
             Written::Done(Err(e)) => {
                 tracing::debug!(error = %e, "writing to the stream failed");
@@ -466,10 +474,9 @@ impl Worker {
             Some(Ok(Message::Ping(_))) => {
                 // tungstenite queued the pong; flush it now rather than on the next write.
                 if !self.closing {
-                    let abort = self.abort.clone();
                     let timeout = self.options.write_timeout;
                     if let Written::TimedOut =
-                        Self::bounded(&abort, timeout, self.socket.flush()).await
+                        Self::bounded(&self.abort, timeout, self.socket.flush()).await
                     {
                         tracing::warn!(?timeout, "answering a ping stayed blocked");
                         self.on_broken(Broken::Unresponsive {
@@ -703,7 +710,6 @@ enum Step {
     Frame(Option<std::result::Result<Message, tokio_tungstenite::tungstenite::Error>>),
     KeepAlive,
     Unresponsive,
-    Aborted,
     EndTimedOut,
     CloseTimedOut,
 }
