@@ -30,6 +30,16 @@
 //! down instead of growing a queue; [`Events`] is a `futures::Stream` of what arrives. The
 //! worker answers WebSocket pings, sends a `ping` message when the stream has been idle,
 //! and reports how the connection closed. It stops when every handle is dropped.
+//!
+//! Nothing waits on the server without a deadline ([`StreamOptions`]): a server that goes
+//! silent after a ping, or stops taking data, fails the stream with
+//! [`StreamError::Unresponsive`] (or, with reconnect on, is replaced); [`StreamSender::end`]
+//! returns within its end timeout; and once the session has ended, [`Events`] ends within
+//! the close timeout even if the server never completes the close handshake.
+//!
+//! [`Sessions::stream_audio`] feeds a whole source: PCM of any rate or μ-law, one or both
+//! parties of a call ([`PartyChunk`]), paced in real time by default ([`Pacing`]).
+//! [`audio`] has the pieces it is built from, including a WAV reader.
 
 pub mod audio;
 mod connect;
