@@ -635,7 +635,11 @@ impl Sessions<'_> {
     {
         let pacing = options.pacing;
         let (sender, events) = self.connect(session, options).await?;
-        tokio::spawn(feed::run(sender, audio, pacing));
+        // The feeder logs in the caller's span, like the worker.
+        tokio::spawn(tracing::Instrument::instrument(
+            feed::run(sender, audio, pacing),
+            tracing::Span::current(),
+        ));
         Ok(events)
     }
 }

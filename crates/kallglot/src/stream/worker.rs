@@ -201,8 +201,10 @@ impl Worker {
                 break;
             }
             let end_at = self.end_deadline;
-            let close_at = self.close_deadline;
             let reading = self.pending.is_none() && !self.finishing;
+            // Like the pong deadline, paused while a slow listener keeps the worker from
+            // reading: the server's close reply may be waiting in the socket.
+            let close_at = self.close_deadline.filter(|_| reading);
             // Paused while the worker is not reading: silence it cannot hear is not the
             // server's fault.
             let unanswered_at = self
