@@ -561,7 +561,9 @@ impl Worker {
             let outcome = tokio::select! {
                 biased;
                 _ = abort.notified() => None,
-                outcome = self.reconnect() => Some(outcome),
+                // Boxed: the REST retrieve and the dial are large futures that would otherwise
+                // be part of every worker's state, though reconnects are rare.
+                outcome = Box::pin(self.reconnect()) => Some(outcome),
             };
             match outcome {
                 Some(Ok(Some(attempt))) => {
