@@ -20,6 +20,7 @@ use crate::model::{
     Session, Transcript,
 };
 use crate::response::Response;
+use crate::retry::Backoff;
 use crate::transport::{self, ApiResult, Operation};
 
 use kallglot_api::catalogue::{
@@ -302,7 +303,8 @@ pub struct Analyses<'a> {
 pub struct WaitOptions {
     /// Give up once this much time has passed (5 minutes by default).
     pub timeout: Duration,
-    /// The first wait between polls (1 s by default); it doubles after each poll.
+    /// The ceiling of the first wait between polls (1 s by default); it doubles after each
+    /// poll, and each wait is jittered between half the ceiling and the ceiling.
     pub initial_interval: Duration,
     /// The longest wait between polls (15 s by default). Kallglot asks clients to prefer
     /// webhooks to tight polling, so the interval grows.
@@ -336,6 +338,17 @@ impl WaitOptions {
     pub fn max_interval(mut self, interval: Duration) -> Self {
         self.max_interval = interval;
         self
+    }
+
+    /// The polling schedule: `initial_interval` doubling up to `max_interval`, each wait
+    /// jittered between half its ceiling and the ceiling so that many waiters do not poll
+    /// in step. An interval of zero is raised to 1 ms so that polling never spins.
+    fn schedule(&self) -> Backoff {
+        let floor = Duration::from_millis(1);
+        Backoff::new(
+            self.initial_interval.max(floor),
+            self.max_interval.max(floor),
+        )
     }
 }
 
@@ -392,22 +405,42 @@ impl<'a> Analyses<'a> {
     ) -> Result<Response<Analysis>> {
         let id = id.into();
         let clock = self.client.shared.clock.clone();
-        let deadline = clock.now() + options.timeout;
-        let mut interval = options.initial_interval.max(Duration::from_millis(1));
-        loop {
+        let deadline = Deadline::after(clock.now(), options.timeout);
+        let schedule = options.schedule();
+        for poll in 1u32.. {
             let analysis = self.retrieve(id.clone()).await?;
             if analysis.status.is_terminal() {
                 return Ok(analysis);
             }
-            let now = clock.now();
-            if now + interval > deadline {
+            let wait = schedule.jittered(poll);
+            if !deadline.allows(clock.now(), wait) {
                 return Err(Error::WaitTimeout {
                     analysis_id: id.to_string(),
                     last_status: analysis.status.to_string(),
                 });
             }
-            clock.sleep(interval).await;
-            interval = (interval * 2).min(options.max_interval.max(interval));
+            clock.sleep(wait).await;
+        }
+        unreachable!("a u32 of polls outlasts any deadline")
+    }
+}
+
+/// When a wait helper gives up. Built by saturating addition, so a timeout of
+/// `Duration::MAX` means "never", not a panic.
+#[derive(Debug, Clone, Copy)]
+struct Deadline(Option<tokio::time::Instant>);
+
+impl Deadline {
+    fn after(now: tokio::time::Instant, timeout: Duration) -> Self {
+        Self(now.checked_add(timeout))
+    }
+
+    /// Whether sleeping `wait` from `now` still ends before the deadline.
+    fn allows(&self, now: tokio::time::Instant, wait: Duration) -> bool {
+        match (self.0, now.checked_add(wait)) {
+            (None, _) => true,
+            (Some(_), None) => false,
+            (Some(deadline), Some(wake)) => wake <= deadline,
         }
     }
 }
