@@ -4,3 +4,4 @@
 
 pub mod manifest;
 pub mod report;
+pub mod spec_surface;
