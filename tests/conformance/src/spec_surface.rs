@@ -88,17 +88,24 @@ pub fn surface(spec: &Value) -> Surface {
                 out.response_headers.insert("audio/Content-Type".into());
             }
             for (name, header) in response["headers"].as_object().into_iter().flatten() {
-                let shared = header.get("$ref").is_some();
-                let name = if audio && !shared {
-                    format!("audio/{name}")
-                } else {
-                    name.clone()
-                };
-                out.response_headers.insert(name);
+                out.response_headers
+                    .insert(header_entry(name, header, audio));
             }
         }
     }
     out
+}
+
+/// The manifest's name for a response header the spec declares: shared headers (a `$ref`
+/// to `components/headers`) by their own name, headers declared inline on an audio
+/// response as `audio/<name>`.
+pub fn header_entry(name: &str, header: &Value, audio_response: bool) -> String {
+    let shared = header.get("$ref").is_some();
+    if audio_response && !shared {
+        format!("audio/{name}")
+    } else {
+        name.to_string()
+    }
 }
 
 /// Every operation object of the spec.
