@@ -806,9 +806,10 @@ impl Run {
         for name in declared {
             let id = format!("response_headers/{name}");
             match self.headers.get(&name) {
-                None | Some(Tally { checked: 0, .. }) => {
-                    self.not_run(&[&id], "no response of this run declares it")
-                }
+                None | Some(Tally { checked: 0, .. }) => self.not_run(
+                    &[&id],
+                    "no answer of this run had a status that declares it",
+                ),
                 Some(tally) if tally.problems.is_empty() => self.record(&id, Ok(())),
                 Some(tally) => {
                     let text = format!(
@@ -848,12 +849,7 @@ impl Run {
 
     /// The rows, with every key and token the run used replaced.
     fn finish(self) -> Vec<Row> {
-        let redact = |text: &str| {
-            self.secrets
-                .iter()
-                .filter(|s| !s.is_empty())
-                .fold(text.to_string(), |t, s| t.replace(s.as_str(), "[redacted]"))
-        };
+        let redact = |text: &str| redact(&self.secrets, text);
         self.rows
             .iter()
             .map(|row| Row {
@@ -866,6 +862,14 @@ impl Run {
             })
             .collect()
     }
+}
+
+/// `text` with every secret replaced by `[redacted]`.
+fn redact(secrets: &[String], text: &str) -> String {
+    secrets
+        .iter()
+        .filter(|s| !s.is_empty())
+        .fold(text.to_string(), |t, s| t.replace(s.as_str(), "[redacted]"))
 }
 
 // ---- the stream ----
@@ -1046,5 +1050,26 @@ fn same_id(raw: &Exchange, sdk_id: &str) -> Result<(), String> {
         other => Err(format!(
             "the SDK read id {sdk_id}, the raw answer has {other:?}"
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_secret_is_redacted_and_an_empty_one_is_ignored() {
+        let secrets = [
+            "sk_test_abc".to_string(),
+            String::new(),
+            "kst_test_xyz".into(),
+        ];
+        assert_eq!(
+            redact(
+                &secrets,
+                "key sk_test_abc, token kst_test_xyz, again sk_test_abc"
+            ),
+            "key [redacted], token [redacted], again [redacted]"
+        );
     }
 }
