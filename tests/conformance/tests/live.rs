@@ -26,7 +26,7 @@ async fn every_live_row_passes_against_the_emulator() {
         .start()
         .await
         .unwrap();
-    let rows = live::run(&config(server.url(), &server.api_key(), true))
+    let rows = live::run(&config(server.url(), server.api_key(), true))
         .await
         .unwrap();
     let not_ok: Vec<_> = rows.iter().filter(|r| r.outcome != Outcome::Ok).collect();
