@@ -177,6 +177,8 @@ impl Run {
                         "operations/download_recording_audio",
                         "operations/create_analysis",
                         "operations/retrieve_analysis",
+                        "error_codes.current/insufficient_permissions",
+                        "statuses/403",
                     ],
                     "create_session failed",
                 );
@@ -824,26 +826,17 @@ impl Run {
         }
     }
 
-    /// Every operation of the spec has a row, and every operation row names one.
+    /// Every operation of the spec has a row, every operation row names one, and every
+    /// other row is an entry of `documented.toml`.
     fn coverage_row(&mut self) {
-        let spec: Vec<String> = self.contract.operation_ids();
-        let rows: Vec<String> = self
-            .rows
-            .iter()
-            .filter_map(|r| r.id.strip_prefix("operations/").map(str::to_string))
-            .collect();
-        let missing: Vec<&String> = spec.iter().filter(|id| !rows.contains(id)).collect();
-        let unknown: Vec<&String> = rows.iter().filter(|id| !spec.contains(id)).collect();
-        let result = if missing.is_empty() && unknown.is_empty() {
-            Ok(())
-        } else {
-            Err(format!(
-                "operations without a row: {missing:?}; rows without an operation: {unknown:?}"
-            ))
-        };
+        let result = coverage(
+            &self.contract.operation_ids(),
+            &crate::manifest::load(),
+            self.rows.iter().map(|r| r.id.as_str()),
+        );
         self.rows.insert(
             0,
-            Row::new("coverage (spec operations <-> live rows)", result),
+            Row::new("coverage (spec operations, manifest <-> live rows)", result),
         );
     }
 
@@ -861,6 +854,39 @@ impl Run {
                 },
             })
             .collect()
+    }
+}
+
+/// Checks the live rows against the spec's operations and the manifest's entries.
+fn coverage<'r>(
+    operations: &[String],
+    manifest: &BTreeMap<String, String>,
+    rows: impl Iterator<Item = &'r str>,
+) -> Result<(), String> {
+    let rows: Vec<&str> = rows.collect();
+    let run: Vec<&str> = rows
+        .iter()
+        .filter_map(|id| id.strip_prefix("operations/"))
+        .collect();
+    let missing: Vec<&String> = operations
+        .iter()
+        .filter(|id| !run.contains(&id.as_str()))
+        .collect();
+    let unknown: Vec<&&str> = run
+        .iter()
+        .filter(|id| !operations.iter().any(|o| o == *id))
+        .collect();
+    let undocumented: Vec<&&str> = rows
+        .iter()
+        .filter(|id| !id.starts_with("operations/") && !manifest.contains_key(**id))
+        .collect();
+    if missing.is_empty() && unknown.is_empty() && undocumented.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "operations without a row: {missing:?}; operation rows the spec lacks: {unknown:?}; \
+             rows that are not documented.toml entries: {undocumented:?}"
+        ))
     }
 }
 
@@ -1056,6 +1082,30 @@ fn same_id(raw: &Exchange, sdk_id: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn coverage_names_missing_operations_unknown_ones_and_undocumented_rows() {
+        let operations = ["create_session".to_string(), "retrieve_session".to_string()];
+        let manifest = BTreeMap::from([("statuses/401".to_string(), String::new())]);
+        let ok = [
+            "operations/create_session",
+            "operations/retrieve_session",
+            "statuses/401",
+        ];
+        assert_eq!(coverage(&operations, &manifest, ok.into_iter()), Ok(()));
+        let bad = [
+            "operations/create_session",
+            "operations/dial",
+            "statuses/499",
+        ];
+        let err = coverage(&operations, &manifest, bad.into_iter()).unwrap_err();
+        assert!(
+            err.contains("without a row: [\"retrieve_session\"]"),
+            "{err}"
+        );
+        assert!(err.contains("spec lacks: [\"dial\"]"), "{err}");
+        assert!(err.contains("entries: [\"statuses/499\"]"), "{err}");
+    }
 
     #[test]
     fn every_secret_is_redacted_and_an_empty_one_is_ignored() {
