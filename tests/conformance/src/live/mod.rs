@@ -25,6 +25,7 @@
 
 mod check;
 mod scenarios;
+mod stream;
 mod wire;
 
 pub use check::{Contract, Findings};
