@@ -9,7 +9,7 @@ use xtask::validate::resolve;
 /// Names declared by one side (spec or manifest), comparable set by set.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Surface {
-    /// The error codes, current and legacy.
+    /// The error codes, current and legacy (`x-known-values` and the `x-aliases` keys).
     pub error_codes: BTreeSet<String>,
     /// Response headers. A header declared inline on an audio response is named
     /// `audio/<Header>`, as is that response's `Content-Type`; shared headers (the spec's
@@ -34,17 +34,19 @@ pub fn load() -> Result<Surface, String> {
 /// The surface of a spec document.
 pub fn surface(spec: &Value) -> Surface {
     let mut out = Surface::default();
-    let code = spec.pointer("/components/schemas/ErrorDetail/properties/code");
-    if let Some(known) = code
+    // The known codes, and the legacy spellings the spec declares as aliases of them.
+    if let Some(code) = spec
+        .pointer("/components/schemas/ErrorDetail/properties/code")
         .map(|c| follow(spec, c))
-        .and_then(|c| c.get("x-known-values"))
-        .and_then(Value::as_array)
     {
+        let known = code["x-known-values"].as_array().into_iter().flatten();
         out.error_codes = known
-            .iter()
             .filter_map(Value::as_str)
             .map(str::to_string)
             .collect();
+        let aliases = code["x-aliases"].as_object().into_iter().flatten();
+        out.error_codes
+            .extend(aliases.map(|(alias, _)| alias.clone()));
     }
     if let Some(shared) = spec
         .pointer("/components/headers")
@@ -152,7 +154,8 @@ mod tests {
                 },
                 "parameters": {"Key": {"name": "Idempotency-Key", "in": "header"}},
                 "schemas": {"ErrorDetail": {"properties": {"code": {
-                    "type": "string", "x-known-values": ["a", "b"]}}}}
+                    "type": "string", "x-known-values": ["a", "b"],
+                    "x-aliases": {"old_a": "a"}}}}}
             },
             "paths": {"/x": {
                 "post": {"parameters": [{"$ref": "#/components/parameters/Key"}],
@@ -167,7 +170,7 @@ mod tests {
         });
         let s = surface(&spec);
         let names = |set: &BTreeSet<String>| set.iter().cloned().collect::<Vec<_>>();
-        assert_eq!(names(&s.error_codes), ["a", "b"]);
+        assert_eq!(names(&s.error_codes), ["a", "b", "old_a"]);
         assert_eq!(
             names(&s.response_headers),
             ["X-Request-ID", "audio/Content-Length", "audio/Content-Type"]
