@@ -59,6 +59,24 @@ impl Contract {
         ids
     }
 
+    /// The scope an operation needs (`x-kallglot-scope`), if it needs one.
+    pub fn scope(&self, operation_id: &str) -> Option<String> {
+        self.operation(operation_id)?["x-kallglot-scope"]
+            .as_str()
+            .map(str::to_string)
+    }
+
+    /// Every scope a key can have (the spec's root `x-kallglot-scopes`).
+    pub fn scopes(&self) -> Vec<String> {
+        self.spec["x-kallglot-scopes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect()
+    }
+
     fn operation(&self, id: &str) -> Option<&Value> {
         crate::spec_surface::operations(&self.spec).find(|op| op["operationId"] == id)
     }
@@ -263,6 +281,14 @@ mod tests {
                 "header X-Request-ID: GET /v1/sessions/sess_1 -> 200: missing",
             ]
         );
+    }
+
+    #[test]
+    fn scopes_come_from_the_spec() {
+        let c = contract();
+        assert_eq!(c.scope("end_session").as_deref(), Some("sessions:write"));
+        assert_eq!(c.scope("no_such_operation"), None);
+        assert!(c.scopes().len() >= 6 && c.scopes().contains(&"sessions:read".to_string()));
     }
 
     #[test]

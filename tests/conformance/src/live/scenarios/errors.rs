@@ -2,6 +2,10 @@
 
 use super::*;
 
+/// The operation the restricted key is refused: free, and harmless on an ended session
+/// should the key be allowed after all.
+const PROBE_OPERATION: &str = "end_session";
+
 impl Run {
     // ---- errors ----
 
@@ -114,7 +118,8 @@ impl Run {
     }
 
     /// 403 `insufficient_permissions`: ending the suite's own, already ended, session
-    /// with a key that lacks `sessions:write`.
+    /// ([`PROBE_OPERATION`]) with a key that lacks `sessions:write`, the scope the spec
+    /// declares for it.
     pub(super) async fn restricted_key_scope(&mut self, session_id: &str) {
         let ids = [
             "error_codes.current/insufficient_permissions",
@@ -143,10 +148,18 @@ impl Run {
             uuid::Uuid::new_v4().simple()
         );
         self.secrets.push(raw.clone());
+        // Every scope but the one the probe needs.
+        let needed = self.contract.scope(PROBE_OPERATION);
+        let scopes: Vec<String> = self
+            .contract
+            .scopes()
+            .into_iter()
+            .filter(|s| Some(s.as_str()) != needed.as_deref())
+            .collect();
         self.admin(
             "POST",
             "/__admin/keys",
-            json!({"key": raw, "scopes": ["sessions:read"]}),
+            Some(json!({"key": raw, "scopes": scopes})),
         )
         .await?;
         kallglot::ApiKey::new(raw).map_err(|e| e.to_string())
@@ -163,7 +176,7 @@ impl Run {
         let raw = self
             .exchange(
                 &wire,
-                "end_session",
+                PROBE_OPERATION,
                 "POST",
                 &path,
                 None,
@@ -180,10 +193,14 @@ impl Run {
             .err()
             .ok_or("the restricted key could end a session: it has sessions:write")?;
         expect_sdk_error(&err, 403, ErrorCode::InsufficientPermissions)?;
-        let scope = err.as_api().and_then(|a| a.required_scope);
-        if scope != Some(Scope::SessionsWrite) {
+        let named = err
+            .as_api()
+            .and_then(|a| a.required_scope)
+            .map(|s| s.as_str().to_string());
+        let declared = self.contract.scope(PROBE_OPERATION);
+        if named.is_none() || named != declared {
             return Err(format!(
-                "the SDK names the scope {scope:?}, not sessions:write"
+                "the SDK names the scope {named:?}; the spec declares {declared:?}"
             ));
         }
         Ok(())
@@ -194,8 +211,10 @@ impl Run {
         self.admin(
             "POST",
             "/__admin/faults",
-            json!({"route": "retrieve_session", "status": 429, "code": "rate_limit_exceeded",
+            Some(
+                json!({"route": "retrieve_session", "status": 429, "code": "rate_limit_exceeded",
                    "type": "rate_limit_error", "retry_after": 1, "times": 2}),
+            ),
         )
         .await?;
         let wire = self.wire.clone();
@@ -222,15 +241,19 @@ impl Run {
 
     /// Emulator only: with no credits left a create answers 402; the balance is restored.
     pub(super) async fn out_of_credits(&mut self) -> Result<(), String> {
-        let before = self.admin("GET", "/__admin/credits", Value::Null).await?;
+        let before = self.admin("GET", "/__admin/credits", None).await?;
         let remaining = before["remaining"]
             .as_i64()
             .ok_or("the emulator reported no credit balance")?;
-        self.admin("PUT", "/__admin/credits", json!({"remaining": 0}))
+        self.admin("PUT", "/__admin/credits", Some(json!({"remaining": 0})))
             .await?;
         let result = self.create_without_credits().await;
         let restored = self
-            .admin("PUT", "/__admin/credits", json!({"remaining": remaining}))
+            .admin(
+                "PUT",
+                "/__admin/credits",
+                Some(json!({"remaining": remaining})),
+            )
             .await;
         result.and(restored.map(|_| ()))
     }

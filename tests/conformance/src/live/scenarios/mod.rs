@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use kallglot::model::{AnalysisPart, CreateAnalysisParams, CreateSessionParams, Language, Mode};
-use kallglot::{ErrorCode, Scope};
+use kallglot::ErrorCode;
 use serde_json::{Value, json};
 
 mod errors;
@@ -125,11 +125,11 @@ impl Run {
     }
 
     /// A raw request to the emulator's admin API (no key), which must answer 2xx.
-    async fn admin(&self, method: &str, path: &str, body: Value) -> Result<Value, String> {
+    async fn admin(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, String> {
         let exchange = self
             .wire
             .with_key(None)
-            .send(method, path, Some(&body), None)
+            .send(method, path, body.as_ref(), None)
             .await?;
         if !(200..300).contains(&exchange.status) {
             return Err(format!(
