@@ -10,12 +10,17 @@ impl Run {
         let (session_id, idempotency_key) = match created {
             Ok(ids) => {
                 self.record("operations/create_session", Ok(()));
+                // create_session checked the replay: the SDK's create with the same key
+                // got the raw create's session.
+                self.record("request_headers/Idempotency-Key", Ok(()));
                 ids
             }
             Err(e) => {
                 self.record("operations/create_session", Err(e));
                 self.not_run(
                     &[
+                        "request_headers/Idempotency-Key",
+                        "request_headers/X-API-Key",
                         "error_codes.current/idempotency_mismatch",
                         "operations/retrieve_session",
                         "stream.server/session.ready",
@@ -42,6 +47,8 @@ impl Run {
         let mismatch = self.idempotency_mismatch(&idempotency_key).await;
         self.record("error_codes.current/idempotency_mismatch", mismatch);
 
+        let x_api_key = self.x_api_key(&session_id).await;
+        self.record("request_headers/X-API-Key", x_api_key);
         match self.retrieve_session(&session_id).await {
             Ok(session) => {
                 self.record("operations/retrieve_session", Ok(()));
@@ -108,6 +115,26 @@ impl Run {
             ));
         }
         Ok((id, key))
+    }
+
+    /// The SDK authenticating with `X-API-Key` instead of `Authorization` is accepted.
+    pub(super) async fn x_api_key(&mut self, session_id: &str) -> Result<(), String> {
+        let client = kallglot::Client::builder()
+            .api_key(self.checked.key.expose_secret())
+            .auth_style(kallglot::AuthStyle::XApiKey)
+            .base_url(self.client().base_url())
+            .build()
+            .map_err(|e| e.to_string())?;
+        let session = client
+            .sessions()
+            .retrieve(session_id)
+            .await
+            .map_err(|e| format!("SDK retrieve_session with X-API-Key: {e}"))?;
+        if session.id.as_str() == session_id {
+            Ok(())
+        } else {
+            Err(format!("X-API-Key retrieved session {}", session.id))
+        }
     }
 
     pub(super) async fn idempotency_mismatch(&mut self, key: &str) -> Result<(), String> {

@@ -7,8 +7,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use kallglot::model::{AnalysisPart, CreateAnalysisParams, CreateSessionParams, Language, Mode};
 use kallglot::ErrorCode;
+use kallglot::model::{AnalysisPart, CreateAnalysisParams, CreateSessionParams, Language, Mode};
 use serde_json::{Value, json};
 
 mod errors;
