@@ -54,22 +54,26 @@ pub(super) async fn stream_steps(session: &kallglot::model::Session) -> StreamSt
         Ok(other) => Err(format!("the first event is not session.ready: {other:?}")),
         Err(e) => Err(e),
     };
-    let mut audio = Ok(());
-    for _ in 0..25 {
-        // 100 ms of μ-law silence per frame.
-        if let Err(e) = sender
-            .send_audio(MulawAudio::from_mulaw_bytes(vec![0xFF; 800]))
-            .await
-        {
-            audio = Err(format!("sending audio failed: {e}"));
-            break;
+    // 2.5 s of μ-law silence in 100 ms frames. Sending waits while the worker's queue is
+    // full, so the whole burst has a deadline too.
+    let burst = async {
+        for _ in 0..25 {
+            sender
+                .send_audio(MulawAudio::from_mulaw_bytes(vec![0xFF; 800]))
+                .await
+                .map_err(|e| format!("sending audio failed: {e}"))?;
         }
-    }
-    steps.pong = match sender.ping().await {
-        Ok(()) => wait_for(&mut events, &mut audio, |e| matches!(e, Event::Pong { .. }))
+        Ok::<(), String>(())
+    };
+    let mut audio = tokio::time::timeout(STREAM_STEP, burst)
+        .await
+        .unwrap_or_else(|_| Err("sending audio did not finish in time".into()));
+    steps.pong = match tokio::time::timeout(STREAM_STEP, sender.ping()).await {
+        Ok(Ok(())) => wait_for(&mut events, &mut audio, |e| matches!(e, Event::Pong { .. }))
             .await
             .map(|_| ()),
-        Err(e) => Err(format!("sending ping failed: {e}")),
+        Ok(Err(e)) => Err(format!("sending ping failed: {e}")),
+        Err(_) => Err("sending ping did not finish in time".into()),
     };
     steps.end = match tokio::time::timeout(STREAM_STEP, sender.end()).await {
         Ok(Ok(())) => Ok(()),
