@@ -280,10 +280,25 @@ pub enum ConfigError {
         actual: Environment,
     },
     /// The base URL cannot be parsed or is not usable.
-    #[error("invalid base URL {url:?}: {reason}")]
+    ///
+    /// The value is never echoed whole: it may carry credentials, or be an API key given
+    /// in the wrong variable.
+    #[error("invalid base URL {}: {reason}", url.as_deref().unwrap_or("(not shown)"))]
     InvalidBaseUrl {
-        /// The URL given.
-        url: String,
+        /// The URL's scheme, host and port, when it has them; `None` when not even those
+        /// could be read, so that nothing of the value is shown.
+        url: Option<String>,
+        /// Why it was refused.
+        reason: &'static str,
+    },
+    /// An id cannot be one segment of a request path: it is empty, `.` or `..`, or contains
+    /// `/` or a control character. Ids are not secrets, so the value is shown (escaped).
+    #[error("invalid {kind} {id:?}: {reason}")]
+    InvalidId {
+        /// Which id, such as `session id`.
+        kind: &'static str,
+        /// The id given.
+        id: String,
         /// Why it was refused.
         reason: &'static str,
     },

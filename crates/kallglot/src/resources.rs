@@ -14,7 +14,7 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 use crate::call::{Call, RequestOptions};
 use crate::client::Client;
 use crate::error::{ConfigError, Error, Result};
-use crate::ids::{AnalysisId, RecordingId, SessionId};
+use crate::ids::{AnalysisId, RecordingId, SessionId, check_path_segment};
 use crate::model::{
     Analysis, CreateAnalysisParams, CreateSessionParams, EndedSession, Recording, RecordingList,
     Session, Transcript,
@@ -33,10 +33,13 @@ use kallglot_api::catalogue::{
 /// options, then convert the generated value into the SDK's model.
 ///
 /// `send` performs the generated request on a client wired to this call's executor; it
-/// receives the idempotency key to send when the route honours one.
+/// receives the idempotency key to send when the route honours one. `path_ids` is the
+/// [path segment check](crate::ids) of the ids in the path: a refused id fails the call
+/// when it is awaited, before anything is sent.
 fn typed<A, T, F, Fut>(
     client: &Client,
     op: &'static Operation,
+    path_ids: Result<(), ConfigError>,
     convert: fn(A) -> T,
     send: F,
 ) -> Call<T>
@@ -48,10 +51,16 @@ where
 {
     let shared = client.shared.clone();
     Call::new(move |options| async move {
+        path_ids?;
         let reply = transport::call(&shared, op, options, send).await?;
         Ok(Response::new(convert(reply.value), reply.meta))
     })
 }
+
+/// How the [path segment check](crate::ids) names each kind of id.
+const SESSION_ID: &str = "session id";
+const RECORDING_ID: &str = "recording id";
+const ANALYSIS_ID: &str = "analysis id";
 
 /// Sessions: `client.sessions()`.
 #[derive(Debug, Clone, Copy)]
@@ -76,6 +85,7 @@ impl<'a> Sessions<'a> {
         typed(
             self.client,
             &CREATE_SESSION,
+            Ok(()),
             Session::from_api,
             |api, key| async move {
                 let mut request = api.create_session().body(body);
@@ -93,6 +103,7 @@ impl<'a> Sessions<'a> {
         typed(
             self.client,
             &RETRIEVE_SESSION,
+            check_path_segment(SESSION_ID, id.as_str()),
             Session::from_api,
             move |api, _| async move { api.retrieve_session().id(id.as_str()).send().await },
         )
@@ -105,6 +116,7 @@ impl<'a> Sessions<'a> {
         typed(
             self.client,
             &END_SESSION,
+            check_path_segment(SESSION_ID, id.as_str()),
             EndedSession::from_api,
             move |api, key| async move {
                 let mut request = api.end_session().id(id.as_str());
@@ -123,6 +135,7 @@ impl<'a> Sessions<'a> {
         typed(
             self.client,
             &SESSION_TRANSCRIPT,
+            check_path_segment(SESSION_ID, id.as_str()),
             Transcript::from_api,
             move |api, _| async move {
                 api.retrieve_session_transcript()
@@ -140,6 +153,7 @@ impl<'a> Sessions<'a> {
         typed(
             self.client,
             &SESSION_RECORDINGS,
+            check_path_segment(SESSION_ID, id.as_str()),
             RecordingList::from_api,
             move |api, _| async move { api.list_session_recordings().id(id.as_str()).send().await },
         )
@@ -163,6 +177,7 @@ impl<'a> Recordings<'a> {
         typed(
             self.client,
             &RETRIEVE_RECORDING,
+            check_path_segment(RECORDING_ID, id.as_str()),
             Recording::from_api,
             move |api, _| async move { api.retrieve_recording().id(id.as_str()).send().await },
         )
@@ -227,6 +242,7 @@ impl Download {
         if self.options.timeout.is_some_and(|t| t.is_zero()) {
             return Err(ConfigError::ZeroTimeout("the download timeout").into());
         }
+        check_path_segment(RECORDING_ID, self.id.as_str())?;
         let shared = self.client.shared.clone();
         let id = self.id;
         let reply = transport::call(
@@ -370,6 +386,7 @@ impl<'a> Analyses<'a> {
         typed(
             self.client,
             &CREATE_ANALYSIS,
+            check_path_segment(SESSION_ID, id.as_str()),
             Analysis::from_api,
             move |api, key| async move {
                 let mut request = api.create_analysis().id(id.as_str()).body(body);
@@ -387,6 +404,7 @@ impl<'a> Analyses<'a> {
         typed(
             self.client,
             &RETRIEVE_ANALYSIS,
+            check_path_segment(ANALYSIS_ID, id.as_str()),
             Analysis::from_api,
             move |api, _| async move { api.retrieve_analysis().id(id.as_str()).send().await },
         )
