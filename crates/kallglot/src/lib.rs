@@ -57,6 +57,7 @@ mod response;
 pub mod retry;
 #[cfg(feature = "stream")]
 pub mod stream;
+pub mod testing;
 mod transport;
 #[cfg(feature = "webhooks")]
 pub mod webhooks;
