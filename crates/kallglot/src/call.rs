@@ -1,8 +1,9 @@
 //! Per-call options and the awaitable [`Call`] every resource method returns.
 
 use std::fmt;
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use crate::error::{ConfigError, Error, Result};
@@ -133,10 +134,23 @@ type Runner<T> = Box<dyn FnOnce(RequestOptions) -> CallFuture<T> + Send>;
 ///     .await?;
 /// # Ok(()) }
 /// ```
+///
+/// A `Call` is itself a [`Future`] (and `Unpin`), so it composes with future adapters
+/// directly: `futures::future::join_all(calls)`, `tokio::select!`, or
+/// `tracing::Instrument::instrument(call, span)`. Nothing is sent until it is first
+/// polled; set the options before that.
 #[must_use = "a Call does nothing until it is awaited"]
 pub struct Call<T> {
     options: PendingOptions,
-    run: Runner<T>,
+    state: State<T>,
+}
+
+/// Whether a [`Call`] has started: before its first poll it holds what to run, after it
+/// the running request.
+enum State<T> {
+    Pending(Runner<T>),
+    Running(CallFuture<T>),
+    Done,
 }
 
 impl<T: Send + 'static> Call<T> {
@@ -147,7 +161,7 @@ impl<T: Send + 'static> Call<T> {
     {
         Self {
             options: PendingOptions::default(),
-            run: Box::new(move |options| Box::pin(run(options))),
+            state: State::Pending(Box::new(move |options| Box::pin(run(options)))),
         }
     }
 
@@ -185,15 +199,26 @@ impl<T> fmt::Debug for Call<T> {
     }
 }
 
-impl<T: Send + 'static> IntoFuture for Call<T> {
+impl<T> Future for Call<T> {
     type Output = Result<Response<T>>;
-    type IntoFuture = CallFuture<T>;
 
-    fn into_future(self) -> Self::IntoFuture {
-        match self.options.finish() {
-            Ok(options) => (self.run)(options),
-            Err(e) => Box::pin(std::future::ready(Err(Error::Config(e)))),
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        if let State::Pending(_) = this.state {
+            let State::Pending(run) = std::mem::replace(&mut this.state, State::Done) else {
+                unreachable!("just matched")
+            };
+            this.state = match std::mem::take(&mut this.options).finish() {
+                Ok(options) => State::Running(run(options)),
+                Err(e) => return Poll::Ready(Err(Error::Config(e))),
+            };
         }
+        let State::Running(future) = &mut this.state else {
+            panic!("a Call was polled after it completed");
+        };
+        let output = std::task::ready!(future.as_mut().poll(cx));
+        this.state = State::Done;
+        Poll::Ready(output)
     }
 }
 
