@@ -53,12 +53,17 @@ pub enum Error {
     #[cfg(feature = "stream")]
     #[error(transparent)]
     Stream(crate::stream::StreamError),
-    /// [`Analyses::wait`](crate::Analyses::wait) reached its deadline before the analysis
-    /// finished.
-    #[error("analysis {analysis_id} was still {last_status} when the wait deadline passed")]
+    /// A wait helper ([`Analyses::wait`](crate::Analyses::wait),
+    /// [`Sessions::wait_for_transcript`](crate::Sessions::wait_for_transcript),
+    /// [`Sessions::wait_for_recordings`](crate::Sessions::wait_for_recordings)) reached its
+    /// deadline before what it waited for was done.
+    #[error("{waited_for} {id} was still {last_status} when the wait deadline passed")]
     WaitTimeout {
-        /// The analysis waited for.
-        analysis_id: String,
+        /// What was waited for: `analysis`, `transcript of session` or
+        /// `recording list of session`.
+        waited_for: &'static str,
+        /// The id of the analysis, or of the session.
+        id: String,
         /// Its status at the last poll.
         last_status: String,
     },

@@ -52,6 +52,7 @@ pub mod ids;
 pub mod metadata;
 pub mod model;
 mod open_enum;
+mod pages;
 mod resources;
 mod response;
 pub mod retry;
@@ -59,6 +60,7 @@ pub mod retry;
 pub mod stream;
 pub mod testing;
 mod transport;
+mod wait;
 #[cfg(feature = "webhooks")]
 pub mod webhooks;
 
@@ -73,9 +75,10 @@ pub use error::{ApiError, ConfigError, DecodeError, Error, Result};
 pub use error_code::{ErrorCode, ErrorType, Scope};
 pub use ids::{AnalysisId, RecordingId, SessionId, TranscriptId};
 pub use metadata::{Credits, RateLimit, ResponseMeta};
-pub use resources::{Analyses, Download, Downloaded, Recordings, Sessions, WaitOptions};
+pub use resources::{Analyses, Download, Downloaded, RecordingStream, Recordings, Sessions};
 pub use response::Response;
 pub use retry::{RetryBudget, RetryPolicy};
+pub use wait::WaitOptions;
 
 /// The README's Rust examples, compiled as doctests so they cannot rot.
 #[cfg(doctest)]

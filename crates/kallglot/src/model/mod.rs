@@ -40,7 +40,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 pub use analysis::{Analysis, AnalysisStatus, Compliance, Performance, Sentiment};
 pub use params::{
     AiAgentConfig, AiAgentTool, AnalysisPart, CreateAnalysisParams, CreateSessionParams, Direction,
-    Routing,
+    RecordingListParams, Routing,
 };
 pub use recording::{Channel, Recording, RecordingList, RecordingStatus};
 pub use session::{

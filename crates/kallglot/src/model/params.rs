@@ -8,6 +8,7 @@ use kallglot_api::types;
 use serde_json::{Map, Value};
 
 use super::{Language, Metadata, Mode};
+use crate::ids::RecordingId;
 use crate::open_enum::open_enum;
 
 /// Parameters for creating a session.
@@ -445,6 +446,63 @@ impl CreateAnalysisParams {
                 .iter()
                 .map(|part| part.as_str().to_owned())
                 .collect(),
+        }
+    }
+}
+
+/// The most items a page of a list may hold, in the legacy documentation's rules.
+pub(crate) const MAX_PAGE_LIMIT: u32 = 100;
+
+/// Which page of a session's recordings to list.
+///
+/// The current API reference calls the list cursor-paginated but names no parameters, so
+/// these use the names of the legacy documentation: `limit` (1 to 100; the server's
+/// default is 20) and `starting_after` (the id of the last recording of the previous
+/// page). A server that does not know them returns the whole list, which is correct too.
+///
+/// ```
+/// use kallglot::model::RecordingListParams;
+///
+/// let next = RecordingListParams::new().limit(50).starting_after("rec_01HABC");
+/// # let _ = next;
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecordingListParams {
+    pub(crate) limit: Option<u32>,
+    pub(crate) starting_after: Option<RecordingId>,
+}
+
+impl RecordingListParams {
+    /// No parameters: the server's first page of its default size.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How many recordings a page holds, 1 to 100. Another value fails the call with
+    /// [`ConfigError::InvalidRequest`](crate::ConfigError::InvalidRequest) before
+    /// anything is sent.
+    #[must_use]
+    pub fn limit(mut self, limit: u32) -> Self {
+        self.limit = Some(limit);
+        self
+    }
+
+    /// Lists the recordings after this one: the last id of the previous page.
+    #[must_use]
+    pub fn starting_after(mut self, id: impl Into<RecordingId>) -> Self {
+        self.starting_after = Some(id.into());
+        self
+    }
+
+    /// Checks the limit's range.
+    pub(crate) fn check(&self) -> Result<(), crate::ConfigError> {
+        match self.limit {
+            Some(limit) if !(1..=MAX_PAGE_LIMIT).contains(&limit) => {
+                Err(crate::ConfigError::InvalidRequest(format!(
+                    "the page limit must be 1 to {MAX_PAGE_LIMIT}, not {limit}"
+                )))
+            }
+            _ => Ok(()),
         }
     }
 }
