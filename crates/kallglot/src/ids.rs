@@ -9,7 +9,7 @@
 //!
 //! What *is* checked, when an id is put into a request path, is that it stays one path
 //! segment: an empty id, `.`, `..`, or one containing `/` or a control character is
-//! refused with [`ConfigError::InvalidId`](crate::ConfigError::InvalidId) before anything
+//! refused with [`ConfigError::InvalidId`] before anything
 //! is sent, because a URL parser resolves `sessions/../end` to `/v1/end` and `sessions//end`
 //! names no session at all. Every other character is percent-encoded by the client.
 

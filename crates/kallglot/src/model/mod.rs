@@ -287,6 +287,8 @@ fn language_to_wire(language: &Option<Language>) -> Option<String> {
 
 /// `deserialize_with` for an optional language received from the server: kept verbatim
 /// like [`language_from_wire`], where `Language`'s own `Deserialize` would validate it.
+/// The stream events use it.
+#[cfg(feature = "stream")]
 pub(crate) fn lenient_language<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<Language>, D::Error> {
