@@ -290,3 +290,72 @@ fn stream_events_round_trip_in_the_protocol_shape() {
     round_trip(&event);
     assert!(serde_json::from_value::<Event>(json!([1])).is_err());
 }
+
+#[test]
+fn request_parameters_round_trip_as_their_body() {
+    use kallglot::model::{
+        AiAgentConfig, AiAgentTool, AnalysisPart, CreateAnalysisParams, CreateSessionParams,
+        Direction, Metadata, Mode, Routing,
+    };
+    let tool_schema = json!({"type": "object"}).as_object().unwrap().clone();
+    let all = [
+        CreateSessionParams::new(Mode::AiAgent)
+            .languages(Language::EN, Language::new("pt-BR").unwrap())
+            .routing(Routing::phone_number("+14155551234").with_direction(Direction::Inbound))
+            .metadata(Metadata::new().with("ticket", "T-1"))
+            .ai_agent(
+                AiAgentConfig::new()
+                    .voice("alloy")
+                    .temperature(0.5)
+                    .tool(AiAgentTool::new("lookup").parameters(tool_schema)),
+            ),
+        CreateSessionParams::new(Mode::from("future_mode")).routing(Routing::connection("pcon_1")),
+        CreateSessionParams::new(Mode::HelpChatVoice)
+            .routing(Routing::sip().with_from_uri("sip:a@b")),
+        CreateSessionParams::new(Mode::BidirectionalTranslation).routing(Routing::sip()),
+    ];
+    for params in &all {
+        let json = round_trip(params);
+        assert_eq!(json, params.to_json(), "the JSON is the request body");
+    }
+    let analysis = CreateAnalysisParams::new()
+        .profile("default")
+        .include([AnalysisPart::Summary, AnalysisPart::Keywords]);
+    assert_eq!(
+        round_trip(&analysis),
+        json!({"profile": "default", "include": ["summary", "keywords"]})
+    );
+    round_trip(&CreateAnalysisParams::new());
+
+    // Caller data is checked like the builders check it.
+    for bad in [
+        json!({"mode": "ai_agent", "source_language": "pt_BR"}),
+        json!({"mode": "ai_agent", "routing": {}}),
+        json!({"mode": "ai_agent", "routing": {"phone_number": "+1", "connection_id": "pcon_1"}}),
+    ] {
+        assert!(
+            serde_json::from_value::<CreateSessionParams>(bad.clone()).is_err(),
+            "{bad}"
+        );
+    }
+}
+
+#[test]
+fn webhook_models_round_trip() {
+    use kallglot::webhooks::{DeliveryInfo, SessionEndedData, WebhookEvent};
+    let info = DeliveryInfo::from_headers([
+        ("Kallglot-Webhook-Id", "wh_del_1"),
+        ("Kallglot-Retry-Count", "2"),
+        ("Kallglot-Original-Timestamp", "1774522800"),
+    ]);
+    assert_eq!(info.retry_count, Some(2));
+    round_trip(&info);
+    let event: WebhookEvent = serde_json::from_value(json!({
+        "id": "evt_1", "type": "session.ended", "api_version": "v1",
+        "created_at": "2026-03-26T11:00:00Z", "data": {"id": "sess_1", "duration": 3.5}
+    }))
+    .unwrap();
+    round_trip(&event);
+    let data: SessionEndedData = event.session_ended().unwrap();
+    round_trip(&data);
+}
