@@ -38,6 +38,9 @@
 //!
 //! Response enums are open: a status, mode or code this version does not know arrives as
 //! `Unknown(String)` instead of failing.
+//!
+//! Every model is `Serialize` and `Deserialize` in the API's own JSON shape, and
+//! [`testing`] builds them as fixtures for your tests.
 #![deny(missing_docs)]
 
 pub mod api_key;

@@ -2,7 +2,11 @@
 //!
 //! Each method maps to one documented operation and returns a [`Call`] (await it, after
 //! any per-call options) that yields a [`Response`] with the typed result and the
-//! response metadata.
+//! response metadata. Ids are checked as path segments first (see [`crate::ids`]).
+//!
+//! On top of the operations: the wait helpers ([`Sessions::wait_for_transcript`],
+//! [`Sessions::wait_for_recordings`], [`Analyses::wait`]), which share one polling loop,
+//! and [`Sessions::recordings_stream`], which walks a session's recordings page by page.
 
 use std::future::Future;
 use std::path::Path;
