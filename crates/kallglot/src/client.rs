@@ -177,8 +177,9 @@ fn raw_operation(method: Method, path: &str) -> Operation {
 /// are equivalent; other escapes keep their byte and get upper-case hex. Dot segments
 /// (`.`, `..`, in any encoding) and empty segments (`//`) are refused rather than
 /// resolved: a URL parser would send `/v1/sessions/../end` to `/v1/end`, and in a path
-/// built from ids they mean an id was empty or hostile, which resolving would hide. A
-/// trailing `/` is kept. The query and fragment are left as given.
+/// built from ids they mean an id was empty or hostile, which resolving would hide. So is
+/// `\`, which URL parsers read as `/`. A trailing `/` is kept. The query and fragment are
+/// left as given.
 fn validate_path(path: &str) -> Result<String, ConfigError> {
     let invalid = |reason| ConfigError::InvalidPath {
         path: path.to_string(),
@@ -193,6 +194,11 @@ fn validate_path(path: &str) -> Result<String, ConfigError> {
         return Err(invalid(
             "it must not contain a URL, spaces or control characters",
         ));
+    }
+    if path.contains('\\') {
+        // URL parsers read `\` as `/` in http(s) URLs, so it would hide segments from
+        // the checks below; `%5C` is the way to send the character itself.
+        return Err(invalid("it must not contain '\\' (send it as %5C)"));
     }
     let split = path.find(['?', '#']).unwrap_or(path.len());
     let (route, rest) = path.split_at(split);
@@ -389,6 +395,8 @@ mod tests {
             "/v1//sessions",
             "/v1/sessions/%zz/end",
             "/v1/sessions/%2",
+            "/v1/sessions\\..\\end",
+            "/v1/sessions/sess_1\\",
         ] {
             let err = validate_path(hostile).expect_err(hostile);
             assert!(

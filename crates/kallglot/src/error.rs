@@ -297,7 +297,7 @@ pub enum ConfigError {
         reason: &'static str,
     },
     /// An id cannot be one segment of a request path: it is empty, `.` or `..`, or contains
-    /// `/` or a control character. Ids are not secrets, so the value is shown (escaped).
+    /// `/`, `\` or a control character. Ids are not secrets, so the value is shown (escaped).
     #[error("invalid {kind} {id:?}: {reason}")]
     InvalidId {
         /// Which id, such as `session id`.

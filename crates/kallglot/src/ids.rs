@@ -8,7 +8,7 @@
 //! change into a client-side failure.
 //!
 //! What *is* checked, when an id is put into a request path, is that it stays one path
-//! segment: an empty id, `.`, `..`, or one containing `/` or a control character is
+//! segment: an empty id, `.`, `..`, or one containing `/`, `\` or a control character is
 //! refused with [`ConfigError::InvalidId`] before anything
 //! is sent, because a URL parser resolves `sessions/../end` to `/v1/end` and `sessions//end`
 //! names no session at all. Every other character is percent-encoded by the client.
@@ -24,6 +24,10 @@ pub(crate) fn check_path_segment(kind: &'static str, id: &str) -> Result<(), Con
         "`.` and `..` are path navigation, not ids"
     } else if id.contains('/') {
         "it contains `/`, which would change the route"
+    } else if id.contains('\\') {
+        // The generated client leaves `\` unencoded, and URL parsers read it as `/` in
+        // http(s) URLs: `\..` would become a `..` segment.
+        "it contains `\\`, which URL parsers read as `/`"
     } else if id.chars().any(char::is_control) {
         "it contains a control character"
     } else {

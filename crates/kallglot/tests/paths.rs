@@ -31,7 +31,7 @@ fn is_invalid_id(result: &Error) -> bool {
 #[tokio::test]
 async fn ids_that_would_leave_their_segment_are_refused_before_any_request() {
     let (server, client) = server().await;
-    for id in ["..", ".", "", "a/b", "../end", "sess_1\n"] {
+    for id in ["..", ".", "", "a/b", "../end", "sess_1\n", "\\..", "..\\"] {
         let err = client.sessions().end(id).await.unwrap_err();
         assert!(is_invalid_id(&err), "{id:?}: {err:?}");
         assert!(err.to_string().contains("session id"), "{err}");
@@ -96,6 +96,7 @@ async fn raw_dot_segments_are_refused_and_equivalent_spellings_match_their_route
         "/v1/sessions/%2e%2e/end",
         "/v1/sessions/.%2E/end",
         "/v1/sessions//end",
+        "/v1/sessions\\..\\end",
     ] {
         let err = client.request(Method::Post, hostile).await.unwrap_err();
         assert!(
