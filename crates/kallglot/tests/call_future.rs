@@ -1,12 +1,9 @@
-//! `Call` is a `Future`: it composes with `join_all` and `tracing::Instrument` without
-//! `.into_future()`, and keeps its per-call options.
-
-use std::sync::{Arc, Mutex};
+//! `Call` is a `Future`: it composes with `join_all` without `.into_future()`, and keeps
+//! its per-call options. (`tracing::Instrument` is in `call_instrument.rs`, a binary of
+//! its own so that no concurrent test races its subscriber.)
 
 use kallglot::{Client, ConfigError, Error};
 use serde_json::json;
-use tracing::Instrument;
-use tracing_subscriber::layer::{Context, SubscriberExt};
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -57,46 +54,4 @@ async fn calls_join_without_into_future() {
         Error::Config(ConfigError::InvalidIdempotencyKey(_))
     ));
     assert_eq!(server.received_requests().await.unwrap().len(), 5);
-}
-
-/// Records the parent span of every `kallglot.request` span.
-#[derive(Clone, Default)]
-struct Parents(Arc<Mutex<Vec<String>>>);
-
-impl<S> tracing_subscriber::Layer<S> for Parents
-where
-    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
-{
-    fn on_new_span(
-        &self,
-        _: &tracing::span::Attributes<'_>,
-        id: &tracing::span::Id,
-        ctx: Context<'_, S>,
-    ) {
-        let span = ctx.span(id).unwrap();
-        if span.name() == "kallglot.request" {
-            let parent = span
-                .parent()
-                .map(|p| p.name().to_string())
-                .unwrap_or_default();
-            self.0.lock().unwrap().push(parent);
-        }
-    }
-}
-
-#[tokio::test]
-async fn an_instrumented_call_runs_inside_the_callers_span() {
-    let (_server, client) = server().await;
-    let parents = Parents::default();
-    let subscriber = tracing_subscriber::registry().with(parents.clone());
-    let _guard = tracing::subscriber::set_default(subscriber);
-    let session = client
-        .sessions()
-        .retrieve("sess_1")
-        .max_retries(0)
-        .instrument(tracing::info_span!("handle_call"))
-        .await
-        .unwrap();
-    assert_eq!(session.id, "sess_1");
-    assert_eq!(*parents.0.lock().unwrap(), ["handle_call"]);
 }
