@@ -204,21 +204,22 @@ impl<T> Future for Call<T> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
-        if let State::Pending(_) = this.state {
-            let State::Pending(run) = std::mem::replace(&mut this.state, State::Done) else {
-                unreachable!("just matched")
-            };
-            this.state = match std::mem::take(&mut this.options).finish() {
-                Ok(options) => State::Running(run(options)),
+        let mut future = match std::mem::replace(&mut this.state, State::Done) {
+            // The first poll: the options are final now, so check them and start.
+            State::Pending(run) => match std::mem::take(&mut this.options).finish() {
+                Ok(options) => run(options),
                 Err(e) => return Poll::Ready(Err(Error::Config(e))),
-            };
-        }
-        let State::Running(future) = &mut this.state else {
-            panic!("a Call was polled after it completed");
+            },
+            State::Running(future) => future,
+            State::Done => panic!("a Call was polled after it completed"),
         };
-        let output = std::task::ready!(future.as_mut().poll(cx));
-        this.state = State::Done;
-        Poll::Ready(output)
+        match future.as_mut().poll(cx) {
+            Poll::Ready(output) => Poll::Ready(output),
+            Poll::Pending => {
+                this.state = State::Running(future);
+                Poll::Pending
+            }
+        }
     }
 }
 
@@ -240,6 +241,19 @@ mod tests {
         let generated = IdempotencyKey::generate();
         assert_eq!(generated.as_str().len(), 36);
         assert_ne!(generated, IdempotencyKey::generate());
+    }
+
+    #[tokio::test]
+    async fn a_call_is_a_send_unpin_future() {
+        fn future<F: Future + Send + Unpin>(f: F) -> F {
+            f
+        }
+        let call: Call<u8> = Call::new(|options| async move {
+            assert_eq!(options.max_retries, Some(1), "options set before the poll apply");
+            tokio::task::yield_now().await;
+            Ok(Response::new(7, Default::default()))
+        });
+        assert_eq!(*future(call.max_retries(1)).await.unwrap(), 7);
     }
 
     #[tokio::test]
