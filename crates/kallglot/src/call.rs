@@ -249,7 +249,11 @@ mod tests {
             f
         }
         let call: Call<u8> = Call::new(|options| async move {
-            assert_eq!(options.max_retries, Some(1), "options set before the poll apply");
+            assert_eq!(
+                options.max_retries,
+                Some(1),
+                "options set before the poll apply"
+            );
             tokio::task::yield_now().await;
             Ok(Response::new(7, Default::default()))
         });
