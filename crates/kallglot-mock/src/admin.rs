@@ -29,7 +29,7 @@ use serde_json::{Value, json};
 use crate::config::{KeyConfig, Scope};
 use crate::error::ApiError;
 use crate::faults::FaultSpec;
-use crate::routes::RequestId;
+use crate::request_id::RequestId;
 use crate::state::{AppState, lock};
 
 pub(crate) fn router() -> Router<AppState> {

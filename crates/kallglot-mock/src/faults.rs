@@ -569,7 +569,7 @@ impl Fault {
                     r#"{"id":"sess_01J0TRUNCATED","object":"sess"#,
                 )
                     .into_response();
-                crate::routes::set_request_id(&mut response, request_id);
+                crate::request_id::set_request_id(&mut response, request_id);
                 Applied::Respond(response)
             }
             FaultAction::Html { status } => {
@@ -585,7 +585,7 @@ impl Fault {
                     page,
                 )
                     .into_response();
-                crate::routes::set_request_id(&mut response, request_id);
+                crate::request_id::set_request_id(&mut response, request_id);
                 Applied::Respond(response)
             }
         }

@@ -1,17 +1,21 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
+mod addr;
 mod admin;
 mod auth;
 mod config;
 mod error;
 mod events;
+mod extract;
 mod faults;
 mod idempotency;
 mod ids;
 mod limits;
 mod mp3;
 mod pipeline;
+mod request_id;
+mod reset;
 mod routes;
 mod script;
 mod server;

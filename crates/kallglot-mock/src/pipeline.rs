@@ -22,10 +22,12 @@ use tokio::time::Instant;
 
 use crate::auth;
 use crate::error::ApiError;
+use crate::extract::path_id;
 use crate::faults::{Applied, Route};
 use crate::idempotency::{self, Begin, Stored};
 use crate::limits::RateStatus;
-use crate::routes::{RequestId, reset_connection, set_request_id};
+use crate::request_id::{RequestId, set_request_id};
+use crate::reset::reset_connection;
 use crate::state::{AppState, lock};
 
 /// The largest request body read (bodies are small JSON documents).
@@ -204,7 +206,7 @@ pub(crate) fn ws_base(state: &AppState, headers: &HeaderMap) -> String {
         .filter(|h| !h.is_empty() && h.chars().all(|c| c.is_ascii_graphic()));
     match host {
         Some(host) => format!("ws://{host}"),
-        None => format!("ws://{}", crate::server::loopback_visible(state.local_addr)),
+        None => format!("ws://{}", crate::addr::loopback_visible(state.local_addr)),
     }
 }
 
@@ -224,4 +226,23 @@ pub(crate) fn json_object(body: &[u8]) -> Result<serde_json::Map<String, Value>,
             format!("The request body is not valid JSON: {e}."),
         )),
     }
+}
+
+/// A read of the resource named by the `{id}` in the path: what `read` finds in the
+/// emulated world, as `200` JSON, behind the same auth, rate limit and faults as every
+/// route.
+pub(crate) async fn read_by_id(
+    state: AppState,
+    route: Route,
+    request_id: RequestId,
+    path: Result<axum::extract::Path<String>, axum::extract::rejection::PathRejection>,
+    request: Request,
+    read: fn(&crate::state::World, &str) -> Result<Value, ApiError>,
+) -> Response {
+    run(state, route, request_id, request, |ctx, _| async move {
+        let id = path_id(path)?;
+        let value = read(&ctx.state.world(), &id)?;
+        Ok(Reply::Json(StatusCode::OK, value))
+    })
+    .await
 }

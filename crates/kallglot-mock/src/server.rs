@@ -20,21 +20,12 @@ use tokio::sync::{broadcast, watch};
 use tokio::task::{JoinHandle, JoinSet};
 use tower_service::Service;
 
+use crate::addr::loopback_visible;
 use crate::config::{DEFAULT_API_KEY, KeyConfig, MockConfig};
 use crate::events::{EventSink, MockEvent, Publisher};
 use crate::faults::Faults;
-use crate::routes::ResetConnection;
+use crate::reset::ResetConnection;
 use crate::state::{AppState, lock};
-
-/// The address to show for a bound address: an unspecified IP (`0.0.0.0`, `::`) is
-/// reachable on loopback.
-pub(crate) fn loopback_visible(addr: SocketAddr) -> SocketAddr {
-    if addr.ip().is_unspecified() {
-        SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), addr.port())
-    } else {
-        addr
-    }
-}
 
 /// The error hyper gets for a response that must be dropped.
 #[derive(Debug)]

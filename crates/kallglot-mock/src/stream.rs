@@ -35,8 +35,10 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 
 use crate::error::ApiError;
+use crate::extract::path_id;
 use crate::faults::{Applied, Route};
-use crate::routes::{RequestId, path_id, reset_connection};
+use crate::request_id::RequestId;
+use crate::reset::reset_connection;
 use crate::state::{AppState, StreamGrant};
 
 /// The largest message accepted (an audio frame is a few KiB).

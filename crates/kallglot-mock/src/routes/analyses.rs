@@ -7,10 +7,11 @@ use axum::response::Response;
 use serde_json::Value;
 use tokio::time::Instant;
 
-use super::{RequestId, path_id};
 use crate::error::ApiError;
+use crate::extract::path_id;
 use crate::faults::Route;
 use crate::pipeline::{self, Reply, json_object};
+use crate::request_id::RequestId;
 use crate::state::AppState;
 
 /// What an analysis computes when the request names no `include` (the reference leaves

@@ -5,38 +5,15 @@ mod recordings;
 mod sessions;
 
 use axum::Router;
-use axum::body::Body;
 use axum::extract::{Extension, Request};
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
 
 use crate::error::ApiError;
+use crate::request_id::{RequestId, set_request_id};
 use crate::state::AppState;
-
-/// The request id given to a request by [`assign_request_id`].
-#[derive(Debug, Clone)]
-pub(crate) struct RequestId(pub String);
-
-/// Marks a response that must not be sent: the connection is closed instead (see
-/// `server.rs`, which turns it into a service error for hyper).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct ResetConnection;
-
-/// A response that makes the server drop the connection without answering.
-pub(crate) fn reset_connection() -> Response {
-    let mut response = Response::new(Body::empty());
-    response.extensions_mut().insert(ResetConnection);
-    response
-}
-
-/// Sets `X-Request-ID` (every response carries one).
-pub(crate) fn set_request_id(response: &mut Response, request_id: &str) {
-    if let Ok(value) = HeaderValue::from_str(request_id) {
-        response.headers_mut().insert("x-request-id", value);
-    }
-}
 
 /// Gives every request a `req_…` id, available to handlers as an extension, and makes
 /// sure the response carries it whatever produced it.
@@ -88,31 +65,4 @@ pub(crate) fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(wrong_method)
         .layer(middleware::from_fn(assign_request_id))
         .with_state(state)
-}
-
-/// A read of the resource named by the `{id}` in the path: what `read` finds in the
-/// emulated world, as `200` JSON, behind the same auth, rate limit and faults as every
-/// route.
-pub(crate) async fn read_by_id(
-    state: AppState,
-    route: crate::faults::Route,
-    request_id: RequestId,
-    path: Result<axum::extract::Path<String>, axum::extract::rejection::PathRejection>,
-    request: Request,
-    read: fn(&crate::state::World, &str) -> Result<serde_json::Value, ApiError>,
-) -> Response {
-    crate::pipeline::run(state, route, request_id, request, |ctx, _| async move {
-        let id = path_id(path)?;
-        let value = read(&ctx.state.world(), &id)?;
-        Ok(crate::pipeline::Reply::Json(StatusCode::OK, value))
-    })
-    .await
-}
-
-/// The `{id}` path segment; an undecodable one is a validation error.
-pub(crate) fn path_id(
-    path: Result<axum::extract::Path<String>, axum::extract::rejection::PathRejection>,
-) -> Result<String, ApiError> {
-    path.map(|p| p.0)
-        .map_err(|_| ApiError::invalid(Some("id"), "The id in the path is not valid UTF-8."))
 }

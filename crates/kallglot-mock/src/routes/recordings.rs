@@ -4,9 +4,10 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Extension, Path, Request, State};
 use axum::response::Response;
 
-use super::{RequestId, path_id, read_by_id};
+use crate::extract::path_id;
 use crate::faults::Route;
-use crate::pipeline::{self, Reply};
+use crate::pipeline::{self, Reply, read_by_id};
+use crate::request_id::RequestId;
 use crate::state::{AppState, World};
 
 pub(super) async fn list(

@@ -6,10 +6,11 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{Map, Value};
 
-use super::{RequestId, path_id, read_by_id};
 use crate::error::ApiError;
+use crate::extract::path_id;
 use crate::faults::Route;
-use crate::pipeline::{self, Reply, json_object};
+use crate::pipeline::{self, Reply, json_object, read_by_id};
+use crate::request_id::RequestId;
 use crate::state::{AppState, NewSession, World};
 
 /// The modes of reference §9.1.
