@@ -165,9 +165,14 @@ pub struct MockConfig {
     /// How much received audio makes one scripted utterance (2 s; at least 20 ms): the
     /// conversation is paced by audio, not by wall time.
     pub utterance_duration: Duration,
-    /// The base URL used in `stream.url` instead of the request's `Host` (for a mock
-    /// behind a proxy); `None` derives it from the request.
+    /// The base URL `stream.url` is built from (for a mock behind a proxy); `None` uses
+    /// the address the emulator listens on. The request's `Host` header is never used:
+    /// it is whatever the client sent.
     pub public_url: Option<String>,
+    /// How long the emulator waits for a client that is sending a request: its first
+    /// bytes, its head and its body (10 s). A request still incomplete by then answers
+    /// 408 `request_timeout` (or, before its head is complete, the connection closes).
+    pub read_timeout: Duration,
 }
 
 impl Default for MockConfig {
@@ -181,6 +186,7 @@ impl Default for MockConfig {
             stream_token_ttl: Duration::from_secs(5 * 60),
             utterance_duration: Duration::from_secs(2),
             public_url: None,
+            read_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -221,6 +227,12 @@ impl MockConfig {
     /// Sets how much audio makes one utterance of the scripted conversation.
     pub fn utterance_duration(mut self, duration: Duration) -> Self {
         self.utterance_duration = duration;
+        self
+    }
+
+    /// Sets how long a client may take to send a request (10 s by default).
+    pub fn read_timeout(mut self, timeout: Duration) -> Self {
+        self.read_timeout = timeout;
         self
     }
 

@@ -123,6 +123,11 @@ impl Route {
         )
     }
 
+    /// Whether the route takes a JSON request body (and so refuses other media types).
+    pub fn takes_json_body(self) -> bool {
+        matches!(self, Self::CreateSession | Self::CreateAnalysis)
+    }
+
     /// Parses an `operationId` (`create_session`) or a method and path, either the
     /// template or a concrete path (`POST /v1/sessions/{id}/end`,
     /// `GET /v1/sessions/sess_123`).
@@ -205,6 +210,10 @@ impl Fault {
     }
 
     /// Answers `status` with an error envelope of `code`.
+    ///
+    /// A status that cannot end an exchange (below 200, or not a status at all) is
+    /// answered as 500; 204, 205 and 304, which never carry a body, are answered without
+    /// the envelope.
     pub fn status(status: u16, code: impl Into<String>) -> Self {
         Self::of(FaultAction::Status {
             status,
@@ -235,6 +244,10 @@ impl Fault {
     }
 
     /// Answers `status` with an HTML page instead of JSON.
+    ///
+    /// A status that cannot end an exchange (below 200, or not a status at all) is
+    /// answered as 502; 204, 205 and 304, which never carry a body, are answered without
+    /// the page.
     pub fn html(status: u16) -> Self {
         Self::of(FaultAction::Html { status })
     }
@@ -469,11 +482,16 @@ impl FaultSpec {
             "reset" => Fault::reset(),
             "lose_response" => Fault::lose_response(),
             "truncated_json" => Fault::truncated_json(),
-            "html" => Fault::html(
-                self.status
-                    .filter(|s| (100..=599).contains(s))
-                    .unwrap_or(502),
-            ),
+            "html" => {
+                let status = self.status.unwrap_or(502);
+                if !(200..=599).contains(&status) {
+                    return Err(ApiError::invalid(
+                        Some("status"),
+                        "An html fault needs a final status, 200 to 599.",
+                    ));
+                }
+                Fault::html(status)
+            }
             other => {
                 return Err(ApiError::invalid(
                     Some("fault"),
@@ -543,13 +561,12 @@ impl Fault {
                 error_type,
                 retry_after,
             } => {
-                let status_code =
-                    StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                let status_code = final_status(*status, StatusCode::INTERNAL_SERVER_ERROR);
                 let mut error = ApiError::new(
                     status_code,
-                    default_type(*status),
+                    default_type(status_code.as_u16()),
                     code.clone(),
-                    format!("Injected fault: HTTP {status} {code}."),
+                    format!("Injected fault: HTTP {} {code}.", status_code.as_u16()),
                 );
                 if let Some(kind) = error_type {
                     error.kind = kind.clone().into();
@@ -557,7 +574,11 @@ impl Fault {
                 if let Some(seconds) = retry_after {
                     error = error.retry_after(*seconds as f64);
                 }
-                Applied::Respond(error.respond(request_id))
+                let mut response = error.respond(request_id);
+                if !allows_body(status_code) {
+                    strip_body(&mut response);
+                }
+                Applied::Respond(response)
             }
             FaultAction::TruncatedJson => {
                 let mut response = (
@@ -573,7 +594,7 @@ impl Fault {
                 Applied::Respond(response)
             }
             FaultAction::Html { status } => {
-                let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_GATEWAY);
+                let status = final_status(*status, StatusCode::BAD_GATEWAY);
                 let reason = status.canonical_reason().unwrap_or("Error");
                 let page = format!(
                     "<html><head><title>{code} {reason}</title></head><body><center><h1>{code} {reason}</h1></center><hr><center>mock-proxy</center></body></html>\n",
@@ -585,11 +606,38 @@ impl Fault {
                     page,
                 )
                     .into_response();
+                if !allows_body(status) {
+                    strip_body(&mut response);
+                }
                 crate::request_id::set_request_id(&mut response, request_id);
                 Applied::Respond(response)
             }
         }
     }
+}
+
+/// The status a fault answers with: `status` when it is a final HTTP status (200 to
+/// 599), `fallback` otherwise. An informational status (1xx) cannot end an exchange, and
+/// a number outside 100..=999 is no status at all.
+fn final_status(status: u16, fallback: StatusCode) -> StatusCode {
+    StatusCode::from_u16(status)
+        .ok()
+        .filter(|s| (200..=599).contains(&s.as_u16()))
+        .unwrap_or(fallback)
+}
+
+/// Whether a response with this status may carry a body (RFC 9110: 204, 205 and 304
+/// never do).
+fn allows_body(status: StatusCode) -> bool {
+    !matches!(status.as_u16(), 204 | 205 | 304)
+}
+
+/// Removes the body (and the headers describing it) from a response.
+fn strip_body(response: &mut Response) {
+    *response.body_mut() = axum::body::Body::empty();
+    let headers = response.headers_mut();
+    headers.remove(header::CONTENT_TYPE);
+    headers.remove(header::CONTENT_LENGTH);
 }
 
 #[cfg(test)]

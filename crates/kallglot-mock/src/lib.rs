@@ -4,7 +4,10 @@
 mod addr;
 mod admin;
 mod auth;
+mod bare_errors;
+mod body;
 mod config;
+mod connection;
 mod error;
 mod events;
 mod extract;

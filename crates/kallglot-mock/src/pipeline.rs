@@ -13,6 +13,7 @@
 
 use std::future::Future;
 
+use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -29,9 +30,6 @@ use crate::limits::RateStatus;
 use crate::request_id::{RequestId, set_request_id};
 use crate::reset::reset_connection;
 use crate::state::{AppState, lock};
-
-/// The largest request body read (bodies are small JSON documents).
-const MAX_BODY: usize = 1024 * 1024;
 
 /// What an operation has to work with.
 pub(crate) struct Ctx {
@@ -116,13 +114,15 @@ where
     if let Err(e) = checks {
         return finish(e.respond(&request_id), &rate);
     }
-    let body = match axum::body::to_bytes(body, MAX_BODY).await {
-        Ok(body) => body,
-        Err(_) => {
-            let e = ApiError::invalid(None, "The request body is unreadable or larger than 1 MiB.");
-            return finish(e.respond(&request_id), &rate);
-        }
-    };
+    if route.takes_json_body()
+        && let Err(e) = check_json_content_type(&parts.headers, &body)
+    {
+        return finish(e.respond(&request_id), &rate);
+    }
+    // The router's body layer has read the body whole already (see `body.rs`).
+    let body = axum::body::to_bytes(body, crate::body::MAX_BODY)
+        .await
+        .unwrap_or_default();
 
     let mut reservation = None;
     if route.honours_idempotency()
@@ -165,7 +165,7 @@ where
     };
 
     let ctx = Ctx {
-        ws_base: ws_base(&state, &parts.headers),
+        ws_base: ws_base(&state),
         state: state.clone(),
     };
     let response = match operation(ctx, body).await {
@@ -190,8 +190,9 @@ where
 }
 
 /// Where the client reaches the emulator over WebSocket: the configured public URL, or
-/// the request's `Host`, or the bound address.
-pub(crate) fn ws_base(state: &AppState, headers: &HeaderMap) -> String {
+/// the bound address. Never the request's `Host`: a client could put anything there,
+/// and it would end up in `stream.url`.
+pub(crate) fn ws_base(state: &AppState) -> String {
     if let Some(url) = &state.config.public_url {
         let url = url.trim_end_matches('/');
         return match url.split_once("://") {
@@ -200,13 +201,35 @@ pub(crate) fn ws_base(state: &AppState, headers: &HeaderMap) -> String {
             None => format!("ws://{url}"),
         };
     }
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| !h.is_empty() && h.chars().all(|c| c.is_ascii_graphic()));
-    match host {
-        Some(host) => format!("ws://{host}"),
-        None => format!("ws://{}", crate::addr::loopback_visible(state.local_addr)),
+    format!("ws://{}", crate::addr::loopback_visible(state.local_addr))
+}
+
+/// A JSON route's body must be declared `application/json` (parameters such as
+/// `charset` allowed). An empty body needs no type: the analysis body is optional, and
+/// a missing create body is reported as the missing `mode`.
+fn check_json_content_type(headers: &HeaderMap, body: &Body) -> Result<(), ApiError> {
+    let declared = headers.get(header::CONTENT_TYPE).map(|v| {
+        v.to_str()
+            .unwrap_or_default()
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase()
+    });
+    let empty = axum::body::HttpBody::size_hint(body).exact() == Some(0);
+    match declared.as_deref() {
+        Some("application/json") => Ok(()),
+        None if empty => Ok(()),
+        other => Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "invalid_request_error",
+            "unsupported_media_type",
+            format!(
+                "This route takes a JSON body sent as `Content-Type: application/json`; got {}.",
+                other.map_or("no Content-Type".to_string(), |t| format!("`{t}`"))
+            ),
+        )),
     }
 }
 

@@ -63,6 +63,10 @@ pub(crate) fn router(state: AppState) -> Router {
         .merge(crate::admin::router())
         .fallback(unknown_route)
         .method_not_allowed_fallback(wrong_method)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::body::buffer,
+        ))
         .layer(middleware::from_fn(assign_request_id))
         .with_state(state)
 }
