@@ -5,5 +5,6 @@
 
 pub mod codegen;
 pub mod lint;
+pub mod request_rules;
 pub mod spec;
 pub mod validate;
