@@ -43,7 +43,8 @@ impl<T: AsyncWrite + Unpin> EnvelopeBareErrors<T> {
     /// Writes out rewritten bytes left from an earlier call.
     fn drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         while self.written < self.pending.len() {
-            let n = ready!(Pin::new(&mut self.inner).poll_write(cx, &self.pending[self.written..]))?;
+            let n =
+                ready!(Pin::new(&mut self.inner).poll_write(cx, &self.pending[self.written..]))?;
             if n == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
@@ -155,7 +156,8 @@ mod tests {
 
     #[test]
     fn only_a_trailing_bare_error_head_is_recognised() {
-        let bare = b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\ndate: x\r\n\r\n";
+        let bare =
+            b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\ndate: x\r\n\r\n";
         assert_eq!(
             bare_error_head(bare),
             Some((0, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE))
@@ -163,7 +165,8 @@ mod tests {
         let mut after_a_response =
             b"HTTP/1.1 200 OK\r\nx-request-id: req_1\r\ncontent-length: 2\r\n\r\n{}".to_vec();
         let start = after_a_response.len();
-        after_a_response.extend_from_slice(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n");
+        after_a_response
+            .extend_from_slice(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n");
         assert_eq!(
             bare_error_head(&after_a_response),
             Some((start, StatusCode::BAD_REQUEST))

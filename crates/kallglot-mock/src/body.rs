@@ -65,7 +65,8 @@ pub(crate) async fn buffer(
             return refuse(e, &request_id);
         }
     };
-    next.run(Request::from_parts(parts, Body::from(bytes))).await
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
 }
 
 fn too_large() -> ApiError {

@@ -12,6 +12,7 @@ mod error;
 mod events;
 mod extract;
 mod faults;
+mod fields;
 mod idempotency;
 mod ids;
 mod limits;

@@ -40,8 +40,9 @@ impl RawReply {
     fn assert_envelope(&self, status: u16, code: &str) {
         assert_eq!(self.status, status, "{}", self.head);
         assert_eq!(self.header("content-type"), Some("application/json"));
-        let body: Value = serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", String::from_utf8_lossy(&self.body)));
+        let body: Value = serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!("not JSON ({e}): {:?}", String::from_utf8_lossy(&self.body))
+        });
         assert_eq!(body["error"]["code"], code, "{body}");
         let id = self.header("x-request-id").expect("X-Request-ID");
         assert!(id.starts_with("req_"), "{id}");
@@ -68,7 +69,10 @@ async fn read_reply(socket: &mut TcpStream) -> RawReply {
             break i + 4;
         }
         let n = socket.read(&mut chunk).await.unwrap_or(0);
-        assert!(n > 0, "the connection closed without a response head: {data:?}");
+        assert!(
+            n > 0,
+            "the connection closed without a response head: {data:?}"
+        );
         data.extend_from_slice(&chunk[..n]);
     };
     let head = String::from_utf8(data[..head_end].to_vec()).unwrap();
@@ -78,7 +82,9 @@ async fn read_reply(socket: &mut TcpStream) -> RawReply {
         head,
         body: data[head_end..].to_vec(),
     };
-    let length = reply.header("content-length").map(|v| v.parse::<usize>().unwrap());
+    let length = reply
+        .header("content-length")
+        .map(|v| v.parse::<usize>().unwrap());
     while length.is_none_or(|n| reply.body.len() < n) {
         let n = socket.read(&mut chunk).await.unwrap_or(0);
         if n == 0 {
@@ -342,7 +348,10 @@ async fn http2_with_prior_knowledge_is_served() {
     let status_block = tokio::time::timeout(DEADLINE, async {
         loop {
             let mut header = [0u8; 9];
-            socket.read_exact(&mut header).await.expect("an HTTP/2 frame");
+            socket
+                .read_exact(&mut header)
+                .await
+                .expect("an HTTP/2 frame");
             let length = u32::from_be_bytes([0, header[0], header[1], header[2]]) as usize;
             let mut payload = vec![0u8; length];
             socket.read_exact(&mut payload).await.unwrap();
