@@ -6,5 +6,6 @@
 pub mod codegen;
 pub mod lint;
 pub mod request_rules;
+pub mod schemathesis;
 pub mod spec;
 pub mod validate;

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use xtask::{codegen, lint, spec};
+use xtask::{codegen, lint, schemathesis, spec};
 
 const USAGE: &str = "\
 usage: cargo xtask <command>
@@ -12,6 +12,8 @@ commands:
   codegen --check  fail if the checked-in generated client differs from the spec's output
   lint             only lint the spec
   conformance      run only the conformance suite and print its table of entries
+  schemathesis     run Schemathesis (installed into target/) against `kallglot mock serve`;
+                   further arguments go to `schemathesis run`
 
 options:
   --spec PATH      read another spec instead of openapi/kallglot.yaml (with --check and lint)
@@ -47,6 +49,7 @@ fn main() -> ExitCode {
         }),
         ["lint"] => run_lint(&spec_path),
         ["conformance", rest @ ..] => run_conformance(&root, rest),
+        ["schemathesis", rest @ ..] => schemathesis::run(&root, rest),
         ["help" | "--help" | "-h"] => {
             print!("{USAGE}");
             Ok(())
