@@ -5,10 +5,12 @@
 //! name the place in the document where the problem is.
 
 use std::collections::{BTreeMap, HashSet};
-use std::fmt;
 
 use serde_json::Value;
 
+use crate::catalogue;
+pub use crate::problem::Problem;
+use crate::problem::report as problem;
 use crate::request_rules;
 use crate::validate::{resolve, validate};
 
@@ -21,21 +23,6 @@ const METHODS: &[&str] = &[
     "get", "put", "post", "delete", "options", "head", "patch", "trace",
 ];
 
-/// One broken rule, with where it was found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    /// A dotted path into the document, such as `paths./v1/sessions.post.responses.2XX`.
-    pub location: String,
-    /// What is wrong.
-    pub message: String,
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.location, self.message)
-    }
-}
-
 /// Checks every rule and returns all problems found (empty when the spec is fine).
 pub fn lint(spec: &Value) -> Vec<Problem> {
     let mut problems = Vec::new();
@@ -43,6 +30,9 @@ pub fn lint(spec: &Value) -> Vec<Problem> {
     check_operations(spec, &mut problems);
     check_schema_examples(spec, &mut problems);
     check_shared_request_rules(spec, &mut problems);
+    if let Err(found) = catalogue::read(spec) {
+        problems.extend(found);
+    }
     problems
 }
 
@@ -66,13 +56,6 @@ fn check_shared_request_rules(spec: &Value, problems: &mut Vec<Problem>) {
             );
         }
     }
-}
-
-fn problem(problems: &mut Vec<Problem>, location: impl Into<String>, message: impl Into<String>) {
-    problems.push(Problem {
-        location: location.into(),
-        message: message.into(),
-    });
 }
 
 fn check_version(spec: &Value, problems: &mut Vec<Problem>) {
@@ -380,8 +363,11 @@ mod tests {
     fn minimal() -> Value {
         json!({
             "openapi": "3.0.3",
+            "x-kallglot-scopes": ["things:read"],
             "paths": {"/v1/things/{id}": {"get": {
                 "operationId": "get_thing",
+                "x-kallglot-scope": "things:read",
+                "x-kallglot-credits": 0,
                 "responses": {
                     "200": {"description": "ok", "content": {"application/json": {
                         "schema": {"$ref": "#/components/schemas/Thing"},
@@ -400,6 +386,21 @@ mod tests {
                 }
             }
         })
+    }
+
+    #[test]
+    fn requires_the_catalogue_facts() {
+        let mut spec = minimal();
+        spec["paths"]["/v1/things/{id}"]["get"]
+            .as_object_mut()
+            .unwrap()
+            .remove("x-kallglot-scope");
+        assert_eq!(
+            messages(&spec),
+            [
+                "paths./v1/things/{id}.get: `x-kallglot-scope` must name the scope the operation needs (or be null)"
+            ]
+        );
     }
 
     fn messages(spec: &Value) -> Vec<String> {
@@ -487,6 +488,8 @@ mod tests {
         let mut spec = minimal();
         spec["paths"]["/v1/things/{id}"]["post"] = json!({
             "operationId": "put_thing",
+            "x-kallglot-scope": "things:read",
+            "x-kallglot-credits": 0,
             "requestBody": {"content": {"application/json": {
                 "schema": {"$ref": "#/components/schemas/Thing"}}}},
             "responses": spec["paths"]["/v1/things/{id}"]["get"]["responses"].clone()

@@ -162,7 +162,8 @@ impl From<AudioError> for Error {
 pub struct ReconnectPolicy {
     /// Attempts per drop before giving up.
     pub max_attempts: u32,
-    /// Wait before the first attempt; doubles after each failure.
+    /// The ceiling of the wait before the first attempt; it doubles after each failure,
+    /// and each wait is jittered between half the ceiling and the ceiling.
     pub initial_backoff: Duration,
     /// The longest wait between attempts.
     pub max_backoff: Duration,
@@ -182,6 +183,11 @@ impl ReconnectPolicy {
         self.initial_backoff = initial;
         self.max_backoff = max;
         self
+    }
+
+    /// The schedule of waits between attempts.
+    pub(crate) fn schedule(&self) -> crate::retry::Backoff {
+        crate::retry::Backoff::new(self.initial_backoff, self.max_backoff)
     }
 }
 

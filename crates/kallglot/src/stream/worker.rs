@@ -363,11 +363,10 @@ impl Worker {
             return Ok(None);
         };
         let policy = reconnect.policy;
-        let mut backoff = policy.initial_backoff;
+        let backoff = policy.schedule();
         let mut last = String::from("no attempt was made");
         for attempt in 1..=policy.max_attempts.max(1) {
-            self.clock.sleep(backoff).await;
-            backoff = (backoff * 2).min(policy.max_backoff.max(backoff));
+            self.clock.sleep(backoff.jittered(attempt)).await;
             let session = match reconnect
                 .client
                 .sessions()
