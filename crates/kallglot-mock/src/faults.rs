@@ -16,116 +16,77 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::config::Scope;
+use kallglot_api::catalogue::Operation;
+
 use crate::error::ApiError;
 
-/// An operation of the API, named by its `operationId` in `openapi/kallglot.yaml`.
+/// What a fault applies to: one operation of the spec's catalogue, or the stream's
+/// WebSocket upgrade, which the spec does not describe.
+///
+/// Operations come from [`catalogue`](crate::catalogue), generated from
+/// `openapi/kallglot.yaml`: `Route::from(&catalogue::CREATE_SESSION)`, or just
+/// `&catalogue::CREATE_SESSION` where an `impl Into<Route>` is taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Route {
-    /// `POST /v1/sessions`
-    CreateSession,
-    /// `GET /v1/sessions/{id}`
-    RetrieveSession,
-    /// `POST /v1/sessions/{id}/end`
-    EndSession,
-    /// `GET /v1/sessions/{id}/transcript`
-    RetrieveSessionTranscript,
-    /// `GET /v1/sessions/{id}/recordings`
-    ListSessionRecordings,
-    /// `GET /v1/recordings/{id}`
-    RetrieveRecording,
-    /// `GET /v1/recordings/{recording_id}/audio`
-    DownloadRecordingAudio,
-    /// `POST /v1/sessions/{id}/analysis`
-    CreateAnalysis,
-    /// `GET /v1/analyses/{id}`
-    RetrieveAnalysis,
-    /// `GET /v1/sessions/{id}/connect` (the WebSocket upgrade)
+    /// A REST operation the emulator serves.
+    Operation(&'static Operation),
+    /// `GET /v1/sessions/{id}/connect`, the WebSocket upgrade.
     ConnectStream,
 }
 
+/// The stream's upgrade in the catalogue's terms: the spec describes REST only, so this
+/// one route is not in the catalogue. Its token, not a key's scope, authorizes it.
+const CONNECT_STREAM: Operation = Operation {
+    id: "connect_stream",
+    method: "GET",
+    path: "/v1/sessions/{id}/connect",
+    scope: None,
+    scope_inferred: false,
+    idempotent: false,
+    credits: None,
+    binary_response: false,
+    described: false,
+};
+
+impl From<&'static Operation> for Route {
+    fn from(operation: &'static Operation) -> Self {
+        Self::Operation(operation)
+    }
+}
+
 impl Route {
-    /// Every route.
-    pub const ALL: [Route; 10] = [
-        Route::CreateSession,
-        Route::RetrieveSession,
-        Route::EndSession,
-        Route::RetrieveSessionTranscript,
-        Route::ListSessionRecordings,
-        Route::RetrieveRecording,
-        Route::DownloadRecordingAudio,
-        Route::CreateAnalysis,
-        Route::RetrieveAnalysis,
-        Route::ConnectStream,
-    ];
+    /// Every route a fault can target: each operation the spec describes (the emulator
+    /// serves them all), then the stream's upgrade.
+    pub fn all() -> impl Iterator<Item = Route> {
+        crate::catalogue::OPERATIONS
+            .iter()
+            .filter(|op| op.described)
+            .map(Route::Operation)
+            .chain([Route::ConnectStream])
+    }
+
+    /// The catalogue entry (for the stream, an entry of the same shape).
+    pub fn operation(self) -> &'static Operation {
+        match self {
+            Self::Operation(operation) => operation,
+            Self::ConnectStream => &CONNECT_STREAM,
+        }
+    }
 
     /// The `operationId` (`connect_stream` for the WebSocket, which the spec omits).
     pub fn operation_id(self) -> &'static str {
-        match self {
-            Self::CreateSession => "create_session",
-            Self::RetrieveSession => "retrieve_session",
-            Self::EndSession => "end_session",
-            Self::RetrieveSessionTranscript => "retrieve_session_transcript",
-            Self::ListSessionRecordings => "list_session_recordings",
-            Self::RetrieveRecording => "retrieve_recording",
-            Self::DownloadRecordingAudio => "download_recording_audio",
-            Self::CreateAnalysis => "create_analysis",
-            Self::RetrieveAnalysis => "retrieve_analysis",
-            Self::ConnectStream => "connect_stream",
-        }
+        self.operation().id
     }
 
     /// The HTTP method.
     pub fn method(self) -> &'static str {
-        match self {
-            Self::CreateSession | Self::EndSession | Self::CreateAnalysis => "POST",
-            _ => "GET",
-        }
+        self.operation().method
     }
 
     /// The path template, as in the spec.
     pub fn path(self) -> &'static str {
-        match self {
-            Self::CreateSession => "/v1/sessions",
-            Self::RetrieveSession => "/v1/sessions/{id}",
-            Self::EndSession => "/v1/sessions/{id}/end",
-            Self::RetrieveSessionTranscript => "/v1/sessions/{id}/transcript",
-            Self::ListSessionRecordings => "/v1/sessions/{id}/recordings",
-            Self::RetrieveRecording => "/v1/recordings/{id}",
-            Self::DownloadRecordingAudio => "/v1/recordings/{recording_id}/audio",
-            Self::CreateAnalysis => "/v1/sessions/{id}/analysis",
-            Self::RetrieveAnalysis => "/v1/analyses/{id}",
-            Self::ConnectStream => "/v1/sessions/{id}/connect",
-        }
-    }
-
-    /// The scope the route needs (reference §2.4); `None` for the stream, which is
-    /// authorized by its token.
-    pub fn scope(self) -> Option<Scope> {
-        Some(match self {
-            Self::CreateSession | Self::EndSession => Scope::SessionsWrite,
-            Self::RetrieveSession | Self::RetrieveSessionTranscript => Scope::SessionsRead,
-            Self::ListSessionRecordings
-            | Self::RetrieveRecording
-            | Self::DownloadRecordingAudio => Scope::RecordingsRead,
-            Self::CreateAnalysis => Scope::AnalysisWrite,
-            Self::RetrieveAnalysis => Scope::AnalysisRead,
-            Self::ConnectStream => return None,
-        })
-    }
-
-    /// Whether the route honours `Idempotency-Key`.
-    pub fn honours_idempotency(self) -> bool {
-        matches!(
-            self,
-            Self::CreateSession | Self::EndSession | Self::CreateAnalysis
-        )
-    }
-
-    /// Whether the route takes a JSON request body (and so refuses other media types).
-    pub fn takes_json_body(self) -> bool {
-        matches!(self, Self::CreateSession | Self::CreateAnalysis)
+        self.operation().path
     }
 
     /// Parses an `operationId` (`create_session`) or a method and path, either the
@@ -133,21 +94,13 @@ impl Route {
     /// `GET /v1/sessions/sess_123`).
     pub fn parse(text: &str) -> Option<Self> {
         let text = text.trim();
-        if let Some(route) = Self::ALL.into_iter().find(|r| r.operation_id() == text) {
+        if let Some(route) = Self::all().find(|r| r.operation_id() == text) {
             return Some(route);
         }
         let (method, path) = text.split_once(' ')?;
         let path = path.trim().split('?').next().unwrap_or_default();
-        let given: Vec<&str> = path.trim_end_matches('/').split('/').collect();
-        Self::ALL.into_iter().find(|route| {
-            let template: Vec<&str> = route.path().split('/').collect();
-            route.method().eq_ignore_ascii_case(method.trim())
-                && template.len() == given.len()
-                && template
-                    .iter()
-                    .zip(&given)
-                    .all(|(t, g)| (t.starts_with('{') && !g.is_empty()) || t == g)
-        })
+        let path = path.strip_suffix('/').unwrap_or(path);
+        Self::all().find(|route| route.operation().matches(method.trim(), path))
     }
 }
 
@@ -334,10 +287,11 @@ impl Faults {
         id
     }
 
-    /// Injects `fault` on `route`; returns its id (for [`remove`](Self::remove)).
+    /// Injects `fault` on `route` (a [`Route`], or a catalogue operation such as
+    /// `&catalogue::CREATE_SESSION`); returns its id (for [`remove`](Self::remove)).
     /// When several faults match a request, the oldest applies.
-    pub fn inject(&self, route: Route, fault: Fault) -> u64 {
-        self.add(Target::Route(route), fault)
+    pub fn inject(&self, route: impl Into<Route>, fault: Fault) -> u64 {
+        self.add(Target::Route(route.into()), fault)
     }
 
     /// Injects `fault` on every route.
@@ -646,7 +600,8 @@ mod tests {
 
     #[test]
     fn routes_parse_from_operation_ids_and_paths() {
-        for route in Route::ALL {
+        use crate::catalogue::{DOWNLOAD_RECORDING_AUDIO, END_SESSION, RETRIEVE_SESSION};
+        for route in Route::all() {
             assert_eq!(Route::parse(route.operation_id()), Some(route));
             assert_eq!(
                 Route::parse(&format!("{} {}", route.method(), route.path())),
@@ -655,45 +610,47 @@ mod tests {
         }
         assert_eq!(
             Route::parse("post /v1/sessions/sess_1/end"),
-            Some(Route::EndSession)
+            Some(Route::from(&END_SESSION))
         );
         assert_eq!(
             Route::parse("GET /v1/sessions/sess_1"),
-            Some(Route::RetrieveSession)
+            Some(Route::from(&RETRIEVE_SESSION))
         );
         assert_eq!(
             Route::parse("GET /v1/recordings/rec_1/audio"),
-            Some(Route::DownloadRecordingAudio)
+            Some(Route::from(&DOWNLOAD_RECORDING_AUDIO))
+        );
+        assert_eq!(
+            Route::parse("GET /v1/sessions/sess_1/connect"),
+            Some(Route::ConnectStream)
         );
         assert_eq!(Route::parse("DELETE /v1/sessions/x"), None);
         assert_eq!(Route::parse("GET /v1/sessions//end"), None);
         assert_eq!(Route::parse("nope"), None);
+        // Routes the reference only names are not served, so no fault can target them.
+        assert_eq!(Route::parse("dial_session"), None);
     }
 
     #[test]
     fn counted_faults_run_out_and_the_oldest_applies() {
+        use crate::catalogue::{CREATE_SESSION, RETRIEVE_SESSION};
+        let create = Route::from(&CREATE_SESSION);
         let faults = Faults::default();
-        faults.inject(Route::CreateSession, Fault::reset().times(2));
+        faults.inject(create, Fault::reset().times(2));
         faults.inject_any(Fault::truncated_json());
+        assert_eq!(faults.take(create).unwrap().action, FaultAction::Reset);
         assert_eq!(
-            faults.take(Route::CreateSession).unwrap().action,
-            FaultAction::Reset
-        );
-        assert_eq!(
-            faults.take(Route::RetrieveSession).unwrap().action,
+            faults.take(Route::from(&RETRIEVE_SESSION)).unwrap().action,
             FaultAction::TruncatedJson
         );
+        assert_eq!(faults.take(create).unwrap().action, FaultAction::Reset);
         assert_eq!(
-            faults.take(Route::CreateSession).unwrap().action,
-            FaultAction::Reset
-        );
-        assert_eq!(
-            faults.take(Route::CreateSession).unwrap().action,
+            faults.take(create).unwrap().action,
             FaultAction::TruncatedJson
         );
         assert_eq!(faults.active(), 1);
         faults.clear();
-        assert!(faults.take(Route::CreateSession).is_none());
+        assert!(faults.take(create).is_none());
     }
 
     #[test]
@@ -704,7 +661,11 @@ mod tests {
         )
         .unwrap();
         spec.inject(&faults).unwrap();
-        match faults.take(Route::CreateSession).unwrap().action {
+        match faults
+            .take(Route::from(&crate::catalogue::CREATE_SESSION))
+            .unwrap()
+            .action
+        {
             FaultAction::Status { status, code, .. } => {
                 assert_eq!((status, code.as_str()), (503, "service_unavailable"))
             }

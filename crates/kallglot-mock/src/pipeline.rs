@@ -13,7 +13,6 @@
 
 use std::future::Future;
 
-use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -24,6 +23,8 @@ use tokio::time::Instant;
 use crate::auth;
 use crate::error::ApiError;
 use crate::extract::path_id;
+use kallglot_api::catalogue::Operation;
+
 use crate::faults::{Applied, Route};
 use crate::idempotency::{self, Begin, Stored};
 use crate::limits::RateStatus;
@@ -36,6 +37,34 @@ pub(crate) struct Ctx {
     pub state: AppState,
     /// `ws://host:port`: where this client reaches the emulator, for `stream.url`.
     pub ws_base: String,
+    /// The media type the body was declared with (lower case, without parameters).
+    pub content_type: Option<String>,
+}
+
+impl Ctx {
+    /// Checks the media type of a body that an operation reads as JSON: it must be
+    /// `application/json` (parameters such as `charset` allowed), else 415. An empty
+    /// body needs no type: the analysis body is optional, and a missing create body is
+    /// reported as the missing `mode`.
+    pub fn require_json(&self, body: &[u8]) -> Result<(), ApiError> {
+        let empty = body.iter().all(u8::is_ascii_whitespace);
+        match self.content_type.as_deref() {
+            Some("application/json") => {}
+            None if empty => {}
+            other => {
+                return Err(ApiError::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "invalid_request_error",
+                    "unsupported_media_type",
+                    format!(
+                        "This route takes a JSON body sent as `Content-Type: application/json`; got {}.",
+                        other.map_or("no Content-Type".to_string(), |t| format!("`{t}`"))
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// What an operation answers with.
@@ -79,10 +108,11 @@ fn respond(stored: Stored, disposition: Option<String>) -> Response {
     response
 }
 
-/// Runs one REST request through the pipeline; `operation` gets the context and body.
+/// Runs one REST request for the catalogue's `op` through the pipeline; `operation`
+/// gets the context and body.
 pub(crate) async fn run<F, Fut>(
     state: AppState,
-    route: Route,
+    op: &'static Operation,
     RequestId(request_id): RequestId,
     request: Request,
     operation: F,
@@ -107,16 +137,11 @@ where
         Ok(rate) => rate,
         Err(rate) => return finish(rate.exceeded().respond(&request_id), &rate),
     };
-    let checks = auth::check_org(&key).and_then(|()| match route.scope() {
+    let checks = auth::check_org(&key).and_then(|()| match op.scope {
         Some(scope) => auth::check_scope(&key, scope),
         None => Ok(()),
     });
     if let Err(e) = checks {
-        return finish(e.respond(&request_id), &rate);
-    }
-    if route.takes_json_body()
-        && let Err(e) = check_json_content_type(&parts.headers, &body)
-    {
         return finish(e.respond(&request_id), &rate);
     }
     // The router's body layer has read the body whole already (see `body.rs`).
@@ -125,7 +150,7 @@ where
         .unwrap_or_default();
 
     let mut reservation = None;
-    if route.honours_idempotency()
+    if op.idempotent
         && let Some(value) = parts.headers.get("idempotency-key")
     {
         let fingerprint = idempotency::fingerprint(parts.method.as_str(), parts.uri.path(), &body);
@@ -149,7 +174,7 @@ where
         }
     }
 
-    let applied = match state.faults.take(route) {
+    let applied = match state.faults.take(Route::Operation(op)) {
         Some(fault) => fault.apply(&request_id).await,
         None => Applied::Run,
     };
@@ -166,6 +191,7 @@ where
 
     let ctx = Ctx {
         ws_base: ws_base(&state),
+        content_type: media_type(&parts.headers),
         state: state.clone(),
     };
     let response = match operation(ctx, body).await {
@@ -204,33 +230,17 @@ pub(crate) fn ws_base(state: &AppState) -> String {
     format!("ws://{}", crate::addr::loopback_visible(state.local_addr))
 }
 
-/// A JSON route's body must be declared `application/json` (parameters such as
-/// `charset` allowed). An empty body needs no type: the analysis body is optional, and
-/// a missing create body is reported as the missing `mode`.
-fn check_json_content_type(headers: &HeaderMap, body: &Body) -> Result<(), ApiError> {
-    let declared = headers.get(header::CONTENT_TYPE).map(|v| {
-        v.to_str()
-            .unwrap_or_default()
-            .split(';')
+/// The declared media type of the body: lower case, without parameters.
+fn media_type(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::CONTENT_TYPE)?;
+    let text = value.to_str().unwrap_or("(not text)");
+    Some(
+        text.split(';')
             .next()
             .unwrap_or_default()
             .trim()
-            .to_ascii_lowercase()
-    });
-    let empty = axum::body::HttpBody::size_hint(body).exact() == Some(0);
-    match declared.as_deref() {
-        Some("application/json") => Ok(()),
-        None if empty => Ok(()),
-        other => Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "invalid_request_error",
-            "unsupported_media_type",
-            format!(
-                "This route takes a JSON body sent as `Content-Type: application/json`; got {}.",
-                other.map_or("no Content-Type".to_string(), |t| format!("`{t}`"))
-            ),
-        )),
-    }
+            .to_ascii_lowercase(),
+    )
 }
 
 /// An empty body for routes that take none, or the JSON object a route expects.
@@ -256,13 +266,13 @@ pub(crate) fn json_object(body: &[u8]) -> Result<serde_json::Map<String, Value>,
 /// route.
 pub(crate) async fn read_by_id(
     state: AppState,
-    route: Route,
+    op: &'static Operation,
     request_id: RequestId,
     path: Result<axum::extract::Path<String>, axum::extract::rejection::PathRejection>,
     request: Request,
     read: fn(&crate::state::World, &str) -> Result<Value, ApiError>,
 ) -> Response {
-    run(state, route, request_id, request, |ctx, _| async move {
+    run(state, op, request_id, request, |ctx, _| async move {
         let id = path_id(path)?;
         let value = read(&ctx.state.world(), &id)?;
         Ok(Reply::Json(StatusCode::OK, value))

@@ -142,7 +142,7 @@ impl MockServerBuilder {
                     && !k.revoked
                     && !k.expired
                     && !k.inactive_org
-                    && k.scopes.len() == crate::config::Scope::ALL.len()
+                    && k.has_every_scope()
             })
             .map_or(DEFAULT_API_KEY.to_string(), |k| k.key.clone());
         let mut sinks = self.sinks;

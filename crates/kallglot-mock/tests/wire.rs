@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::Http;
 use futures_util::{SinkExt, StreamExt};
-use kallglot_mock::{Fault, MockServer, Route};
+use kallglot_mock::{Fault, MockServer, catalogue};
 use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -302,7 +302,7 @@ async fn faults_answer_valid_http_at_any_status() {
         ] {
             server
                 .faults()
-                .inject(Route::RetrieveSession, fault.times(1));
+                .inject(&catalogue::RETRIEVE_SESSION, fault.times(1));
             // One client, one kept-alive connection: a body after a bodiless status, or
             // a bare 1xx, would corrupt the next exchange on it.
             let faulted = http

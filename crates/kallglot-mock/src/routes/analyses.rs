@@ -6,9 +6,9 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use tokio::time::Instant;
 
+use crate::catalogue;
 use crate::error::ApiError;
 use crate::extract::path_id;
-use crate::faults::Route;
 use crate::fields;
 use crate::pipeline::{self, Reply, json_object};
 use crate::request_id::RequestId;
@@ -26,11 +26,12 @@ pub(super) async fn create(
 ) -> Response {
     pipeline::run(
         state,
-        Route::CreateAnalysis,
+        &catalogue::CREATE_ANALYSIS,
         id,
         request,
         |ctx, body| async move {
             let session_id = path_id(path)?;
+            ctx.require_json(&body)?;
             let (profile, include) = validate(&body)?;
             let ready_at = Instant::now() + ctx.state.config.analysis_delay;
             let accepted = {
@@ -63,7 +64,7 @@ pub(super) async fn retrieve(
 ) -> Response {
     pipeline::run(
         state,
-        Route::RetrieveAnalysis,
+        &catalogue::RETRIEVE_ANALYSIS,
         id,
         request,
         |ctx, _| async move {

@@ -4,8 +4,8 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Extension, Path, Request, State};
 use axum::response::Response;
 
+use crate::catalogue;
 use crate::extract::path_id;
-use crate::faults::Route;
 use crate::pipeline::{self, Reply, read_by_id};
 use crate::request_id::RequestId;
 use crate::state::{AppState, World};
@@ -18,7 +18,7 @@ pub(super) async fn list(
 ) -> Response {
     read_by_id(
         state,
-        Route::ListSessionRecordings,
+        &catalogue::LIST_SESSION_RECORDINGS,
         id,
         path,
         request,
@@ -35,7 +35,7 @@ pub(super) async fn retrieve(
 ) -> Response {
     read_by_id(
         state,
-        Route::RetrieveRecording,
+        &catalogue::RETRIEVE_RECORDING,
         id,
         path,
         request,
@@ -52,7 +52,7 @@ pub(super) async fn audio(
 ) -> Response {
     pipeline::run(
         state,
-        Route::DownloadRecordingAudio,
+        &catalogue::DOWNLOAD_RECORDING_AUDIO,
         id,
         request,
         |ctx, _| async move {

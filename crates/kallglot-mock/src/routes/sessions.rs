@@ -6,9 +6,9 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{Map, Value};
 
+use crate::catalogue;
 use crate::error::ApiError;
 use crate::extract::path_id;
-use crate::faults::Route;
 use crate::fields;
 use crate::pipeline::{self, Reply, json_object, read_by_id};
 use crate::request_id::RequestId;
@@ -37,10 +37,11 @@ pub(super) async fn create(
 ) -> Response {
     pipeline::run(
         state,
-        Route::CreateSession,
+        &catalogue::CREATE_SESSION,
         id,
         request,
         |ctx, body| async move {
+            ctx.require_json(&body)?;
             let spec = validate_create(&body)?;
             let config = &ctx.state.config;
             let (view, events) = {
@@ -68,7 +69,7 @@ pub(super) async fn retrieve(
 ) -> Response {
     pipeline::run(
         state,
-        Route::RetrieveSession,
+        &catalogue::RETRIEVE_SESSION,
         id,
         request,
         |ctx, _| async move {
@@ -88,12 +89,18 @@ pub(super) async fn end(
     request: Request,
 ) -> Response {
     // No body is documented (legacy clients sent `reason`); whatever is sent is ignored.
-    pipeline::run(state, Route::EndSession, id, request, |ctx, _| async move {
-        let id = path_id(path)?;
-        let (summary, events) = ctx.state.world().end_session(&id, "ended_by_api")?;
-        ctx.state.publish(events);
-        Ok(Reply::Json(StatusCode::OK, summary))
-    })
+    pipeline::run(
+        state,
+        &catalogue::END_SESSION,
+        id,
+        request,
+        |ctx, _| async move {
+            let id = path_id(path)?;
+            let (summary, events) = ctx.state.world().end_session(&id, "ended_by_api")?;
+            ctx.state.publish(events);
+            Ok(Reply::Json(StatusCode::OK, summary))
+        },
+    )
     .await
 }
 
@@ -105,7 +112,7 @@ pub(super) async fn transcript(
 ) -> Response {
     read_by_id(
         state,
-        Route::RetrieveSessionTranscript,
+        &catalogue::RETRIEVE_SESSION_TRANSCRIPT,
         id,
         path,
         request,
