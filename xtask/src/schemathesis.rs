@@ -39,8 +39,12 @@ pub fn run(root: &Path, extra_args: &[&str]) -> Result<(), String> {
     let emulator = build_emulator(root, &target)?;
     let server = Emulator::start(&emulator)?;
     println!("schemathesis: the emulator is listening on {}", server.url);
+    // Schemathesis keeps a cache in its working directory: that belongs under target/.
+    let work = target.join("schemathesis");
+    std::fs::create_dir_all(&work)
+        .map_err(|e| format!("cannot create {}: {e}", work.display()))?;
     let status = Command::new(&schemathesis)
-        .current_dir(root.join(HOOKS_DIR))
+        .current_dir(&work)
         .env("SCHEMATHESIS_HOOKS", "hooks")
         .env("PYTHONPATH", root.join(HOOKS_DIR))
         .arg("run")
