@@ -41,8 +41,7 @@ pub fn run(root: &Path, extra_args: &[&str]) -> Result<(), String> {
     println!("schemathesis: the emulator is listening on {}", server.url);
     // Schemathesis keeps a cache in its working directory: that belongs under target/.
     let work = target.join("schemathesis");
-    std::fs::create_dir_all(&work)
-        .map_err(|e| format!("cannot create {}: {e}", work.display()))?;
+    std::fs::create_dir_all(&work).map_err(|e| format!("cannot create {}: {e}", work.display()))?;
     let status = Command::new(&schemathesis)
         .current_dir(&work)
         .env("SCHEMATHESIS_HOOKS", "hooks")
