@@ -701,3 +701,32 @@ async fn serve_runs_until_its_shutdown_signal() {
             .is_err()
     );
 }
+
+#[tokio::test]
+async fn recording_lists_take_the_specs_page_parameters() {
+    let server = MockServer::start().await.unwrap();
+    let http = Http::new(&server);
+    let session = http.create_session("en", "es").await;
+    let id = session["id"].as_str().unwrap();
+    assert_eq!(http.end(id).await.status, 200);
+    let path = format!("/v1/sessions/{id}/recordings");
+    for bad in ["0", "101", "abc", "1.5", "-1"] {
+        let reply = http.get(&format!("{path}?limit={bad}")).await;
+        let error = reply.assert_error(400, "invalid_request");
+        assert_eq!(error["param"], "limit", "limit={bad}");
+    }
+    let first = http.get(&format!("{path}?limit=1")).await.json();
+    let items = first["data"].as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    let recording = items[0]["id"].as_str().unwrap();
+    let after = http
+        .get(&format!("{path}?limit=100&starting_after={recording}"))
+        .await
+        .json();
+    assert_eq!(after["data"], json!([]), "nothing after the last recording");
+    let unknown = http
+        .get(&format!("{path}?starting_after=rec_unknown"))
+        .await;
+    assert_eq!(unknown.status, 200);
+    assert_eq!(unknown.json()["data"], json!([]));
+}
