@@ -14,8 +14,9 @@
 //!   describing them (their bodies are unknown, so progenitor does not see them), with the
 //!   same facts spelled out (`id`, `method`, `path`, `scope`, `idempotent`, `credits`);
 //! - `x-kallglot-scopes` at the root: every permission scope keys can be granted;
-//! - every `x-known-values` list under `components.schemas`, with the legacy spellings
-//!   that fold into a current value under `x-aliases` (a map from legacy to current).
+//! - every `x-known-values` list (and every request field's `enum`) under
+//!   `components.schemas`, with the legacy spellings that fold into a current value
+//!   under `x-aliases` (a map from legacy to current).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -321,7 +322,9 @@ fn walk(
     problems: &mut Vec<Problem>,
 ) {
     let location = trail.join(".");
-    if let Some(values) = schema.get("x-known-values") {
+    // A request field's closed `enum` (what the server accepts) is a value list too: the
+    // SDK still models it as an open enum, and checks it against this list.
+    if let Some(values) = schema.get("x-known-values").or_else(|| schema.get("enum")) {
         let values: Vec<String> = values
             .as_array()
             .into_iter()

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use progenitor::{GenerationSettings, Generator, HooksMode, InterfaceStyle, TagStyle};
 
 use crate::spec::{self, Spec};
-use crate::{catalogue, lint};
+use crate::{catalogue, lint, request_rules};
 
 /// Where the generated crate's sources live, relative to the workspace root.
 pub const OUTPUT_DIR: &str = "crates/kallglot-api/src";
@@ -44,7 +44,11 @@ pub fn generate(spec: &Spec) -> Result<Vec<GeneratedFile>, String> {
             list.join("\n")
         ));
     }
-    let tokens = run_progenitor(&spec.typed).map_err(|e| {
+    // The generated types leave request validation to the server (see `request_rules`).
+    let for_generator: openapiv3::OpenAPI =
+        serde_json::from_value(request_rules::without_request_rules(&spec.json))
+            .map_err(|e| format!("{}: not an OpenAPI 3.0 document: {e}", spec.path.display()))?;
+    let tokens = run_progenitor(&for_generator).map_err(|e| {
         format!(
             "{}: progenitor cannot generate a client: {e}",
             spec.path.display()

@@ -7,5 +7,7 @@ pub mod catalogue;
 pub mod codegen;
 pub mod lint;
 pub mod problem;
+pub mod request_rules;
+pub mod schemathesis;
 pub mod spec;
 pub mod validate;

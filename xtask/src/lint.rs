@@ -11,6 +11,7 @@ use serde_json::Value;
 use crate::catalogue;
 pub use crate::problem::Problem;
 use crate::problem::report as problem;
+use crate::request_rules;
 use crate::validate::{resolve, validate};
 
 /// The shared error response every operation must use for `4XX` and `5XX`.
@@ -28,10 +29,33 @@ pub fn lint(spec: &Value) -> Vec<Problem> {
     check_version(spec, &mut problems);
     check_operations(spec, &mut problems);
     check_schema_examples(spec, &mut problems);
+    check_shared_request_rules(spec, &mut problems);
     if let Err(found) = catalogue::read(spec) {
         problems.extend(found);
     }
     problems
+}
+
+/// A request-only rule (see [`request_rules`](crate::request_rules)) is dropped before
+/// generation; on a schema that responses use too, that would change what the client
+/// accepts, so it is refused there.
+fn check_shared_request_rules(spec: &Value, problems: &mut Vec<Problem>) {
+    let responses = request_rules::response_schemas(spec);
+    for name in request_rules::request_schemas(spec).intersection(&responses) {
+        let Some(schema) = resolve(spec, name) else {
+            continue;
+        };
+        let at = name.trim_start_matches("#/").replace('/', ".");
+        for (location, keyword) in request_rules::rules_in(schema, &at) {
+            problem(
+                problems,
+                location,
+                format!(
+                    "`{keyword}` on a schema that both requests and responses use: request rules are dropped from the generated types, so give the request its own schema"
+                ),
+            );
+        }
+    }
 }
 
 fn check_version(spec: &Value, problems: &mut Vec<Problem>) {
@@ -455,6 +479,26 @@ mod tests {
             messages(&spec),
             vec![
                 "components.schemas.Thing.properties.inner: `additionalProperties: false` in a response schema would reject fields the API adds later"
+            ]
+        );
+    }
+
+    #[test]
+    fn rejects_request_rules_on_a_schema_responses_share() {
+        let mut spec = minimal();
+        spec["paths"]["/v1/things/{id}"]["post"] = json!({
+            "operationId": "put_thing",
+            "x-kallglot-scope": "things:read",
+            "x-kallglot-credits": 0,
+            "requestBody": {"content": {"application/json": {
+                "schema": {"$ref": "#/components/schemas/Thing"}}}},
+            "responses": spec["paths"]["/v1/things/{id}"]["get"]["responses"].clone()
+        });
+        spec["components"]["schemas"]["Thing"]["properties"]["id"]["pattern"] = json!("^t_");
+        assert_eq!(
+            messages(&spec),
+            vec![
+                "components.schemas.Thing.properties.id: `pattern` on a schema that both requests and responses use: request rules are dropped from the generated types, so give the request its own schema"
             ]
         );
     }

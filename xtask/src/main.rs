@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use xtask::{codegen, lint, spec};
+use xtask::{codegen, lint, schemathesis, spec};
 
 const USAGE: &str = "\
 usage: cargo xtask <command>
@@ -15,6 +15,8 @@ commands:
   conformance --live --base-url URL [--emulator]
                    run the live suite against a server (key from KALLGLOT_API_KEY,
                    sk_test_ only; see tests/conformance/src/live/mod.rs)
+  schemathesis     run Schemathesis (installed into target/) against `kallglot mock serve`;
+                   further arguments go to `schemathesis run`
 
 options:
   --spec PATH      read another spec instead of openapi/kallglot.yaml (with --check and lint)
@@ -50,6 +52,7 @@ fn main() -> ExitCode {
         }),
         ["lint"] => run_lint(&spec_path),
         ["conformance", rest @ ..] => run_conformance(&root, rest),
+        ["schemathesis", rest @ ..] => schemathesis::run(&root, rest),
         ["help" | "--help" | "-h"] => {
             print!("{USAGE}");
             Ok(())

@@ -74,6 +74,8 @@ impl<'a> Validator<'a> {
                         | "allOf"
                         | "oneOf"
                         | "anyOf"
+                        | "not"
+                        | "pattern"
                         | "minLength"
                         | "maxLength"
                         | "minimum"
@@ -141,6 +143,22 @@ impl<'a> Validator<'a> {
             && len > max
         {
             errors.push(format!("{at}: string is longer than {max}"));
+        }
+        if let Some(pattern) = obj.get("pattern") {
+            // OpenAPI patterns are ECMA-262 regular expressions, unanchored; `regress`
+            // implements exactly that dialect.
+            match pattern.as_str().map(regress::Regex::new) {
+                Some(Ok(regex)) => {
+                    if regex.find(s).is_none() {
+                        errors.push(format!(
+                            "{at}: \"{s}\" does not match the pattern {pattern}"
+                        ));
+                    }
+                }
+                _ => errors.push(format!(
+                    "{at}: the pattern {pattern} is not a valid ECMA-262 regular expression"
+                )),
+            }
         }
     }
 
@@ -240,6 +258,11 @@ impl<'a> Validator<'a> {
             && !any.iter().any(|branch| self.passes(branch, value))
         {
             errors.push(format!("{at}: matches none of the anyOf branches"));
+        }
+        if let Some(not) = obj.get("not")
+            && self.passes(not, value)
+        {
+            errors.push(format!("{at}: matches the schema under `not`"));
         }
         if let Some(one) = obj.get("oneOf").and_then(Value::as_array) {
             let matching = one
@@ -387,6 +410,31 @@ mod tests {
     }
 
     #[test]
+    fn patterns_are_unanchored_ecma_regular_expressions() {
+        let e164 = json!({"type": "string", "pattern": "^\\+[1-9][0-9]{1,14}$"});
+        assert!(errors(e164.clone(), json!("+14155551234")).is_empty());
+        assert_eq!(
+            errors(e164, json!("555")),
+            vec!["$: \"555\" does not match the pattern \"^\\\\+[1-9][0-9]{1,14}$\""]
+        );
+        assert!(errors(json!({"type": "string", "pattern": "b"}), json!("abc")).is_empty());
+        assert_eq!(
+            errors(json!({"type": "string", "pattern": "("}), json!("x")),
+            vec!["$: the pattern \"(\" is not a valid ECMA-262 regular expression"]
+        );
+    }
+
+    #[test]
+    fn not_rejects_what_its_schema_accepts() {
+        let no_provider = json!({"type": "object", "not": {"required": ["provider"]}});
+        assert!(errors(no_provider.clone(), json!({"mode": "x"})).is_empty());
+        assert_eq!(
+            errors(no_provider, json!({"provider": "twilio"})),
+            vec!["$: matches the schema under `not`"]
+        );
+    }
+
+    #[test]
     fn enums_lengths_items_and_unknown_keywords() {
         assert_eq!(
             errors(json!({"enum": ["a", "b"]}), json!("c")),
@@ -404,8 +452,8 @@ mod tests {
             vec!["$[1]: expected integer, found string"]
         );
         assert_eq!(
-            errors(json!({"type": "string", "pattern": "^a"}), json!("a")),
-            vec!["$: schema keyword `pattern` is not supported by the example validator"]
+            errors(json!({"type": "number", "multipleOf": 2}), json!(4)),
+            vec!["$: schema keyword `multipleOf` is not supported by the example validator"]
         );
         assert_eq!(
             errors(json!({"$ref": "#/nope"}), json!(1)),

@@ -264,7 +264,7 @@ pub mod types {
                 })
         }
     }
-    ///The body of `POST /v1/sessions`. Only `mode` is required.
+    ///The body of `POST /v1/sessions`. Only `mode` is required. A top-level `provider` (legacy) is refused: the carrier is resolved from `routing`.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct CreateSessionRequest {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -276,10 +276,10 @@ pub mod types {
         pub mode: ::std::string::String,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub routing: ::std::option::Option<SessionRouting>,
-        ///Party A's language code (`en`, `es`, `de`, …). Detected when omitted.
+        ///Party A's language code (`en`, `es`, `de`, …): a BCP 47 tag of a 2- or 3-letter language and up to three subtags. Detected when omitted.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub source_language: ::std::option::Option<::std::string::String>,
-        ///Party B's language code. Detected when omitted.
+        ///Party B's language code, in the same form. Detected when omitted.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub target_language: ::std::option::Option<::std::string::String>,
     }
@@ -355,7 +355,7 @@ pub mod types {
         pub doc_url: ::std::option::Option<::std::string::String>,
         ///A human-readable explanation; log it, do not parse it.
         pub message: ::std::string::String,
-        ///The request field the error concerns, such as `mode`.
+        ///The request field the error concerns, such as `mode`; absent or null when the error concerns no field.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub param: ::std::option::Option<::std::string::String>,
         ///The request id (`req_…`); the `X-Request-ID` header carries it too.
@@ -583,7 +583,7 @@ pub mod types {
             Default::default()
         }
     }
-    ///Credentials for the session's audio WebSocket. Connect to `url` with `?token=` added. The token is checked only when connecting and expires at `expires_at` (about 5 minutes after it is issued).
+    ///Credentials for the session's audio WebSocket. Connect to `url` with `?token=` added. The token is checked only when connecting and expires at `expires_at` (about 5 minutes after it is issued). Kallglot documents no maximum message size; send audio in chunks of 100–200 ms. The local emulator (`kallglot mock serve`) refuses a message over 1 MiB with a `session.error` (`message_too_large`) and the close code 1009.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct SessionStream {
         ///When the token stops being accepted for new connections.
@@ -3379,6 +3379,12 @@ Conventions of this description (the SDK relies on them):
   a client must accept any other string.
 
 * No schema forbids unknown properties: responses may carry legacy or future fields.
+* Request schemas state the rules the API enforces on what a client sends (`enum`,
+  `pattern`, `minLength`, the one-of rule for `routing`, no top-level `provider`).
+  The code generator drops these validation keywords from request schemas, so the
+  generated request types stay plain strings and the SDK can send values newer than
+  this description; the server remains the judge.
+
 * Every operation answers errors with the shared `Error` response.
 * The API version is carried by the `/v1` path prefix. `info.version` is the version of
   this description, not a header the API reads.

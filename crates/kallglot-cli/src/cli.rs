@@ -220,6 +220,12 @@ pub enum MockCommand {
         /// Port on 127.0.0.1 (0 picks a free one).
         #[arg(long, default_value_t = 4010)]
         port: u16,
+        /// The starting credit balance.
+        #[arg(long, default_value_t = 100)]
+        credits: u64,
+        /// Requests allowed per 60-second window.
+        #[arg(long, default_value_t = 1000)]
+        rate_limit: u32,
         /// Deliver signed webhooks for every session, recording and analysis change here.
         #[arg(long, requires = "webhook_secret_env")]
         webhook_url: Option<String>,

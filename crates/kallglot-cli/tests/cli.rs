@@ -5,7 +5,7 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
 use assert_cmd::cargo::CommandCargoExt;
-use kallglot_mock::{KeyConfig, MockServer, Scope};
+use kallglot_mock::{KeyConfig, MockServer};
 use serde_json::Value;
 
 /// One emulator for the whole test binary, on its own runtime thread.
@@ -214,7 +214,7 @@ fn json_output_makes_no_extra_request() {
     let id = create_session();
     ok(kallglot().args(["sessions", "end", &id]));
     let write_only = "sk_test_cli_analysis_write_only_00";
-    server().add_key(KeyConfig::test(write_only).scopes([Scope::AnalysisWrite]));
+    server().add_key(KeyConfig::test(write_only).scopes(["analysis:write"]));
     let created = json(
         kallglot()
             .env("KALLGLOT_API_KEY", write_only)

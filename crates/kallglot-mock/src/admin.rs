@@ -26,10 +26,10 @@ use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::config::{KeyConfig, Scope};
+use crate::config::KeyConfig;
 use crate::error::ApiError;
 use crate::faults::FaultSpec;
-use crate::routes::RequestId;
+use crate::request_id::RequestId;
 use crate::state::{AppState, lock};
 
 pub(crate) fn router() -> Router<AppState> {
@@ -131,7 +131,12 @@ async fn add_key(
         if let Some(names) = spec.scopes {
             let scopes = names
                 .iter()
-                .map(|n| Scope::parse(n).ok_or(n))
+                .map(|n| {
+                    crate::catalogue::SCOPES
+                        .contains(&n.as_str())
+                        .then(|| n.clone())
+                        .ok_or(n)
+                })
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|n| ApiError::invalid(Some("scopes"), format!("Unknown scope '{n}'.")))?;
             key = key.scopes(scopes);

@@ -7,64 +7,19 @@ use std::time::Duration;
 /// The API key configured by default, with every scope.
 pub const DEFAULT_API_KEY: &str = "sk_test_mock_0000000000000000";
 
-/// A permission scope of an API key (reference §2.4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Scope {
-    /// `sessions:read`: retrieve sessions and transcripts.
-    SessionsRead,
-    /// `sessions:write`: create and end sessions.
-    SessionsWrite,
-    /// `recordings:read`: the recording routes.
-    RecordingsRead,
-    /// `analysis:read`: retrieve analyses.
-    AnalysisRead,
-    /// `analysis:write`: request analyses.
-    AnalysisWrite,
-    /// `webhooks:manage`: no route needs it; listed for completeness.
-    WebhooksManage,
-}
-
-impl Scope {
-    /// Every scope.
-    pub const ALL: [Scope; 6] = [
-        Scope::SessionsRead,
-        Scope::SessionsWrite,
-        Scope::RecordingsRead,
-        Scope::AnalysisRead,
-        Scope::AnalysisWrite,
-        Scope::WebhooksManage,
-    ];
-
-    /// The scope as written in the reference, such as `sessions:write`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::SessionsRead => "sessions:read",
-            Self::SessionsWrite => "sessions:write",
-            Self::RecordingsRead => "recordings:read",
-            Self::AnalysisRead => "analysis:read",
-            Self::AnalysisWrite => "analysis:write",
-            Self::WebhooksManage => "webhooks:manage",
-        }
-    }
-
-    /// Parses `sessions:write` and the like; `None` for an unknown scope.
-    pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.as_str() == text)
-    }
-}
-
-impl fmt::Display for Scope {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
+/// Every scope the spec lists (`x-kallglot-scopes`).
+fn every_scope() -> Vec<String> {
+    crate::catalogue::SCOPES
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
 }
 
 /// One API key the emulator accepts (or deliberately refuses).
 ///
 /// ```
-/// use kallglot_mock::{KeyConfig, Scope};
-/// let reader = KeyConfig::test("sk_test_reader").scopes([Scope::SessionsRead]);
+/// use kallglot_mock::KeyConfig;
+/// let reader = KeyConfig::test("sk_test_reader").scopes(["sessions:read"]);
 /// let revoked = KeyConfig::test("sk_test_old").revoked();
 /// # let _ = (reader, revoked);
 /// ```
@@ -75,7 +30,7 @@ impl fmt::Display for Scope {
 #[derive(Clone, PartialEq, Eq)]
 pub struct KeyConfig {
     pub(crate) key: String,
-    pub(crate) scopes: Vec<Scope>,
+    pub(crate) scopes: Vec<String>,
     pub(crate) revoked: bool,
     pub(crate) expired: bool,
     pub(crate) inactive_org: bool,
@@ -100,7 +55,7 @@ impl KeyConfig {
     pub fn test(key: impl Into<String>) -> Self {
         Self {
             key: key.into(),
-            scopes: Scope::ALL.to_vec(),
+            scopes: every_scope(),
             revoked: false,
             expired: false,
             inactive_org: false,
@@ -109,8 +64,11 @@ impl KeyConfig {
 
     /// Limits the key to exactly these scopes; any route needing another answers 403
     /// `insufficient_permissions`.
-    pub fn scopes(mut self, scopes: impl IntoIterator<Item = Scope>) -> Self {
-        self.scopes = scopes.into_iter().collect();
+    ///
+    /// Scopes are written as in the reference (`sessions:write`); the spec lists them
+    /// all ([`catalogue::SCOPES`](crate::catalogue::SCOPES)).
+    pub fn scopes<S: Into<String>>(mut self, scopes: impl IntoIterator<Item = S>) -> Self {
+        self.scopes = scopes.into_iter().map(Into::into).collect();
         self
     }
 
@@ -139,8 +97,13 @@ impl KeyConfig {
     }
 
     /// Whether the key holds `scope`.
-    pub fn has_scope(&self, scope: Scope) -> bool {
-        self.scopes.contains(&scope)
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|s| s == scope)
+    }
+
+    /// Whether the key holds every scope the spec lists.
+    pub(crate) fn has_every_scope(&self) -> bool {
+        crate::catalogue::SCOPES.iter().all(|s| self.has_scope(s))
     }
 }
 
@@ -165,9 +128,14 @@ pub struct MockConfig {
     /// How much received audio makes one scripted utterance (2 s; at least 20 ms): the
     /// conversation is paced by audio, not by wall time.
     pub utterance_duration: Duration,
-    /// The base URL used in `stream.url` instead of the request's `Host` (for a mock
-    /// behind a proxy); `None` derives it from the request.
+    /// The base URL `stream.url` is built from (for a mock behind a proxy); `None` uses
+    /// the address the emulator listens on. The request's `Host` header is never used:
+    /// it is whatever the client sent.
     pub public_url: Option<String>,
+    /// How long the emulator waits for a client that is sending a request: its first
+    /// bytes, its head and its body (10 s). A request still incomplete by then answers
+    /// 408 `request_timeout` (or, before its head is complete, the connection closes).
+    pub read_timeout: Duration,
 }
 
 impl Default for MockConfig {
@@ -181,6 +149,7 @@ impl Default for MockConfig {
             stream_token_ttl: Duration::from_secs(5 * 60),
             utterance_duration: Duration::from_secs(2),
             public_url: None,
+            read_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -221,6 +190,12 @@ impl MockConfig {
     /// Sets how much audio makes one utterance of the scripted conversation.
     pub fn utterance_duration(mut self, duration: Duration) -> Self {
         self.utterance_duration = duration;
+        self
+    }
+
+    /// Sets how long a client may take to send a request (10 s by default).
+    pub fn read_timeout(mut self, timeout: Duration) -> Self {
+        self.read_timeout = timeout;
         self
     }
 

@@ -98,7 +98,7 @@ impl ApiError {
                 .headers_mut()
                 .insert(header::RETRY_AFTER, header_value);
         }
-        crate::routes::set_request_id(&mut response, request_id);
+        crate::request_id::set_request_id(&mut response, request_id);
         response
     }
 }

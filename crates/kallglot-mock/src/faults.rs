@@ -16,111 +16,77 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::config::Scope;
+use kallglot_api::catalogue::Operation;
+
 use crate::error::ApiError;
 
-/// An operation of the API, named by its `operationId` in `openapi/kallglot.yaml`.
+/// What a fault applies to: one operation of the spec's catalogue, or the stream's
+/// WebSocket upgrade, which the spec does not describe.
+///
+/// Operations come from [`catalogue`](crate::catalogue), generated from
+/// `openapi/kallglot.yaml`: `Route::from(&catalogue::CREATE_SESSION)`, or just
+/// `&catalogue::CREATE_SESSION` where an `impl Into<Route>` is taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Route {
-    /// `POST /v1/sessions`
-    CreateSession,
-    /// `GET /v1/sessions/{id}`
-    RetrieveSession,
-    /// `POST /v1/sessions/{id}/end`
-    EndSession,
-    /// `GET /v1/sessions/{id}/transcript`
-    RetrieveSessionTranscript,
-    /// `GET /v1/sessions/{id}/recordings`
-    ListSessionRecordings,
-    /// `GET /v1/recordings/{id}`
-    RetrieveRecording,
-    /// `GET /v1/recordings/{recording_id}/audio`
-    DownloadRecordingAudio,
-    /// `POST /v1/sessions/{id}/analysis`
-    CreateAnalysis,
-    /// `GET /v1/analyses/{id}`
-    RetrieveAnalysis,
-    /// `GET /v1/sessions/{id}/connect` (the WebSocket upgrade)
+    /// A REST operation the emulator serves.
+    Operation(&'static Operation),
+    /// `GET /v1/sessions/{id}/connect`, the WebSocket upgrade.
     ConnectStream,
 }
 
+/// The stream's upgrade in the catalogue's terms: the spec describes REST only, so this
+/// one route is not in the catalogue. Its token, not a key's scope, authorizes it.
+const CONNECT_STREAM: Operation = Operation {
+    id: "connect_stream",
+    method: "GET",
+    path: "/v1/sessions/{id}/connect",
+    scope: None,
+    scope_inferred: false,
+    idempotent: false,
+    credits: None,
+    binary_response: false,
+    described: false,
+};
+
+impl From<&'static Operation> for Route {
+    fn from(operation: &'static Operation) -> Self {
+        Self::Operation(operation)
+    }
+}
+
 impl Route {
-    /// Every route.
-    pub const ALL: [Route; 10] = [
-        Route::CreateSession,
-        Route::RetrieveSession,
-        Route::EndSession,
-        Route::RetrieveSessionTranscript,
-        Route::ListSessionRecordings,
-        Route::RetrieveRecording,
-        Route::DownloadRecordingAudio,
-        Route::CreateAnalysis,
-        Route::RetrieveAnalysis,
-        Route::ConnectStream,
-    ];
+    /// Every route a fault can target: each operation the spec describes (the emulator
+    /// serves them all), then the stream's upgrade.
+    pub fn all() -> impl Iterator<Item = Route> {
+        crate::catalogue::OPERATIONS
+            .iter()
+            .filter(|op| op.described)
+            .map(Route::Operation)
+            .chain([Route::ConnectStream])
+    }
+
+    /// The catalogue entry (for the stream, an entry of the same shape).
+    pub fn operation(self) -> &'static Operation {
+        match self {
+            Self::Operation(operation) => operation,
+            Self::ConnectStream => &CONNECT_STREAM,
+        }
+    }
 
     /// The `operationId` (`connect_stream` for the WebSocket, which the spec omits).
     pub fn operation_id(self) -> &'static str {
-        match self {
-            Self::CreateSession => "create_session",
-            Self::RetrieveSession => "retrieve_session",
-            Self::EndSession => "end_session",
-            Self::RetrieveSessionTranscript => "retrieve_session_transcript",
-            Self::ListSessionRecordings => "list_session_recordings",
-            Self::RetrieveRecording => "retrieve_recording",
-            Self::DownloadRecordingAudio => "download_recording_audio",
-            Self::CreateAnalysis => "create_analysis",
-            Self::RetrieveAnalysis => "retrieve_analysis",
-            Self::ConnectStream => "connect_stream",
-        }
+        self.operation().id
     }
 
     /// The HTTP method.
     pub fn method(self) -> &'static str {
-        match self {
-            Self::CreateSession | Self::EndSession | Self::CreateAnalysis => "POST",
-            _ => "GET",
-        }
+        self.operation().method
     }
 
     /// The path template, as in the spec.
     pub fn path(self) -> &'static str {
-        match self {
-            Self::CreateSession => "/v1/sessions",
-            Self::RetrieveSession => "/v1/sessions/{id}",
-            Self::EndSession => "/v1/sessions/{id}/end",
-            Self::RetrieveSessionTranscript => "/v1/sessions/{id}/transcript",
-            Self::ListSessionRecordings => "/v1/sessions/{id}/recordings",
-            Self::RetrieveRecording => "/v1/recordings/{id}",
-            Self::DownloadRecordingAudio => "/v1/recordings/{recording_id}/audio",
-            Self::CreateAnalysis => "/v1/sessions/{id}/analysis",
-            Self::RetrieveAnalysis => "/v1/analyses/{id}",
-            Self::ConnectStream => "/v1/sessions/{id}/connect",
-        }
-    }
-
-    /// The scope the route needs (reference §2.4); `None` for the stream, which is
-    /// authorized by its token.
-    pub fn scope(self) -> Option<Scope> {
-        Some(match self {
-            Self::CreateSession | Self::EndSession => Scope::SessionsWrite,
-            Self::RetrieveSession | Self::RetrieveSessionTranscript => Scope::SessionsRead,
-            Self::ListSessionRecordings
-            | Self::RetrieveRecording
-            | Self::DownloadRecordingAudio => Scope::RecordingsRead,
-            Self::CreateAnalysis => Scope::AnalysisWrite,
-            Self::RetrieveAnalysis => Scope::AnalysisRead,
-            Self::ConnectStream => return None,
-        })
-    }
-
-    /// Whether the route honours `Idempotency-Key`.
-    pub fn honours_idempotency(self) -> bool {
-        matches!(
-            self,
-            Self::CreateSession | Self::EndSession | Self::CreateAnalysis
-        )
+        self.operation().path
     }
 
     /// Parses an `operationId` (`create_session`) or a method and path, either the
@@ -128,21 +94,13 @@ impl Route {
     /// `GET /v1/sessions/sess_123`).
     pub fn parse(text: &str) -> Option<Self> {
         let text = text.trim();
-        if let Some(route) = Self::ALL.into_iter().find(|r| r.operation_id() == text) {
+        if let Some(route) = Self::all().find(|r| r.operation_id() == text) {
             return Some(route);
         }
         let (method, path) = text.split_once(' ')?;
         let path = path.trim().split('?').next().unwrap_or_default();
-        let given: Vec<&str> = path.trim_end_matches('/').split('/').collect();
-        Self::ALL.into_iter().find(|route| {
-            let template: Vec<&str> = route.path().split('/').collect();
-            route.method().eq_ignore_ascii_case(method.trim())
-                && template.len() == given.len()
-                && template
-                    .iter()
-                    .zip(&given)
-                    .all(|(t, g)| (t.starts_with('{') && !g.is_empty()) || t == g)
-        })
+        let path = path.strip_suffix('/').unwrap_or(path);
+        Self::all().find(|route| route.operation().matches(method.trim(), path))
     }
 }
 
@@ -205,6 +163,10 @@ impl Fault {
     }
 
     /// Answers `status` with an error envelope of `code`.
+    ///
+    /// A status that cannot end an exchange (below 200, or not a status at all) is
+    /// answered as 500; 204, 205 and 304, which never carry a body, are answered without
+    /// the envelope.
     pub fn status(status: u16, code: impl Into<String>) -> Self {
         Self::of(FaultAction::Status {
             status,
@@ -235,6 +197,10 @@ impl Fault {
     }
 
     /// Answers `status` with an HTML page instead of JSON.
+    ///
+    /// A status that cannot end an exchange (below 200, or not a status at all) is
+    /// answered as 502; 204, 205 and 304, which never carry a body, are answered without
+    /// the page.
     pub fn html(status: u16) -> Self {
         Self::of(FaultAction::Html { status })
     }
@@ -321,10 +287,11 @@ impl Faults {
         id
     }
 
-    /// Injects `fault` on `route`; returns its id (for [`remove`](Self::remove)).
+    /// Injects `fault` on `route` (a [`Route`], or a catalogue operation such as
+    /// `&catalogue::CREATE_SESSION`); returns its id (for [`remove`](Self::remove)).
     /// When several faults match a request, the oldest applies.
-    pub fn inject(&self, route: Route, fault: Fault) -> u64 {
-        self.add(Target::Route(route), fault)
+    pub fn inject(&self, route: impl Into<Route>, fault: Fault) -> u64 {
+        self.add(Target::Route(route.into()), fault)
     }
 
     /// Injects `fault` on every route.
@@ -469,11 +436,16 @@ impl FaultSpec {
             "reset" => Fault::reset(),
             "lose_response" => Fault::lose_response(),
             "truncated_json" => Fault::truncated_json(),
-            "html" => Fault::html(
-                self.status
-                    .filter(|s| (100..=599).contains(s))
-                    .unwrap_or(502),
-            ),
+            "html" => {
+                let status = self.status.unwrap_or(502);
+                if !(200..=599).contains(&status) {
+                    return Err(ApiError::invalid(
+                        Some("status"),
+                        "An html fault needs a final status, 200 to 599.",
+                    ));
+                }
+                Fault::html(status)
+            }
             other => {
                 return Err(ApiError::invalid(
                     Some("fault"),
@@ -543,13 +515,12 @@ impl Fault {
                 error_type,
                 retry_after,
             } => {
-                let status_code =
-                    StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                let status_code = final_status(*status, StatusCode::INTERNAL_SERVER_ERROR);
                 let mut error = ApiError::new(
                     status_code,
-                    default_type(*status),
+                    default_type(status_code.as_u16()),
                     code.clone(),
-                    format!("Injected fault: HTTP {status} {code}."),
+                    format!("Injected fault: HTTP {} {code}.", status_code.as_u16()),
                 );
                 if let Some(kind) = error_type {
                     error.kind = kind.clone().into();
@@ -557,7 +528,11 @@ impl Fault {
                 if let Some(seconds) = retry_after {
                     error = error.retry_after(*seconds as f64);
                 }
-                Applied::Respond(error.respond(request_id))
+                let mut response = error.respond(request_id);
+                if !allows_body(status_code) {
+                    strip_body(&mut response);
+                }
+                Applied::Respond(response)
             }
             FaultAction::TruncatedJson => {
                 let mut response = (
@@ -569,11 +544,11 @@ impl Fault {
                     r#"{"id":"sess_01J0TRUNCATED","object":"sess"#,
                 )
                     .into_response();
-                crate::routes::set_request_id(&mut response, request_id);
+                crate::request_id::set_request_id(&mut response, request_id);
                 Applied::Respond(response)
             }
             FaultAction::Html { status } => {
-                let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_GATEWAY);
+                let status = final_status(*status, StatusCode::BAD_GATEWAY);
                 let reason = status.canonical_reason().unwrap_or("Error");
                 let page = format!(
                     "<html><head><title>{code} {reason}</title></head><body><center><h1>{code} {reason}</h1></center><hr><center>mock-proxy</center></body></html>\n",
@@ -585,11 +560,38 @@ impl Fault {
                     page,
                 )
                     .into_response();
-                crate::routes::set_request_id(&mut response, request_id);
+                if !allows_body(status) {
+                    strip_body(&mut response);
+                }
+                crate::request_id::set_request_id(&mut response, request_id);
                 Applied::Respond(response)
             }
         }
     }
+}
+
+/// The status a fault answers with: `status` when it is a final HTTP status (200 to
+/// 599), `fallback` otherwise. An informational status (1xx) cannot end an exchange, and
+/// a number outside 100..=999 is no status at all.
+fn final_status(status: u16, fallback: StatusCode) -> StatusCode {
+    StatusCode::from_u16(status)
+        .ok()
+        .filter(|s| (200..=599).contains(&s.as_u16()))
+        .unwrap_or(fallback)
+}
+
+/// Whether a response with this status may carry a body (RFC 9110: 204, 205 and 304
+/// never do).
+fn allows_body(status: StatusCode) -> bool {
+    !matches!(status.as_u16(), 204 | 205 | 304)
+}
+
+/// Removes the body (and the headers describing it) from a response.
+fn strip_body(response: &mut Response) {
+    *response.body_mut() = axum::body::Body::empty();
+    let headers = response.headers_mut();
+    headers.remove(header::CONTENT_TYPE);
+    headers.remove(header::CONTENT_LENGTH);
 }
 
 #[cfg(test)]
@@ -598,7 +600,8 @@ mod tests {
 
     #[test]
     fn routes_parse_from_operation_ids_and_paths() {
-        for route in Route::ALL {
+        use crate::catalogue::{DOWNLOAD_RECORDING_AUDIO, END_SESSION, RETRIEVE_SESSION};
+        for route in Route::all() {
             assert_eq!(Route::parse(route.operation_id()), Some(route));
             assert_eq!(
                 Route::parse(&format!("{} {}", route.method(), route.path())),
@@ -607,45 +610,47 @@ mod tests {
         }
         assert_eq!(
             Route::parse("post /v1/sessions/sess_1/end"),
-            Some(Route::EndSession)
+            Some(Route::from(&END_SESSION))
         );
         assert_eq!(
             Route::parse("GET /v1/sessions/sess_1"),
-            Some(Route::RetrieveSession)
+            Some(Route::from(&RETRIEVE_SESSION))
         );
         assert_eq!(
             Route::parse("GET /v1/recordings/rec_1/audio"),
-            Some(Route::DownloadRecordingAudio)
+            Some(Route::from(&DOWNLOAD_RECORDING_AUDIO))
+        );
+        assert_eq!(
+            Route::parse("GET /v1/sessions/sess_1/connect"),
+            Some(Route::ConnectStream)
         );
         assert_eq!(Route::parse("DELETE /v1/sessions/x"), None);
         assert_eq!(Route::parse("GET /v1/sessions//end"), None);
         assert_eq!(Route::parse("nope"), None);
+        // Routes the reference only names are not served, so no fault can target them.
+        assert_eq!(Route::parse("dial_session"), None);
     }
 
     #[test]
     fn counted_faults_run_out_and_the_oldest_applies() {
+        use crate::catalogue::{CREATE_SESSION, RETRIEVE_SESSION};
+        let create = Route::from(&CREATE_SESSION);
         let faults = Faults::default();
-        faults.inject(Route::CreateSession, Fault::reset().times(2));
+        faults.inject(create, Fault::reset().times(2));
         faults.inject_any(Fault::truncated_json());
+        assert_eq!(faults.take(create).unwrap().action, FaultAction::Reset);
         assert_eq!(
-            faults.take(Route::CreateSession).unwrap().action,
-            FaultAction::Reset
-        );
-        assert_eq!(
-            faults.take(Route::RetrieveSession).unwrap().action,
+            faults.take(Route::from(&RETRIEVE_SESSION)).unwrap().action,
             FaultAction::TruncatedJson
         );
+        assert_eq!(faults.take(create).unwrap().action, FaultAction::Reset);
         assert_eq!(
-            faults.take(Route::CreateSession).unwrap().action,
-            FaultAction::Reset
-        );
-        assert_eq!(
-            faults.take(Route::CreateSession).unwrap().action,
+            faults.take(create).unwrap().action,
             FaultAction::TruncatedJson
         );
         assert_eq!(faults.active(), 1);
         faults.clear();
-        assert!(faults.take(Route::CreateSession).is_none());
+        assert!(faults.take(create).is_none());
     }
 
     #[test]
@@ -656,7 +661,11 @@ mod tests {
         )
         .unwrap();
         spec.inject(&faults).unwrap();
-        match faults.take(Route::CreateSession).unwrap().action {
+        match faults
+            .take(Route::from(&crate::catalogue::CREATE_SESSION))
+            .unwrap()
+            .action
+        {
             FaultAction::Status { status, code, .. } => {
                 assert_eq!((status, code.as_str()), (503, "service_unavailable"))
             }

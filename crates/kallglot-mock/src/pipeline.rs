@@ -22,20 +22,49 @@ use tokio::time::Instant;
 
 use crate::auth;
 use crate::error::ApiError;
+use crate::extract::path_id;
+use kallglot_api::catalogue::Operation;
+
 use crate::faults::{Applied, Route};
 use crate::idempotency::{self, Begin, Stored};
 use crate::limits::RateStatus;
-use crate::routes::{RequestId, reset_connection, set_request_id};
+use crate::request_id::{RequestId, set_request_id};
+use crate::reset::reset_connection;
 use crate::state::{AppState, lock};
-
-/// The largest request body read (bodies are small JSON documents).
-const MAX_BODY: usize = 1024 * 1024;
 
 /// What an operation has to work with.
 pub(crate) struct Ctx {
     pub state: AppState,
     /// `ws://host:port`: where this client reaches the emulator, for `stream.url`.
     pub ws_base: String,
+    /// The media type the body was declared with (lower case, without parameters).
+    pub content_type: Option<String>,
+}
+
+impl Ctx {
+    /// Checks the media type of a body that an operation reads as JSON: it must be
+    /// `application/json` (parameters such as `charset` allowed), else 415. An empty
+    /// body needs no type: the analysis body is optional, and a missing create body is
+    /// reported as the missing `mode`.
+    pub fn require_json(&self, body: &[u8]) -> Result<(), ApiError> {
+        let empty = body.iter().all(u8::is_ascii_whitespace);
+        match self.content_type.as_deref() {
+            Some("application/json") => {}
+            None if empty => {}
+            other => {
+                return Err(ApiError::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "invalid_request_error",
+                    "unsupported_media_type",
+                    format!(
+                        "This route takes a JSON body sent as `Content-Type: application/json`; got {}.",
+                        other.map_or("no Content-Type".to_string(), |t| format!("`{t}`"))
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// What an operation answers with.
@@ -79,10 +108,11 @@ fn respond(stored: Stored, disposition: Option<String>) -> Response {
     response
 }
 
-/// Runs one REST request through the pipeline; `operation` gets the context and body.
+/// Runs one REST request for the catalogue's `op` through the pipeline; `operation`
+/// gets the context and body.
 pub(crate) async fn run<F, Fut>(
     state: AppState,
-    route: Route,
+    op: &'static Operation,
     RequestId(request_id): RequestId,
     request: Request,
     operation: F,
@@ -107,23 +137,20 @@ where
         Ok(rate) => rate,
         Err(rate) => return finish(rate.exceeded().respond(&request_id), &rate),
     };
-    let checks = auth::check_org(&key).and_then(|()| match route.scope() {
+    let checks = auth::check_org(&key).and_then(|()| match op.scope {
         Some(scope) => auth::check_scope(&key, scope),
         None => Ok(()),
     });
     if let Err(e) = checks {
         return finish(e.respond(&request_id), &rate);
     }
-    let body = match axum::body::to_bytes(body, MAX_BODY).await {
-        Ok(body) => body,
-        Err(_) => {
-            let e = ApiError::invalid(None, "The request body is unreadable or larger than 1 MiB.");
-            return finish(e.respond(&request_id), &rate);
-        }
-    };
+    // The router's body layer has read the body whole already (see `body.rs`).
+    let body = axum::body::to_bytes(body, crate::body::MAX_BODY)
+        .await
+        .unwrap_or_default();
 
     let mut reservation = None;
-    if route.honours_idempotency()
+    if op.idempotent
         && let Some(value) = parts.headers.get("idempotency-key")
     {
         let fingerprint = idempotency::fingerprint(parts.method.as_str(), parts.uri.path(), &body);
@@ -147,7 +174,7 @@ where
         }
     }
 
-    let applied = match state.faults.take(route) {
+    let applied = match state.faults.take(Route::Operation(op)) {
         Some(fault) => fault.apply(&request_id).await,
         None => Applied::Run,
     };
@@ -163,7 +190,8 @@ where
     };
 
     let ctx = Ctx {
-        ws_base: ws_base(&state, &parts.headers),
+        ws_base: ws_base(&state),
+        content_type: media_type(&parts.headers),
         state: state.clone(),
     };
     let response = match operation(ctx, body).await {
@@ -188,8 +216,9 @@ where
 }
 
 /// Where the client reaches the emulator over WebSocket: the configured public URL, or
-/// the request's `Host`, or the bound address.
-pub(crate) fn ws_base(state: &AppState, headers: &HeaderMap) -> String {
+/// the bound address. Never the request's `Host`: a client could put anything there,
+/// and it would end up in `stream.url`.
+pub(crate) fn ws_base(state: &AppState) -> String {
     if let Some(url) = &state.config.public_url {
         let url = url.trim_end_matches('/');
         return match url.split_once("://") {
@@ -198,14 +227,20 @@ pub(crate) fn ws_base(state: &AppState, headers: &HeaderMap) -> String {
             None => format!("ws://{url}"),
         };
     }
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| !h.is_empty() && h.chars().all(|c| c.is_ascii_graphic()));
-    match host {
-        Some(host) => format!("ws://{host}"),
-        None => format!("ws://{}", crate::server::loopback_visible(state.local_addr)),
-    }
+    format!("ws://{}", crate::addr::loopback_visible(state.local_addr))
+}
+
+/// The declared media type of the body: lower case, without parameters.
+fn media_type(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::CONTENT_TYPE)?;
+    let text = value.to_str().unwrap_or("(not text)");
+    Some(
+        text.split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase(),
+    )
 }
 
 /// An empty body for routes that take none, or the JSON object a route expects.
@@ -224,4 +259,23 @@ pub(crate) fn json_object(body: &[u8]) -> Result<serde_json::Map<String, Value>,
             format!("The request body is not valid JSON: {e}."),
         )),
     }
+}
+
+/// A read of the resource named by the `{id}` in the path: what `read` finds in the
+/// emulated world, as `200` JSON, behind the same auth, rate limit and faults as every
+/// route.
+pub(crate) async fn read_by_id(
+    state: AppState,
+    op: &'static Operation,
+    request_id: RequestId,
+    path: Result<axum::extract::Path<String>, axum::extract::rejection::PathRejection>,
+    request: Request,
+    read: fn(&crate::state::World, &str) -> Result<Value, ApiError>,
+) -> Response {
+    run(state, op, request_id, request, |ctx, _| async move {
+        let id = path_id(path)?;
+        let value = read(&ctx.state.world(), &id)?;
+        Ok(Reply::Json(StatusCode::OK, value))
+    })
+    .await
 }

@@ -1,11 +1,8 @@
 //! Starting, running and stopping the emulator.
 //!
-//! The server runs its own accept loop over hyper (rather than `axum::serve`) so that a
-//! fault can close a connection without sending any response: the router marks such a
-//! response, and the connection's service turns it into an error, on which hyper drops
-//! the connection.
+//! The server runs its own accept loop over hyper (rather than `axum::serve`) so that it
+//! controls each connection: see [`connection`](crate::connection) for what that adds.
 
-use std::convert::Infallible;
 use std::fmt;
 use std::future::Future;
 use std::io;
@@ -13,40 +10,15 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper::body::Incoming;
-use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::{broadcast, watch};
 use tokio::task::{JoinHandle, JoinSet};
-use tower_service::Service;
 
+use crate::addr::loopback_visible;
 use crate::config::{DEFAULT_API_KEY, KeyConfig, MockConfig};
 use crate::events::{EventSink, MockEvent, Publisher};
 use crate::faults::Faults;
-use crate::routes::ResetConnection;
 use crate::state::{AppState, lock};
-
-/// The address to show for a bound address: an unspecified IP (`0.0.0.0`, `::`) is
-/// reachable on loopback.
-pub(crate) fn loopback_visible(addr: SocketAddr) -> SocketAddr {
-    if addr.ip().is_unspecified() {
-        SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), addr.port())
-    } else {
-        addr
-    }
-}
-
-/// The error hyper gets for a response that must be dropped.
-#[derive(Debug)]
-struct DroppedByFault;
-
-impl fmt::Display for DroppedByFault {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("connection dropped by an injected fault")
-    }
-}
-
-impl std::error::Error for DroppedByFault {}
 
 /// Configures and starts a [`MockServer`].
 ///
@@ -132,6 +104,12 @@ impl MockServerBuilder {
         self
     }
 
+    /// Sets how long a client may take to send a request (10 s by default).
+    pub fn read_timeout(mut self, timeout: Duration) -> Self {
+        self.config = self.config.read_timeout(timeout);
+        self
+    }
+
     /// Adds (or replaces) an API key.
     pub fn key(mut self, key: KeyConfig) -> Self {
         self.config = self.config.key(key);
@@ -164,7 +142,7 @@ impl MockServerBuilder {
                     && !k.revoked
                     && !k.expired
                     && !k.inactive_org
-                    && k.scopes.len() == crate::config::Scope::ALL.len()
+                    && k.has_every_scope()
             })
             .map_or(DEFAULT_API_KEY.to_string(), |k| k.key.clone());
         let mut sinks = self.sinks;
@@ -174,7 +152,8 @@ impl MockServerBuilder {
         let publisher = Publisher::new(sinks);
         let state = AppState::new(self.config, local_addr, publisher, shutdown_rx.clone());
         let router = crate::routes::router(state.clone());
-        let task = tokio::spawn(accept_loop(listener, router, shutdown_rx));
+        let read_timeout = state.config.read_timeout;
+        let task = tokio::spawn(accept_loop(listener, router, read_timeout, shutdown_rx));
         tracing::debug!(%local_addr, "kallglot mock started");
         Ok(MockServer {
             state,
@@ -189,6 +168,7 @@ impl MockServerBuilder {
 async fn accept_loop(
     listener: TcpListener,
     router: axum::Router,
+    read_timeout: Duration,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut connections = JoinSet::new();
@@ -205,32 +185,7 @@ async fn accept_loop(
                         continue;
                     }
                 };
-                let _ = stream.set_nodelay(true);
-                let router = router.clone();
-                let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
-                    let mut router = router.clone();
-                    async move {
-                        let response = router
-                            .call(request)
-                            .await
-                            .unwrap_or_else(|never: Infallible| match never {});
-                        if response.extensions().get::<ResetConnection>().is_some() {
-                            return Err(DroppedByFault);
-                        }
-                        Ok(response)
-                    }
-                });
-                connections.spawn(async move {
-                    // The timer enables hyper's header read timeout, so an idle or
-                    // half-sent request cannot hold a connection forever.
-                    let connection = hyper::server::conn::http1::Builder::new()
-                        .timer(TokioTimer::new())
-                        .serve_connection(TokioIo::new(stream), service)
-                        .with_upgrades();
-                    if let Err(e) = connection.await {
-                        tracing::trace!(error = %e, "connection ended with an error");
-                    }
-                });
+                connections.spawn(crate::connection::serve(stream, router.clone(), read_timeout));
             }
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
         }

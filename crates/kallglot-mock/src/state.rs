@@ -166,6 +166,22 @@ struct AnalysisRec {
     outcome: Option<Result<String, String>>,
 }
 
+/// Which page of a list to show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Page {
+    /// At most this many items.
+    pub limit: usize,
+    /// The items after the one with this id.
+    pub starting_after: Option<String>,
+}
+
+impl Page {
+    /// Items per page when `limit` is omitted.
+    pub const DEFAULT_LIMIT: usize = 20;
+    /// The largest `limit` accepted.
+    pub const MAX_LIMIT: usize = 100;
+}
+
 /// What an open stream needs after its token was accepted.
 pub(crate) struct StreamGrant {
     pub session_id: String,
@@ -454,12 +470,25 @@ impl World {
         Ok(transcript_json(self.session_ref(session_id)?))
     }
 
-    pub fn session_recordings(&self, session_id: &str) -> Result<Value, ApiError> {
+    /// One page of a session's recordings, in creation order.
+    pub fn session_recordings(&self, session_id: &str, page: &Page) -> Result<Value, ApiError> {
         let rec = self.session_ref(session_id)?;
-        let data: Vec<Value> = rec
+        let all: Vec<&RecordingRec> = rec
             .recording_id
             .iter()
             .filter_map(|id| self.recordings.get(id))
+            .collect();
+        let start = match &page.starting_after {
+            None => 0,
+            Some(cursor) => all
+                .iter()
+                .position(|r| &r.id == cursor)
+                .map_or(all.len(), |i| i + 1),
+        };
+        let data: Vec<Value> = all
+            .into_iter()
+            .skip(start)
+            .take(page.limit)
             .map(|r| {
                 // List items carry the fields of the reference's list example.
                 json!({

@@ -19,6 +19,9 @@
 //!   JSON object with a string `type`, or a binary frame: `session.error`
 //!   `invalid_message`. Neither closes the stream.
 //!
+//! A message over 1 MiB ([`MAX_MESSAGE`]) gets `session.error` `message_too_large`, then
+//! the close code 1009 (message too big).
+//!
 //! When the session ends another way (REST end, or `session.end` on another stream),
 //! open streams get `session.ended` with the recorded reason (`ended_by_api` for REST)
 //! and close with 1000. A server shutdown closes them with 1001.
@@ -35,12 +38,15 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 
 use crate::error::ApiError;
+use crate::extract::path_id;
 use crate::faults::{Applied, Route};
-use crate::routes::{RequestId, path_id, reset_connection};
+use crate::request_id::RequestId;
+use crate::reset::reset_connection;
 use crate::state::{AppState, StreamGrant};
 
-/// The largest message accepted (an audio frame is a few KiB).
-const MAX_MESSAGE: usize = 1024 * 1024;
+/// The largest message accepted (an audio frame is a few KiB). A bigger one gets a
+/// `session.error` `message_too_large` and the close code 1009 (message too big).
+pub(crate) const MAX_MESSAGE: usize = 1024 * 1024;
 
 pub(crate) async fn connect(
     State(state): State<AppState>,
@@ -79,6 +85,7 @@ pub(crate) async fn connect(
     };
     upgrade
         .max_message_size(MAX_MESSAGE)
+        .max_frame_size(MAX_MESSAGE)
         .on_upgrade(move |socket| run(socket, state, grant))
 }
 
@@ -104,6 +111,16 @@ async fn run(mut socket: WebSocket, state: AppState, grant: StreamGrant) {
     loop {
         let flow = tokio::select! {
             frame = socket.recv() => match frame {
+                Some(Err(e)) if is_too_big(&e) => {
+                    let refusal = error(
+                        &session_id,
+                        "message_too_large",
+                        &format!("Messages are limited to {} MiB.", MAX_MESSAGE >> 20),
+                    );
+                    let _ = send(&mut socket, &refusal).await;
+                    close(&mut socket, 1009, "message too big").await;
+                    return;
+                }
                 None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
                 Some(Ok(Message::Text(text))) => handle(&state, &session_id, text.as_str()),
                 Some(Ok(Message::Binary(_))) => Flow::Reply(vec![error(
@@ -228,6 +245,15 @@ fn decode_audio(message: &Value) -> Result<Vec<u8>, String> {
     base64::engine::general_purpose::STANDARD
         .decode(payload)
         .map_err(|_| "`audio.payload` is not valid base64.".to_string())
+}
+
+/// Whether a receive error is the socket refusing a message over [`MAX_MESSAGE`].
+fn is_too_big(error: &axum::Error) -> bool {
+    let source = std::error::Error::source(error);
+    matches!(
+        source.and_then(|s| s.downcast_ref::<tungstenite::Error>()),
+        Some(tungstenite::Error::Capacity(_))
+    )
 }
 
 fn error(session_id: &str, code: &str, message: &str) -> Value {

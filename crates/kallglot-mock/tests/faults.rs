@@ -6,7 +6,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::Http;
-use kallglot_mock::{Fault, MockServer, Route};
+use kallglot_mock::{Fault, MockServer, catalogue};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -15,7 +15,7 @@ async fn status_faults_answer_the_envelope_for_the_next_n_requests() {
     let server = MockServer::start().await.unwrap();
     let http = Http::new(&server);
     server.faults().inject(
-        Route::CreateSession,
+        &catalogue::CREATE_SESSION,
         Fault::status(503, "service_unavailable")
             .retry_after(2)
             .times(2),
@@ -43,7 +43,10 @@ async fn faults_target_one_route_or_all_and_can_be_removed() {
     let server = MockServer::start().await.unwrap();
     let http = Http::new(&server);
     let faults = server.faults();
-    let id = faults.inject(Route::RetrieveSession, Fault::status(500, "internal_error"));
+    let id = faults.inject(
+        &catalogue::RETRIEVE_SESSION,
+        Fault::status(500, "internal_error"),
+    );
     assert_eq!(http.get("/v1/sessions/s").await.status, 500);
     assert_eq!(
         http.get("/v1/sessions/s").await.status,
@@ -89,7 +92,7 @@ async fn a_delay_fault_stalls_the_request() {
     let server = MockServer::start().await.unwrap();
     let http = Http::new(&server);
     server.faults().inject(
-        Route::RetrieveSession,
+        &catalogue::RETRIEVE_SESSION,
         Fault::delay(Duration::from_millis(150)).times(1),
     );
     let started = Instant::now();
@@ -106,7 +109,7 @@ async fn a_reset_drops_the_connection_without_running_the_operation() {
     let http = Http::new(&server);
     server
         .faults()
-        .inject(Route::CreateSession, Fault::reset().times(1));
+        .inject(&catalogue::CREATE_SESSION, Fault::reset().times(1));
     let error = http
         .try_send(
             Method::POST,
@@ -135,7 +138,7 @@ async fn a_lost_response_keeps_the_effect_and_the_idempotent_result() {
     let http = Http::new(&server);
     server
         .faults()
-        .inject(Route::CreateSession, Fault::lose_response().times(1));
+        .inject(&catalogue::CREATE_SESSION, Fault::lose_response().times(1));
     let key = [("idempotency-key", "lost-1")];
     let body = Some(json!({"mode": "ai_agent"}));
     assert!(
@@ -154,12 +157,13 @@ async fn a_lost_response_keeps_the_effect_and_the_idempotent_result() {
 async fn malformed_bodies_are_truncated_json_or_html() {
     let server = MockServer::start().await.unwrap();
     let http = Http::new(&server);
+    server.faults().inject(
+        &catalogue::RETRIEVE_SESSION,
+        Fault::truncated_json().times(1),
+    );
     server
         .faults()
-        .inject(Route::RetrieveSession, Fault::truncated_json().times(1));
-    server
-        .faults()
-        .inject(Route::RetrieveAnalysis, Fault::html(502).times(1));
+        .inject(&catalogue::RETRIEVE_ANALYSIS, Fault::html(502).times(1));
     let truncated = http.get("/v1/sessions/s").await;
     assert_eq!(truncated.status, 200);
     assert_eq!(truncated.header("content-type"), Some("application/json"));

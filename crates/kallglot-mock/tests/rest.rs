@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use common::Http;
-use kallglot_mock::{Fault, KeyConfig, MockServer, Route, Scope};
+use kallglot_mock::{Fault, KeyConfig, MockServer, Route, catalogue};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -197,17 +197,17 @@ async fn every_authentication_failure_has_its_code() {
 #[tokio::test]
 async fn each_route_needs_its_scope_and_an_active_organization() {
     let server = MockServer::start().await.unwrap();
-    let rest: Vec<Route> = Route::ALL
-        .into_iter()
+    let rest: Vec<Route> = Route::all()
         .filter(|r| *r != Route::ConnectStream)
         .collect();
     for route in rest {
-        let scope = route.scope().unwrap();
-        let all_but = format!("sk_test_without_{}", scope.as_str().replace(':', "_"));
+        let scope = route.operation().scope.unwrap();
+        let all_but = format!("sk_test_without_{}", scope.replace(':', "_"));
         server.add_key(
-            KeyConfig::test(&all_but).scopes(Scope::ALL.into_iter().filter(|s| *s != scope)),
+            KeyConfig::test(&all_but)
+                .scopes(catalogue::SCOPES.iter().copied().filter(|s| *s != scope)),
         );
-        let only = format!("sk_test_only_{}", scope.as_str().replace(':', "_"));
+        let only = format!("sk_test_only_{}", scope.replace(':', "_"));
         server.add_key(KeyConfig::test(&only).scopes([scope]));
         let path = route
             .path()
@@ -218,7 +218,7 @@ async fn each_route_needs_its_scope_and_an_active_organization() {
             .send(method.clone(), &path, None, &[])
             .await;
         let error = denied.assert_error(403, "insufficient_permissions");
-        assert!(error["message"].as_str().unwrap().contains(scope.as_str()));
+        assert!(error["message"].as_str().unwrap().contains(scope));
         assert!(denied.header("x-api-credits-remaining").is_some());
         let allowed = Http::with_key(&server, &only)
             .send(method, &path, None, &[])
@@ -344,7 +344,7 @@ async fn idempotency_replays_rejects_mismatches_and_conflicts() {
 
     // A conflict: the first request is held in flight by a delay fault.
     server.faults().inject(
-        Route::CreateSession,
+        &catalogue::CREATE_SESSION,
         Fault::delay(Duration::from_millis(400)).times(1),
     );
     let slow = {
@@ -700,4 +700,33 @@ async fn serve_runs_until_its_shutdown_signal() {
             .await
             .is_err()
     );
+}
+
+#[tokio::test]
+async fn recording_lists_take_the_specs_page_parameters() {
+    let server = MockServer::start().await.unwrap();
+    let http = Http::new(&server);
+    let session = http.create_session("en", "es").await;
+    let id = session["id"].as_str().unwrap();
+    assert_eq!(http.end(id).await.status, 200);
+    let path = format!("/v1/sessions/{id}/recordings");
+    for bad in ["0", "101", "abc", "1.5", "-1"] {
+        let reply = http.get(&format!("{path}?limit={bad}")).await;
+        let error = reply.assert_error(400, "invalid_request");
+        assert_eq!(error["param"], "limit", "limit={bad}");
+    }
+    let first = http.get(&format!("{path}?limit=1")).await.json();
+    let items = first["data"].as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    let recording = items[0]["id"].as_str().unwrap();
+    let after = http
+        .get(&format!("{path}?limit=100&starting_after={recording}"))
+        .await
+        .json();
+    assert_eq!(after["data"], json!([]), "nothing after the last recording");
+    let unknown = http
+        .get(&format!("{path}?starting_after=rec_unknown"))
+        .await;
+    assert_eq!(unknown.status, 200);
+    assert_eq!(unknown.json()["data"], json!([]));
 }

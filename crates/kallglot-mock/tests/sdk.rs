@@ -16,7 +16,7 @@ use kallglot::stream::{
     EndReason, Event, HandshakeRejection, MulawAudio, StreamError, StreamOptions,
 };
 use kallglot::{Client, Error, WaitOptions};
-use kallglot_mock::{Fault, KeyConfig, MockServer, Route, Scope};
+use kallglot_mock::{Fault, KeyConfig, MockServer, catalogue};
 
 fn client(server: &MockServer) -> Client {
     client_with(server, server.api_key(), Arc::new(ManualClock::new()))
@@ -213,7 +213,7 @@ async fn authentication_and_billing_failures_map_to_sdk_errors() {
         .credits(0)
         .key(KeyConfig::test("sk_test_revoked_000").revoked())
         .key(KeyConfig::test("sk_test_expired_000").expired())
-        .key(KeyConfig::test("sk_test_reader_0000").scopes([Scope::SessionsRead]))
+        .key(KeyConfig::test("sk_test_reader_0000").scopes(["sessions:read"]))
         .key(KeyConfig::test("sk_test_inactive_00").inactive_org())
         .start()
         .await
@@ -301,13 +301,13 @@ async fn injected_429_and_503_are_retried_with_one_charge() {
     let clock = Arc::new(ManualClock::new());
     let client = client_with(&server, server.api_key(), clock.clone());
     server.faults().inject(
-        Route::CreateSession,
+        &catalogue::CREATE_SESSION,
         Fault::status(429, "rate_limit_exceeded")
             .retry_after(0)
             .times(1),
     );
     server.faults().inject(
-        Route::CreateSession,
+        &catalogue::CREATE_SESSION,
         Fault::status(503, "service_unavailable").times(1),
     );
     let session = client.sessions().create(params()).await.unwrap();
@@ -322,13 +322,13 @@ async fn resets_and_lost_responses_are_retried_idempotently() {
     let client = client(&server);
     server
         .faults()
-        .inject(Route::CreateSession, Fault::reset().times(1));
+        .inject(&catalogue::CREATE_SESSION, Fault::reset().times(1));
     client.sessions().create(params()).await.unwrap();
     assert_eq!(server.credits_used(), 1);
 
     server
         .faults()
-        .inject(Route::CreateSession, Fault::lose_response().times(1));
+        .inject(&catalogue::CREATE_SESSION, Fault::lose_response().times(1));
     let mut events = server.subscribe();
     let session = client.sessions().create(params()).await.unwrap();
     assert_eq!(
@@ -346,7 +346,7 @@ async fn resets_and_lost_responses_are_retried_idempotently() {
 
     server
         .faults()
-        .inject(Route::EndSession, Fault::lose_response().times(1));
+        .inject(&catalogue::END_SESSION, Fault::lose_response().times(1));
     let ended = client.sessions().end(session.id.clone()).await.unwrap();
     assert_eq!(ended.status, SessionStatus::Ended);
 }
@@ -357,7 +357,7 @@ async fn a_concurrent_duplicate_waits_out_the_conflict_and_gets_the_replay() {
     let clock = Arc::new(ManualClock::new());
     let client = client_with(&server, server.api_key(), clock.clone());
     server.faults().inject(
-        Route::CreateSession,
+        &catalogue::CREATE_SESSION,
         Fault::delay(Duration::from_millis(300)).times(1),
     );
     let first = {
@@ -411,9 +411,10 @@ async fn malformed_answers_surface_as_decode_and_api_errors() {
     let server = MockServer::start().await.unwrap();
     let client = client(&server);
     let session = client.sessions().create(params()).await.unwrap();
-    server
-        .faults()
-        .inject(Route::RetrieveSession, Fault::truncated_json().times(1));
+    server.faults().inject(
+        &catalogue::RETRIEVE_SESSION,
+        Fault::truncated_json().times(1),
+    );
     let error = client
         .sessions()
         .retrieve(session.id.clone())
@@ -423,7 +424,7 @@ async fn malformed_answers_surface_as_decode_and_api_errors() {
     assert!(error.request_id().unwrap().starts_with("req_"));
     server
         .faults()
-        .inject(Route::RetrieveSession, Fault::html(502));
+        .inject(&catalogue::RETRIEVE_SESSION, Fault::html(502));
     let error = client
         .sessions()
         .retrieve(session.id.clone())

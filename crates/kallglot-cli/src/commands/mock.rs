@@ -1,6 +1,7 @@
 //! `kallglot mock serve`
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use crate::cli::MockCommand;
 use crate::exit::Failure;
@@ -8,10 +9,15 @@ use crate::exit::Failure;
 pub async fn run(command: &MockCommand) -> Result<(), Failure> {
     let MockCommand::Serve {
         port,
+        credits,
+        rate_limit,
         webhook_url,
         webhook_secret_env,
     } = command;
-    let mut builder = kallglot_mock::MockServer::builder().port(*port);
+    let mut builder = kallglot_mock::MockServer::builder()
+        .port(*port)
+        .credits(*credits)
+        .rate_limit(*rate_limit, Duration::from_secs(60));
     if let (Some(url), Some(name)) = (webhook_url, webhook_secret_env) {
         let secret = std::env::var(name)
             .ok()

@@ -4,13 +4,14 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Extension, Path, Request, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use serde_json::Value;
 use tokio::time::Instant;
 
-use super::{RequestId, path_id};
+use crate::catalogue;
 use crate::error::ApiError;
-use crate::faults::Route;
+use crate::extract::path_id;
+use crate::fields;
 use crate::pipeline::{self, Reply, json_object};
+use crate::request_id::RequestId;
 use crate::state::AppState;
 
 /// What an analysis computes when the request names no `include` (the reference leaves
@@ -25,11 +26,12 @@ pub(super) async fn create(
 ) -> Response {
     pipeline::run(
         state,
-        Route::CreateAnalysis,
+        &catalogue::CREATE_ANALYSIS,
         id,
         request,
         |ctx, body| async move {
             let session_id = path_id(path)?;
+            ctx.require_json(&body)?;
             let (profile, include) = validate(&body)?;
             let ready_at = Instant::now() + ctx.state.config.analysis_delay;
             let accepted = {
@@ -62,7 +64,7 @@ pub(super) async fn retrieve(
 ) -> Response {
     pipeline::run(
         state,
-        Route::RetrieveAnalysis,
+        &catalogue::RETRIEVE_ANALYSIS,
         id,
         request,
         |ctx, _| async move {
@@ -79,35 +81,24 @@ pub(super) async fn retrieve(
     .await
 }
 
-/// `{profile?, include?}`: `profile` a string (`default`), `include` an array of strings
-/// (unknown parts are accepted, as the set is open, and produce no field).
+/// `CreateAnalysisRequest`, `{profile?, include?}`: `profile` a non-empty string
+/// (`default` when omitted), `include` an array of strings (unknown parts are accepted,
+/// as the set is open, and produce no field).
 fn validate(body: &[u8]) -> Result<(String, Vec<String>), ApiError> {
     let map = json_object(body)?;
-    let profile = match map.get("profile") {
-        None | Some(Value::Null) => "default".to_string(),
-        Some(Value::String(p)) if !p.is_empty() => p.clone(),
-        Some(_) => {
-            return Err(ApiError::invalid(
-                Some("profile"),
-                "`profile` must be a non-empty string.",
-            ));
-        }
-    };
-    let include = match map.get("include") {
-        None | Some(Value::Null) => DEFAULT_INCLUDE.map(String::from).to_vec(),
-        Some(Value::Array(items)) => items
+    let profile =
+        fields::string_where(&map, "", "profile", "a non-empty string", |p| !p.is_empty())?
+            .unwrap_or("default")
+            .to_string();
+    let include = match fields::array(&map, "", "include")? {
+        None => DEFAULT_INCLUDE.map(String::from).to_vec(),
+        Some(items) => items
             .iter()
             .map(|item| item.as_str().map(str::to_string))
             .collect::<Option<Vec<_>>>()
             .ok_or_else(|| {
                 ApiError::invalid(Some("include"), "`include` must be an array of strings.")
             })?,
-        Some(_) => {
-            return Err(ApiError::invalid(
-                Some("include"),
-                "`include` must be an array of strings.",
-            ));
-        }
     };
     Ok((profile, include))
 }
@@ -138,9 +129,22 @@ mod tests {
                 .as_deref(),
             Some("include")
         );
+        for body in [
+            &br#"{"profile":3}"#[..],
+            br#"{"profile":""}"#,
+            br#"{"profile":null}"#,
+        ] {
+            assert_eq!(
+                validate(body).unwrap_err().param.as_deref(),
+                Some("profile")
+            );
+        }
         assert_eq!(
-            validate(br#"{"profile":3}"#).unwrap_err().param.as_deref(),
-            Some("profile")
+            validate(br#"{"include":null}"#)
+                .unwrap_err()
+                .param
+                .as_deref(),
+            Some("include")
         );
     }
 }

@@ -5,38 +5,20 @@ mod recordings;
 mod sessions;
 
 use axum::Router;
-use axum::body::Body;
 use axum::extract::{Extension, Request};
-use axum::http::{HeaderValue, StatusCode};
+use axum::handler::Handler;
+use axum::http::{Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{MethodFilter, MethodRouter, get, on};
+use kallglot_api::catalogue::Operation;
+
+use crate::catalogue;
+use crate::faults::Route;
 
 use crate::error::ApiError;
+use crate::request_id::{RequestId, set_request_id};
 use crate::state::AppState;
-
-/// The request id given to a request by [`assign_request_id`].
-#[derive(Debug, Clone)]
-pub(crate) struct RequestId(pub String);
-
-/// Marks a response that must not be sent: the connection is closed instead (see
-/// `server.rs`, which turns it into a service error for hyper).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct ResetConnection;
-
-/// A response that makes the server drop the connection without answering.
-pub(crate) fn reset_connection() -> Response {
-    let mut response = Response::new(Body::empty());
-    response.extensions_mut().insert(ResetConnection);
-    response
-}
-
-/// Sets `X-Request-ID` (every response carries one).
-pub(crate) fn set_request_id(response: &mut Response, request_id: &str) {
-    if let Ok(value) = HeaderValue::from_str(request_id) {
-        response.headers_mut().insert("x-request-id", value);
-    }
-}
 
 /// Gives every request a `req_…` id, available to handlers as an extension, and makes
 /// sure the response carries it whatever produced it.
@@ -70,49 +52,96 @@ async fn wrong_method(Extension(RequestId(id)): Extension<RequestId>) -> Respons
     .respond(&id)
 }
 
-/// The whole application.
+/// The handler that implements an operation of the catalogue, routed by the
+/// operation's own method; `None` for an operation the emulator does not implement.
+fn implementation(op: &'static Operation) -> Option<MethodRouter<AppState>> {
+    fn at<H, T>(op: &Operation, handler: H) -> Option<MethodRouter<AppState>>
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        let method = Method::from_bytes(op.method.as_bytes()).ok()?;
+        Some(on(MethodFilter::try_from(method).ok()?, handler))
+    }
+    match op.id {
+        "create_session" => at(op, sessions::create),
+        "retrieve_session" => at(op, sessions::retrieve),
+        "end_session" => at(op, sessions::end),
+        "retrieve_session_transcript" => at(op, sessions::transcript),
+        "list_session_recordings" => at(op, recordings::list),
+        "retrieve_recording" => at(op, recordings::retrieve),
+        "download_recording_audio" => at(op, recordings::audio),
+        "create_analysis" => at(op, analyses::create),
+        "retrieve_analysis" => at(op, analyses::retrieve),
+        _ => None,
+    }
+}
+
+/// A path template as the router spells it: every `{parameter}` becomes `{id}`, as the
+/// router needs one name per position (the spec has `{id}` and `{recording_id}` side by
+/// side under `/v1/recordings/`).
+fn router_path(template: &str) -> String {
+    template
+        .split('/')
+        .map(|segment| {
+            if segment.starts_with('{') {
+                "{id}"
+            } else {
+                segment
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// The whole application: every operation the spec describes, at the method and path
+/// the catalogue gives, then the stream and the admin routes.
 pub(crate) fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/v1/sessions", post(sessions::create))
-        .route("/v1/sessions/{id}", get(sessions::retrieve))
-        .route("/v1/sessions/{id}/end", post(sessions::end))
-        .route("/v1/sessions/{id}/transcript", get(sessions::transcript))
-        .route("/v1/sessions/{id}/recordings", get(recordings::list))
-        .route("/v1/sessions/{id}/analysis", post(analyses::create))
-        .route("/v1/sessions/{id}/connect", get(crate::stream::connect))
-        .route("/v1/recordings/{id}", get(recordings::retrieve))
-        .route("/v1/recordings/{id}/audio", get(recordings::audio))
-        .route("/v1/analyses/{id}", get(analyses::retrieve))
+    let mut router = Router::new();
+    for op in catalogue::OPERATIONS.iter().filter(|op| op.described) {
+        match implementation(op) {
+            Some(handler) => router = router.route(&router_path(op.path), handler),
+            // The catalogue test below keeps this from happening in a release.
+            None => tracing::warn!(operation = op.id, "not implemented by the emulator"),
+        }
+    }
+    router
+        .route(
+            &router_path(Route::ConnectStream.path()),
+            get(crate::stream::connect),
+        )
         .merge(crate::admin::router())
         .fallback(unknown_route)
         .method_not_allowed_fallback(wrong_method)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::body::buffer,
+        ))
         .layer(middleware::from_fn(assign_request_id))
         .with_state(state)
 }
 
-/// A read of the resource named by the `{id}` in the path: what `read` finds in the
-/// emulated world, as `200` JSON, behind the same auth, rate limit and faults as every
-/// route.
-pub(crate) async fn read_by_id(
-    state: AppState,
-    route: crate::faults::Route,
-    request_id: RequestId,
-    path: Result<axum::extract::Path<String>, axum::extract::rejection::PathRejection>,
-    request: Request,
-    read: fn(&crate::state::World, &str) -> Result<serde_json::Value, ApiError>,
-) -> Response {
-    crate::pipeline::run(state, route, request_id, request, |ctx, _| async move {
-        let id = path_id(path)?;
-        let value = read(&ctx.state.world(), &id)?;
-        Ok(crate::pipeline::Reply::Json(StatusCode::OK, value))
-    })
-    .await
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// The `{id}` path segment; an undecodable one is a validation error.
-pub(crate) fn path_id(
-    path: Result<axum::extract::Path<String>, axum::extract::rejection::PathRejection>,
-) -> Result<String, ApiError> {
-    path.map(|p| p.0)
-        .map_err(|_| ApiError::invalid(Some("id"), "The id in the path is not valid UTF-8."))
+    #[test]
+    fn every_described_operation_is_implemented() {
+        for op in catalogue::OPERATIONS.iter().filter(|op| op.described) {
+            assert!(
+                implementation(op).is_some(),
+                "{} is in the spec but the emulator does not implement it",
+                op.id
+            );
+        }
+    }
+
+    #[test]
+    fn router_paths_name_every_parameter_id() {
+        assert_eq!(
+            router_path("/v1/recordings/{recording_id}/audio"),
+            "/v1/recordings/{id}/audio"
+        );
+        assert_eq!(router_path("/v1/sessions"), "/v1/sessions");
+    }
 }
