@@ -283,6 +283,15 @@ pub enum ConfigError {
     /// The HTTP client could not be built (for example, no TLS roots).
     #[error("cannot build the HTTP client: {0}")]
     HttpClient(String),
+    /// A PEM bundle given as a root certificate holds no valid certificate.
+    #[error("the root certificate bundle holds no valid PEM certificate")]
+    InvalidRootCertificate,
+    /// The proxy URL given to the builder is not usable.
+    #[error("invalid proxy: {0}")]
+    InvalidProxy(&'static str),
+    /// A host given to `allow_stream_host` is not a host name or IP address.
+    #[error("invalid stream host {0:?}: give a host name or IP address, without scheme or path")]
+    InvalidStreamHost(String),
     /// A request could not be built from the given values.
     #[error("the request could not be built: {0}")]
     InvalidRequest(String),

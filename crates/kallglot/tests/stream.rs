@@ -66,8 +66,24 @@ impl Server {
 
     /// Connects to this server with its credentials; the connection must succeed.
     async fn connect(&self, options: StreamOptions) -> (stream::StreamSender, Events) {
-        stream::connect(&self.credentials(), options).await.unwrap()
+        self.try_connect(options).await.unwrap()
     }
+
+    async fn try_connect(
+        &self,
+        options: StreamOptions,
+    ) -> Result<(stream::StreamSender, Events), Error> {
+        connector().connect(&self.credentials(), options).await
+    }
+}
+
+/// A connector that may reach the loopback test servers (the default one allows only
+/// the production API host).
+fn connector() -> stream::Connector {
+    Client::builder()
+        .allow_stream_host("127.0.0.1")
+        .build_stream_connector()
+        .unwrap()
 }
 
 /// Serves WebSocket connections; `handler` gets each one with its index (0, 1, …).
@@ -522,7 +538,8 @@ async fn an_expired_token_fails_without_dialling() {
         StreamToken::new(TOKEN),
         Utc::now() - chrono::TimeDelta::seconds(1),
     );
-    let err = stream::connect(&expired, StreamOptions::default())
+    let err = connector()
+        .connect(&expired, StreamOptions::default())
         .await
         .unwrap_err();
     assert!(matches!(
@@ -545,13 +562,15 @@ async fn refused_upgrades_are_typed() {
         (404, HandshakeRejection::NotFound),
     ] {
         let server = serve_with(Some(status), |_ws, _| async move {}).await;
-        let err = stream::connect(&server.credentials(), StreamOptions::default())
+        let err = server
+            .try_connect(StreamOptions::default())
             .await
             .unwrap_err();
         match &err {
             Error::Stream(StreamError::HandshakeRejected {
                 status: got,
                 rejection,
+                ..
             }) => {
                 assert_eq!(*got, status);
                 assert_eq!(*rejection, expected);

@@ -16,12 +16,12 @@ use chrono::Utc;
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tracing::Instrument;
+use tungstenite::Message;
+use tungstenite::protocol::CloseFrame;
+use tungstenite::protocol::frame::coding::CloseCode;
 
-use super::connect::{self, Socket, Target};
+use super::connect::{self, Dialer, Socket, Target};
 use super::message::{self, AudioInput, ClientMessage, Closed, Event};
 use super::{Command, ReconnectPolicy, StreamError, StreamOptions};
 use crate::client::Client;
@@ -39,6 +39,9 @@ pub(crate) struct Reconnect {
 /// Everything the worker starts from.
 pub(crate) struct Setup {
     pub target: Target,
+    pub dialer: Dialer,
+    /// The stream's span, created in the caller's context (its parent is the caller's).
+    pub span: tracing::Span,
     pub options: StreamOptions,
     pub commands: mpsc::Receiver<Command>,
     pub events: mpsc::Sender<Result<Event>>,
@@ -49,18 +52,23 @@ pub(crate) struct Setup {
 
 /// Connects, reports the outcome to `connect()`, then drives the stream to its end.
 pub(crate) async fn run(setup: Setup) {
-    let span = tracing::info_span!("kallglot.stream");
+    let span = setup.span.clone();
     async move {
         // Boxed: the dial future is large and would otherwise stay in the worker's state
         // for the whole life of the stream (about 10 KiB per connection).
-        let socket =
-            match Box::pin(connect::dial(&setup.target, setup.options.connect_timeout)).await {
-                Ok(socket) => socket,
-                Err(e) => {
-                    let _ = setup.ready.send(Err(e.into()));
-                    return;
-                }
-            };
+        let socket = match Box::pin(connect::dial(
+            &setup.dialer,
+            &setup.target,
+            setup.options.connect_timeout,
+        ))
+        .await
+        {
+            Ok(socket) => socket,
+            Err(e) => {
+                let _ = setup.ready.send(Err(e.into()));
+                return;
+            }
+        };
         if setup.ready.send(Ok(())).is_err() {
             // The caller went away while connecting.
             return;
@@ -70,6 +78,7 @@ pub(crate) async fn run(setup: Setup) {
         let keepalive_interval = setup.options.keepalive_interval;
         let mut worker = Worker {
             socket,
+            dialer: setup.dialer,
             options: setup.options,
             commands: setup.commands,
             events: setup.events,
@@ -97,6 +106,7 @@ pub(crate) async fn run(setup: Setup) {
 
 struct Worker {
     socket: Socket,
+    dialer: Dialer,
     options: StreamOptions,
     commands: mpsc::Receiver<Command>,
     events: mpsc::Sender<Result<Event>>,
@@ -237,10 +247,7 @@ impl Worker {
         }
     }
 
-    async fn on_frame(
-        &mut self,
-        frame: Option<std::result::Result<Message, tokio_tungstenite::tungstenite::Error>>,
-    ) {
+    async fn on_frame(&mut self, frame: Option<std::result::Result<Message, tungstenite::Error>>) {
         match frame {
             Some(Ok(Message::Text(text))) => match message::decode(&text) {
                 Some(event) => {
@@ -270,7 +277,7 @@ impl Worker {
                 )
             }
             Some(Ok(Message::Ping(_))) => {
-                // tungstenite queued the pong; flush it now rather than on the next write.
+                // The socket queued the pong; flush it now rather than on the next write.
                 let _ = self.socket.flush().await;
             }
             Some(Ok(Message::Pong(_) | Message::Frame(_))) => {}
@@ -387,14 +394,20 @@ impl Worker {
                 last = "the session has no stream credentials".into();
                 continue;
             };
-            let target = match Target::new(&credentials, Utc::now()) {
+            let target = match Target::new(&credentials, &self.dialer, Utc::now()) {
                 Ok(target) if target.usable_at(Utc::now()) => target,
                 Ok(_) | Err(_) => {
                     last = "the session's stream token has expired".into();
                     continue;
                 }
             };
-            match Box::pin(connect::dial(&target, self.options.connect_timeout)).await {
+            match Box::pin(connect::dial(
+                &self.dialer,
+                &target,
+                self.options.connect_timeout,
+            ))
+            .await
+            {
                 Ok(socket) => {
                     tracing::debug!(attempt, "stream reconnected");
                     self.socket = socket;
@@ -438,7 +451,7 @@ impl Worker {
 enum Step {
     Idle,
     Command(Option<Command>),
-    Frame(Option<std::result::Result<Message, tokio_tungstenite::tungstenite::Error>>),
+    Frame(Option<std::result::Result<Message, tungstenite::Error>>),
     KeepAlive,
     EndTimedOut,
 }
