@@ -175,7 +175,6 @@ async fn a_tls_failure_keeps_its_cause() {
         "the certificate failure is in the source chain: {text}"
     );
     assert!(!text.contains("invalid data"), "{text}");
-    eprintln!("chain: {text}");
     assert!(!text.contains(credentials.token.expose_secret()), "{text}");
     assert!(!format!("{err:?}").contains(credentials.token.expose_secret()));
 }
