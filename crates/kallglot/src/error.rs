@@ -78,20 +78,29 @@ impl Error {
         self.as_api().and_then(|e| e.code.as_ref())
     }
 
-    /// The HTTP status, when a response arrived.
+    /// The HTTP status, when a response arrived (a refused stream upgrade included).
     pub fn status(&self) -> Option<u16> {
         match self {
             Self::Api(e) => Some(e.status),
             Self::Decode(e) => Some(e.meta.status),
+            #[cfg(feature = "stream")]
+            Self::Stream(crate::stream::StreamError::HandshakeRejected { status, .. }) => {
+                Some(*status)
+            }
             _ => None,
         }
     }
 
-    /// The request id to quote to support, when a response arrived.
+    /// The request id to quote to support, when a response arrived (a refused stream
+    /// upgrade included).
     pub fn request_id(&self) -> Option<&str> {
         match self {
             Self::Api(e) => e.request_id.as_deref(),
             Self::Decode(e) => e.meta.request_id.as_deref(),
+            #[cfg(feature = "stream")]
+            Self::Stream(crate::stream::StreamError::HandshakeRejected { detail, .. }) => {
+                detail.request_id.as_deref()
+            }
             _ => None,
         }
     }

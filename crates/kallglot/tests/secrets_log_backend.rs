@@ -4,10 +4,10 @@
 //! Its own binary: a process has one `log` backend.
 #![cfg(all(feature = "stream", feature = "webhooks"))]
 
-#[path = "support/net.rs"]
-mod net;
 #[path = "support/flow.rs"]
 mod flow;
+#[path = "support/net.rs"]
+mod net;
 
 use std::sync::Mutex;
 
@@ -23,7 +23,12 @@ impl log::Log for Capture {
         if flow::on_emulator_thread() {
             return;
         }
-        let line = format!("{} {}: {}\n", record.level(), record.target(), record.args());
+        let line = format!(
+            "{} {}: {}\n",
+            record.level(),
+            record.target(),
+            record.args()
+        );
         self.0.lock().unwrap().push_str(&line);
     }
 
@@ -42,7 +47,9 @@ async fn a_full_flow_logs_no_secret_text_or_audio_at_trace() {
     // something: the HTTP client, TLS and WebSocket framing all log at TRACE.
     for target in ["reqwest", "rustls", "tungstenite"] {
         assert!(
-            captured.lines().any(|l| l.split(' ').nth(1).is_some_and(|t| t.starts_with(target))),
+            captured
+                .lines()
+                .any(|l| l.split(' ').nth(1).is_some_and(|t| t.starts_with(target))),
             "no record from {target}: {}",
             &captured[..captured.len().min(2000)]
         );

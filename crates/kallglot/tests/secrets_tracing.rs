@@ -6,10 +6,10 @@
 //! Its own binary: a process has one global subscriber and one `log` backend.
 #![cfg(all(feature = "stream", feature = "webhooks"))]
 
-#[path = "support/net.rs"]
-mod net;
 #[path = "support/flow.rs"]
 mod flow;
+#[path = "support/net.rs"]
+mod net;
 
 use std::sync::{Arc, Mutex};
 
@@ -59,6 +59,9 @@ async fn a_full_flow_traces_no_secret_text_or_audio_and_the_stream_span_has_a_pa
         .lines()
         .find(|l| l.contains("stream connected"))
         .unwrap_or_else(|| panic!("no 'stream connected' event: {text}"));
-    let span = format!("call_center{{call=\"c-42\"}}:kallglot.stream{{session_id=\"{}\"}}", secrets.session_id);
+    let span = format!(
+        "call_center{{call=\"c-42\"}}:kallglot.stream{{session_id=\"{}\"}}",
+        secrets.session_id
+    );
     assert!(connected.contains(&span), "{connected}");
 }

@@ -123,7 +123,10 @@ pub fn on_emulator_thread() -> bool {
 
 /// Starts the emulator behind a TLS front on its own thread and runtime. Returns the
 /// front's address and the emulator's API key.
-fn start_emulator(ca_server: Arc<rustls::ServerConfig>, hook_url: String) -> (std::net::SocketAddr, String) {
+fn start_emulator(
+    ca_server: Arc<rustls::ServerConfig>,
+    hook_url: String,
+) -> (std::net::SocketAddr, String) {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::Builder::new()
         .name(EMULATOR_THREAD.into())
@@ -244,7 +247,11 @@ pub async fn full_flow() -> Secrets {
         "{err:?}"
     );
 
-    let transcript = client.sessions().transcript(session.id.clone()).await.unwrap();
+    let transcript = client
+        .sessions()
+        .transcript(session.id.clone())
+        .await
+        .unwrap();
     assert!(!transcript.turns.is_empty());
     // The webhook for the ended session arrives and verifies.
     tokio::time::timeout(Duration::from_secs(30), async {
