@@ -11,10 +11,12 @@ use crate::net::HttpSettings;
 use crate::retry::{RetryBudget, RetryPolicy};
 use crate::transport::Shared;
 
-#[cfg(feature = "stream")]
-type Dialer = crate::stream::connect::Dialer;
-#[cfg(not(feature = "stream"))]
-type Dialer = ();
+/// What [`ClientBuilder::network`] builds.
+struct Network {
+    http: reqwest::Client,
+    #[cfg(feature = "stream")]
+    dialer: crate::stream::connect::Dialer,
+}
 
 /// The production API host.
 pub const DEFAULT_BASE_URL: &str = "https://api.kallglot.com";
@@ -54,6 +56,7 @@ pub struct ClientBuilder {
     clock: Arc<dyn Clock>,
     extra_roots_pem: Vec<Vec<u8>>,
     proxy: Option<String>,
+    #[cfg(feature = "stream")]
     stream_hosts: Vec<String>,
 }
 
@@ -80,6 +83,7 @@ impl ClientBuilder {
             clock: Arc::new(TokioClock),
             extra_roots_pem: Vec::new(),
             proxy: None,
+            #[cfg(feature = "stream")]
             stream_hosts: Vec::new(),
         }
     }
@@ -199,6 +203,7 @@ impl ClientBuilder {
     /// Lets the stream connect to `host` (a name or an IP address, without port) besides
     /// the API host. A session's stream URL on any other host is refused before
     /// anything is sent, so a stream token never travels to a host you did not choose.
+    #[cfg(feature = "stream")]
     pub fn allow_stream_host(mut self, host: impl Into<String>) -> Self {
         self.stream_hosts.push(host.into());
         self
@@ -210,17 +215,13 @@ impl ClientBuilder {
     #[cfg(feature = "stream")]
     pub fn build_stream_connector(self) -> Result<crate::stream::Connector> {
         let base = parse_base_url(self.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL))?;
-        let (http, dialer) = self.network(&base, None)?;
-        drop(http);
-        Ok(crate::stream::Connector::new(dialer))
+        let network = self.network(&base, None)?;
+        Ok(crate::stream::Connector::new(network.dialer))
     }
 
     /// The HTTP client and, with the stream feature, what the stream dials with.
-    fn network(
-        &self,
-        base: &url::Url,
-        timeout: Option<Duration>,
-    ) -> Result<(reqwest::Client, Dialer), ConfigError> {
+    #[cfg_attr(not(feature = "stream"), allow(unused_variables))]
+    fn network(&self, base: &url::Url, timeout: Option<Duration>) -> Result<Network, ConfigError> {
         if self.connect_timeout.is_zero() {
             return Err(ConfigError::ZeroTimeout("the connect timeout"));
         }
@@ -236,19 +237,17 @@ impl ClientBuilder {
             proxy: self.proxy.clone(),
         }
         .build()?;
-        #[cfg(feature = "stream")]
-        let dialer = {
-            let mut hosts = vec![base.host_str().unwrap_or_default().to_string()];
-            for host in &self.stream_hosts {
-                hosts.push(normalize_host(host)?);
-            }
-            crate::stream::connect::Dialer::new(http.client.clone(), hosts, &http.provider)
-        };
-        #[cfg(not(feature = "stream"))]
-        let dialer = {
-            let _ = (base, &self.stream_hosts, &http.provider);
-        };
-        Ok((http.client, dialer))
+        Ok(Network {
+            #[cfg(feature = "stream")]
+            dialer: {
+                let mut hosts = vec![base.host_str().unwrap_or_default().to_string()];
+                for host in &self.stream_hosts {
+                    hosts.push(normalize_host(host)?);
+                }
+                crate::stream::connect::Dialer::new(http.client.clone(), hosts, &http.provider)
+            },
+            http: http.client,
+        })
     }
 
     /// Validates the configuration and builds the client (and its connection pool).
@@ -270,13 +269,13 @@ impl ClientBuilder {
             return Err(ConfigError::ZeroTimeout("the timeout").into());
         }
         let base = parse_base_url(self.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL))?;
-        let (http, dialer) = self.network(&base, Some(self.timeout))?;
+        let network = self.network(&base, Some(self.timeout))?;
         let auth_header = (
             self.auth_style.header_name(),
             key.header_value(self.auth_style),
         );
         Ok(Client::from_shared(Shared {
-            http,
+            http: network.http,
             base_url: base.as_str().trim_end_matches('/').to_string(),
             base,
             key,
@@ -286,7 +285,7 @@ impl ClientBuilder {
             budget: self.retry_budget.unwrap_or_default(),
             clock: self.clock,
             #[cfg(feature = "stream")]
-            dialer,
+            dialer: network.dialer,
         }))
     }
 }

@@ -32,6 +32,7 @@ pub(crate) struct HttpSettings {
 /// randomness from the same provider).
 pub(crate) struct Http {
     pub client: reqwest::Client,
+    #[cfg_attr(not(feature = "stream"), allow(dead_code))]
     pub provider: Arc<CryptoProvider>,
 }
 
