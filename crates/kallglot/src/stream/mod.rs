@@ -30,6 +30,14 @@
 //! down instead of growing a queue; [`Events`] is a `futures::Stream` of what arrives. The
 //! worker answers WebSocket pings, sends a `ping` message when the stream has been idle,
 //! and reports how the connection closed. It stops when every handle is dropped.
+//!
+//! The connection is an HTTP/1.1 upgrade sent through the client's HTTP stack, so the
+//! stream uses the same TLS settings, extra roots, proxy and user agent as REST calls.
+//! The stream URL must be `wss://` (plain `ws://` only on loopback) on the API host or a
+//! host allowed with [`ClientBuilder::allow_stream_host`](crate::ClientBuilder::allow_stream_host);
+//! anything else is refused before a connection is made. Its events are logged in a
+//! `kallglot.stream` span that carries the session id (never the token) and is a child of
+//! the span that called `connect`.
 
 pub mod audio;
 pub(crate) mod connect;
