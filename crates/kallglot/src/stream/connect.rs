@@ -21,13 +21,13 @@ use crate::model::StreamCredentials;
 /// The connected socket type.
 pub(crate) type Socket = WebSocket<reqwest::Upgraded>;
 
-/// The socket's limits. Reading 8 KiB at a time: protocol messages are a few hundred
-/// bytes and audio frames about 1–2 KiB, and a large read buffer per connection would
-/// dominate memory with many streams. Unsent data is bounded when the server stops
+/// The socket's limits. Reading 4 KiB at a time: server messages are a few hundred bytes
+/// (transcripts, acknowledgements), and a large read buffer per connection would dominate
+/// memory with many streams; a larger message just takes several reads. Unsent data is bounded when the server stops
 /// reading: past 256 KiB a send fails instead of buffering without limit. Messages from
 /// the server are at most 1 MiB.
 const LIMITS: Limits = Limits {
-    read_chunk: 8 * 1024,
+    read_chunk: 4 * 1024,
     max_write_buffer: 256 * 1024,
     max_message: 1024 * 1024,
 };

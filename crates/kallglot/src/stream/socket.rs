@@ -21,7 +21,7 @@ use std::task::{Context, Poll, ready};
 
 use bytes::{Buf, Bytes, BytesMut};
 use futures_util::{Sink, Stream};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tungstenite::Message;
 use tungstenite::error::{CapacityError, Error, ProtocolError};
 use tungstenite::protocol::CloseFrame;
@@ -295,18 +295,13 @@ where
     }
 
     /// Reads more bytes into the read buffer. `Ok(0)` is the end of the connection.
+    ///
+    /// The read goes into the buffer's spare capacity without zero-filling it first
+    /// (tungstenite zero-fills its whole read buffer before every read attempt, even one
+    /// that finds nothing to read).
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<usize>> {
-        let len = self.read.len();
-        let chunk = self.limits.read_chunk;
-        self.read.resize(len + chunk, 0);
-        let mut buf = ReadBuf::new(&mut self.read[len..]);
-        let outcome = Pin::new(&mut self.io).poll_read(cx, &mut buf);
-        let n = match &outcome {
-            Poll::Ready(Ok(())) => buf.filled().len(),
-            _ => 0,
-        };
-        self.read.truncate(len + n);
-        outcome.map_ok(|()| n)
+        self.read.reserve(self.limits.read_chunk);
+        tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, &mut self.read)
     }
 }
 
