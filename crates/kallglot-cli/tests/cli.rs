@@ -240,6 +240,64 @@ fn errors_are_one_line_with_distinct_exit_codes() {
 }
 
 #[test]
+fn stream_splits_a_stereo_call_into_agent_and_customer() {
+    let id = create_session();
+    let wav = wav_file();
+    let streamed = ok(kallglot().args([
+        "stream",
+        wav.to_str().unwrap(),
+        "--session",
+        &id,
+        "--split-channels",
+        "agent,customer",
+        "--speed",
+        "50",
+    ]));
+    assert!(
+        streamed.stderr.contains("session ended"),
+        "{}",
+        streamed.stderr
+    );
+    // More speakers than the file has channels is a usage error, before any streaming.
+    let three = run(kallglot().args([
+        "stream",
+        wav.to_str().unwrap(),
+        "--session",
+        &id,
+        "--split-channels",
+        "agent,customer,supervisor",
+    ]));
+    assert_eq!(three.code, 2, "{}", three.stderr);
+    assert!(three.stderr.contains("channel"), "{}", three.stderr);
+}
+
+#[test]
+fn an_implausible_wav_header_is_a_clear_local_error() {
+    // A 1 Hz "recording": converting it would turn each sample into 8000.
+    let path = temp("one-hertz.wav");
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 1,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut writer = hound::WavWriter::create(&path, spec).unwrap();
+    for _ in 0..100 {
+        writer.write_sample(1000_i16).unwrap();
+    }
+    writer.finalize().unwrap();
+    let refused = run(kallglot().args(["stream", path.to_str().unwrap()]));
+    assert_eq!(refused.code, 5, "{}", refused.stderr);
+    assert!(
+        refused
+            .stderr
+            .contains("1 Hz is not a plausible sample rate"),
+        "{}",
+        refused.stderr
+    );
+}
+
+#[test]
 fn webhooks_verify_exit_code_says_whether_the_body_verified() {
     let secret = "whsec_cli_test_secret";
     let body = br#"{"id":"evt_1","type":"session.ended","api_version":"v1","created_at":"2026-03-26T11:00:00Z","data":{"id":"sess_1"}}"#;
