@@ -1393,6 +1393,52 @@ mod reconnect {
     }
 
     #[tokio::test]
+    async fn a_reconnect_to_a_foreign_host_is_refused_before_any_connection() {
+        let ws = serve(|mut ws, _| async move {
+            close_with(&mut ws, 1011, "upstream restart").await;
+        })
+        .await;
+        // After the drop, the session names a stream URL on another host (`localhost`
+        // is not the API host `127.0.0.1`, and nobody allowed it): the token must not go
+        // there.
+        let foreign = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let foreign_port = foreign.local_addr().unwrap().port();
+        let dialled = Arc::new(Mutex::new(0u32));
+        let count = dialled.clone();
+        tokio::spawn(async move {
+            while let Ok(_) = foreign.accept().await {
+                *count.lock().unwrap() += 1;
+            }
+        });
+        let (server, client, _clock, session) = rest(ws.addr, &["active"]).await;
+        server.reset().await;
+        let mut moved = session_json(ws.addr, "active");
+        moved["stream"]["url"] = json!(format!(
+            "ws://localhost:{foreign_port}/v1/sessions/sess_1/connect"
+        ));
+        Mock::given(method("GET"))
+            .and(path("/v1/sessions/sess_1"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(moved))
+            .mount(&server)
+            .await;
+        let policy = ReconnectPolicy::new(2).backoff(Duration::ZERO, Duration::ZERO);
+        let (_sender, events) = client
+            .sessions()
+            .connect(&session, StreamOptions::default().reconnect(policy))
+            .await
+            .unwrap();
+        let all = collect(events).await;
+        match all.last() {
+            Some(Err(Error::Stream(StreamError::ReconnectFailed { last, .. }))) => {
+                assert!(last.contains("localhost"), "{last}");
+                assert!(!last.contains("FAKEtoken"), "{last}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(*dialled.lock().unwrap(), 0, "nothing was dialled");
+    }
+
+    #[tokio::test]
     async fn an_abnormal_drop_reconnects_and_continues_sequence_numbers() {
         let received = Arc::new(Mutex::new(Vec::new()));
         let log = received.clone();

@@ -633,8 +633,14 @@ impl Worker {
             };
             let target = match Target::new(&credentials, &self.dialer, Utc::now()) {
                 Ok(target) if target.usable_at(Utc::now()) => target,
-                Ok(_) | Err(_) => {
+                Ok(_) => {
                     last = "the session's stream token has expired".into();
+                    continue;
+                }
+                // A new URL is held to the same rules as the first: a foreign host or
+                // clear text is refused here, before anything is sent.
+                Err(e) => {
+                    last = e.to_string();
                     continue;
                 }
             };
