@@ -118,8 +118,9 @@ impl Side {
             .unwrap_or_else(|| panic!("unknown side {s:?}"))
     }
 
-    /// The `WebSocketConfig` of a raw side: the default, or the SDK's settings
-    /// (`crates/kallglot/src/stream/connect.rs`).
+    /// The `WebSocketConfig` of a raw side: the default, or small buffers like the SDK's
+    /// (8 KiB reads, write-through, 256 KiB write bound; the SDK's own framing in
+    /// `crates/kallglot/src/stream/socket.rs` now reads 4 KiB at a time).
     fn raw_config(self) -> Option<WebSocketConfig> {
         (self == Self::RawTuned).then(|| {
             WebSocketConfig::default()
