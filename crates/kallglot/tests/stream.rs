@@ -1406,7 +1406,7 @@ mod reconnect {
         let dialled = Arc::new(Mutex::new(0u32));
         let count = dialled.clone();
         tokio::spawn(async move {
-            while let Ok(_) = foreign.accept().await {
+            while foreign.accept().await.is_ok() {
                 *count.lock().unwrap() += 1;
             }
         });
