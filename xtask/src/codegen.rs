@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 
 use progenitor::{GenerationSettings, Generator, HooksMode, InterfaceStyle, TagStyle};
 
-use crate::lint;
 use crate::spec::{self, Spec};
+use crate::{catalogue, lint};
 
 /// Where the generated crate's sources live, relative to the workspace root.
 pub const OUTPUT_DIR: &str = "crates/kallglot-api/src";
@@ -21,6 +21,7 @@ const HEADER: &str = "\
 ";
 
 const LIB_TEMPLATE: &str = include_str!("../templates/kallglot-api-lib.rs");
+const CATALOGUE_TEMPLATE: &str = include_str!("../templates/kallglot-api-catalogue.rs");
 
 /// One file the generator writes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,6 +53,16 @@ pub fn generate(spec: &Spec) -> Result<Vec<GeneratedFile>, String> {
     let file: syn::File = syn::parse2(tokens)
         .map_err(|e| format!("progenitor produced code that does not parse: {e}"))?;
     let generated = format!("{HEADER}\n{}", prettyplease::unparse(&file));
+    let catalogue = catalogue::read(&spec.json).map_err(|problems| {
+        let list: Vec<String> = problems.iter().map(|p| format!("  {p}")).collect();
+        format!(
+            "{}: the catalogue is incomplete:\n{}",
+            spec.path.display(),
+            list.join("\n")
+        )
+    })?;
+    let data: syn::File = syn::parse2(catalogue::render(&catalogue))
+        .map_err(|e| format!("the catalogue does not parse: {e}"))?;
     let out = Path::new(OUTPUT_DIR);
     Ok(vec![
         GeneratedFile {
@@ -61,6 +72,14 @@ pub fn generate(spec: &Spec) -> Result<Vec<GeneratedFile>, String> {
         GeneratedFile {
             path: out.join("generated.rs"),
             contents: generated,
+        },
+        GeneratedFile {
+            path: out.join("catalogue.rs"),
+            contents: format!("{HEADER}\n{CATALOGUE_TEMPLATE}"),
+        },
+        GeneratedFile {
+            path: out.join("catalogue").join("data.rs"),
+            contents: format!("{HEADER}\n{}", prettyplease::unparse(&data)),
         },
     ])
 }
@@ -158,6 +177,10 @@ pub fn write(root: &Path) -> Result<Vec<PathBuf>, String> {
     for file in files {
         let path = root.join(&file.path);
         if std::fs::read_to_string(&path).ok().as_deref() != Some(file.contents.as_str()) {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| format!("{}: cannot create: {e}", dir.display()))?;
+            }
             std::fs::write(&path, &file.contents)
                 .map_err(|e| format!("{}: cannot write: {e}", path.display()))?;
             changed.push(file.path);

@@ -3,7 +3,9 @@
 //! It is a library too, so that the workspace's tests can check the generated client is
 //! current without spawning cargo.
 
+pub mod catalogue;
 pub mod codegen;
 pub mod lint;
+pub mod problem;
 pub mod spec;
 pub mod validate;

@@ -5,10 +5,12 @@
 //! name the place in the document where the problem is.
 
 use std::collections::{BTreeMap, HashSet};
-use std::fmt;
 
 use serde_json::Value;
 
+use crate::catalogue;
+pub use crate::problem::Problem;
+use crate::problem::report as problem;
 use crate::validate::{resolve, validate};
 
 /// The shared error response every operation must use for `4XX` and `5XX`.
@@ -20,35 +22,16 @@ const METHODS: &[&str] = &[
     "get", "put", "post", "delete", "options", "head", "patch", "trace",
 ];
 
-/// One broken rule, with where it was found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    /// A dotted path into the document, such as `paths./v1/sessions.post.responses.2XX`.
-    pub location: String,
-    /// What is wrong.
-    pub message: String,
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.location, self.message)
-    }
-}
-
 /// Checks every rule and returns all problems found (empty when the spec is fine).
 pub fn lint(spec: &Value) -> Vec<Problem> {
     let mut problems = Vec::new();
     check_version(spec, &mut problems);
     check_operations(spec, &mut problems);
     check_schema_examples(spec, &mut problems);
+    if let Err(found) = catalogue::read(spec) {
+        problems.extend(found);
+    }
     problems
-}
-
-fn problem(problems: &mut Vec<Problem>, location: impl Into<String>, message: impl Into<String>) {
-    problems.push(Problem {
-        location: location.into(),
-        message: message.into(),
-    });
 }
 
 fn check_version(spec: &Value, problems: &mut Vec<Problem>) {
@@ -356,8 +339,11 @@ mod tests {
     fn minimal() -> Value {
         json!({
             "openapi": "3.0.3",
+            "x-kallglot-scopes": ["things:read"],
             "paths": {"/v1/things/{id}": {"get": {
                 "operationId": "get_thing",
+                "x-kallglot-scope": "things:read",
+                "x-kallglot-credits": 0,
                 "responses": {
                     "200": {"description": "ok", "content": {"application/json": {
                         "schema": {"$ref": "#/components/schemas/Thing"},
@@ -376,6 +362,21 @@ mod tests {
                 }
             }
         })
+    }
+
+    #[test]
+    fn requires_the_catalogue_facts() {
+        let mut spec = minimal();
+        spec["paths"]["/v1/things/{id}"]["get"]
+            .as_object_mut()
+            .unwrap()
+            .remove("x-kallglot-scope");
+        assert_eq!(
+            messages(&spec),
+            [
+                "paths./v1/things/{id}.get: `x-kallglot-scope` must name the scope the operation needs (or be null)"
+            ]
+        );
     }
 
     fn messages(spec: &Value) -> Vec<String> {

@@ -16,6 +16,7 @@
 
 #[rustfmt::skip]
 mod generated;
+pub mod catalogue;
 
 pub use generated::*;
 

@@ -28,6 +28,8 @@ fn run(args: &[&str]) -> (i32, String) {
 
 const VALID_OPERATION: &str = r##"
       operationId: get_thing
+      x-kallglot-scope: null
+      x-kallglot-credits: 0
       responses:
         "200":
           description: ok
@@ -71,7 +73,7 @@ fn malformed_yaml_names_the_file() {
 #[test]
 fn a_3_1_spec_is_rejected_by_the_lint() {
     let text = format!(
-        "openapi: 3.1.0\ninfo: {{title: t, version: '1'}}\npaths:\n  /v1/things:\n    get:{VALID_OPERATION}{COMPONENTS}"
+        "openapi: 3.1.0\ninfo: {{title: t, version: '1'}}\nx-kallglot-scopes: []\npaths:\n  /v1/things:\n    get:{VALID_OPERATION}{COMPONENTS}"
     );
     let path = temp_spec("v31.yaml", &text);
     let (code, stderr) = run(&["lint", "--spec", path.to_str().unwrap()]);
@@ -89,7 +91,7 @@ fn a_bad_example_is_reported_with_its_location() {
         "schema: {$ref: \"#/components/schemas/Thing\"}\n              example: {id: 42}",
     );
     let text = format!(
-        "openapi: 3.0.3\ninfo: {{title: t, version: '1'}}\npaths:\n  /v1/things:\n    get:{op}{COMPONENTS}"
+        "openapi: 3.0.3\ninfo: {{title: t, version: '1'}}\nx-kallglot-scopes: []\npaths:\n  /v1/things:\n    get:{op}{COMPONENTS}"
     );
     let path = temp_spec("bad-example.yaml", &text);
     let (code, stderr) = run(&["codegen", "--check", "--spec", path.to_str().unwrap()]);
@@ -108,7 +110,7 @@ fn a_generator_panic_becomes_a_named_error() {
         "        \"201\":\n          description: created\n          content:\n            application/json:\n              schema: {$ref: \"#/components/schemas/Other\"}\n        \"4XX\"",
     );
     let text = format!(
-        "openapi: 3.0.3\ninfo: {{title: t, version: '1'}}\npaths:\n  /v1/things:\n    get:{op}{COMPONENTS}"
+        "openapi: 3.0.3\ninfo: {{title: t, version: '1'}}\nx-kallglot-scopes: []\npaths:\n  /v1/things:\n    get:{op}{COMPONENTS}"
     );
     let path = temp_spec("two-successes.yaml", &text);
     let (code, stderr) = run(&["codegen", "--check", "--spec", path.to_str().unwrap()]);

@@ -348,7 +348,7 @@ pub mod types {
     ///What went wrong.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct ErrorDetail {
-        ///Machine-readable code; branch on it together with the HTTP status.
+        ///Machine-readable code; branch on it together with the HTTP status. The stream's `session.error` messages carry codes from the same list (`invalid_audio_format`). Legacy spellings are listed under `x-aliases` with the current code each stands for.
         pub code: ::std::string::String,
         ///A link to the error's documentation (legacy responses only).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]

@@ -19,6 +19,7 @@
 
 #[rustfmt::skip]
 mod generated;
+pub mod catalogue;
 
 pub use generated::*;
 

@@ -148,29 +148,25 @@ impl Method {
     }
 }
 
-/// Routes the reference lists as honouring `Idempotency-Key`, as path segments with `*`
-/// for an id.
-const KEYED_ROUTES: &[&[&str]] = &[
-    &["v1", "sessions"],
-    &["v1", "sessions", "*", "end"],
-    &["v1", "sessions", "*", "dial"],
-    &["v1", "sessions", "*", "analysis"],
-    &["v1", "agents"],
-];
-
-fn honors_idempotency(method: Method, path: &str) -> bool {
-    if method != Method::Post {
-        return false;
-    }
-    let path = path.split('?').next().unwrap_or_default();
-    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    KEYED_ROUTES.iter().any(|route| {
-        route.len() == segments.len()
-            && route
-                .iter()
-                .zip(&segments)
-                .all(|(want, got)| *want == "*" || want == got)
-    })
+/// The catalogue's operation that a raw request addresses, or an anonymous one for a route
+/// the spec does not know. A known route lends the request its operation id, path
+/// template (for spans), scope (for 403s) and whether it honours `Idempotency-Key`.
+fn raw_operation(method: Method, path: &str) -> Operation {
+    let path = path.split(['?', '#']).next().unwrap_or_default();
+    let path = path.strip_suffix('/').unwrap_or(path);
+    Operation::find(method.as_str(), path)
+        .copied()
+        .unwrap_or(Operation {
+            id: "raw_request",
+            method: method.as_str(),
+            path: "(raw)",
+            scope: None,
+            scope_inferred: false,
+            idempotent: false,
+            credits: None,
+            binary_response: false,
+            described: false,
+        })
 }
 
 fn validate_path(path: &str) -> Result<String, ConfigError> {
@@ -229,14 +225,8 @@ impl RawRequest {
     async fn send(self) -> Result<Response<Value>> {
         let options = self.options.finish()?;
         let path = self.path?;
-        let keyed_route = honors_idempotency(self.method, &path);
-        let op = Operation {
-            id: "raw_request",
-            method: self.method.as_str(),
-            path: "(raw)",
-            honors_idempotency: keyed_route,
-            keeps_headers: false,
-        };
+        let op = raw_operation(self.method, &path);
+        let keyed_route = op.idempotent;
         let url = format!("{}{path}", self.shared.base_url);
         let method = reqwest::Method::from_bytes(self.method.as_str().as_bytes())
             .expect("standard method names are valid");
@@ -283,21 +273,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn keyed_routes_follow_the_reference() {
-        assert!(honors_idempotency(Method::Post, "/v1/sessions"));
-        assert!(honors_idempotency(Method::Post, "/v1/sessions/sess_1/end"));
-        assert!(honors_idempotency(Method::Post, "/v1/sessions/sess_1/dial"));
-        assert!(honors_idempotency(
-            Method::Post,
-            "/v1/sessions/sess_1/analysis"
-        ));
-        assert!(honors_idempotency(Method::Post, "/v1/agents/"));
-        assert!(!honors_idempotency(Method::Get, "/v1/agents"));
-        assert!(!honors_idempotency(
-            Method::Post,
-            "/v1/sessions/sess_1/hangup"
-        ));
-        assert!(!honors_idempotency(Method::Post, "/v1/agents/agt_1"));
+    fn raw_requests_take_their_facts_from_the_catalogue() {
+        let keyed = |method, path| raw_operation(method, path).idempotent;
+        assert!(keyed(Method::Post, "/v1/sessions"));
+        assert!(keyed(Method::Post, "/v1/sessions/sess_1/end"));
+        assert!(keyed(Method::Post, "/v1/sessions/sess_1/dial"));
+        assert!(keyed(Method::Post, "/v1/sessions/sess_1/analysis?x=1"));
+        assert!(keyed(Method::Post, "/v1/agents/"));
+        assert!(!keyed(Method::Get, "/v1/agents"));
+        assert!(!keyed(Method::Post, "/v1/sessions/sess_1/hangup"));
+        assert!(!keyed(Method::Post, "/v1/agents/agt_1"));
+        assert!(!keyed(Method::Post, "/v1/sessions//end"));
+        let dial = raw_operation(Method::Post, "/v1/sessions/sess_1/dial");
+        assert_eq!(
+            (dial.id, dial.path, dial.scope),
+            (
+                "dial_session",
+                "/v1/sessions/{id}/dial",
+                Some("sessions:write")
+            )
+        );
+        let unknown = raw_operation(Method::Put, "/v1/other");
+        assert_eq!((unknown.id, unknown.method), ("raw_request", "PUT"));
     }
 
     #[test]

@@ -115,17 +115,35 @@ impl Error {
     }
 
     /// Whether trying the same call again later may succeed: timeouts, connection
-    /// failures, 429, 409 `idempotency_conflict` and 500/502/503/504.
+    /// failures, 429, 409 `idempotency_conflict` (or any 409 with `Retry-After`) and
+    /// 500/502/503/504.
     ///
-    /// The client already retried such errors as far as its policy allowed; this tells
-    /// callers whether a later attempt of their own is worthwhile.
+    /// The answer is the retry classifier's ([`crate::retry::decide`]), the same rules the
+    /// client applied before giving up, so the two can never disagree. The client already
+    /// retried such errors as far as its policy allowed; this tells callers whether a
+    /// later attempt of their own is worthwhile.
+    ///
+    /// ```
+    /// use kallglot::{ErrorCode, Error};
+    /// # fn check(error: &Error) {
+    /// if error.is_retryable() {
+    ///     // back off and call again, with the same idempotency key for a write
+    /// } else if error.code() == Some(&ErrorCode::InsufficientApiCredits) {
+    ///     // top up: retrying will not help
+    /// }
+    /// # }
+    /// ```
     pub fn is_retryable(&self) -> bool {
+        use crate::retry::{Failure, is_transient};
         match self {
-            Self::Timeout { .. } | Self::Connection { .. } => true,
-            Self::Api(e) => {
-                matches!(e.status, 429 | 500 | 502 | 503 | 504)
-                    || (e.status == 409 && e.code == Some(ErrorCode::IdempotencyConflict))
-            }
+            Self::Timeout { .. } => is_transient(&Failure::Timeout),
+            Self::Connection { .. } => is_transient(&Failure::Connect),
+            Self::Api(e) => is_transient(&Failure::Status {
+                status: e.status,
+                code: e.code.as_ref().map(ErrorCode::as_str),
+                retry_after: e.retry_after,
+                rate_limit_reset_in: None,
+            }),
             _ => false,
         }
     }
@@ -321,6 +339,8 @@ pub(crate) fn snippet(body: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn api(status: u16, code: Option<&str>) -> Error {
@@ -388,6 +408,48 @@ mod tests {
         }
         assert!(api(403, Some("organization_inactive")).is_permission());
         assert!(api(404, None).is_not_found());
+    }
+
+    #[test]
+    fn retryable_agrees_with_the_retry_classifier() {
+        use crate::retry::{Attempt, Decision, Failure, RetryPolicy, decide};
+        // A 409 with Retry-After is retried by the client whatever its code, so a caller
+        // asking afterwards must hear the same.
+        let mut conflict = api(409, Some("something_else"));
+        if let Error::Api(inner) = &mut conflict {
+            inner.retry_after = Some(Duration::from_secs(2));
+        }
+        assert!(conflict.is_retryable());
+        for status in [
+            400, 401, 402, 403, 404, 409, 422, 429, 500, 501, 502, 503, 504, 505,
+        ] {
+            for code in [
+                None,
+                Some("idempotency_conflict"),
+                Some("rate_limit_exceeded"),
+            ] {
+                let failure = Failure::Status {
+                    status,
+                    code,
+                    retry_after: None,
+                    rate_limit_reset_in: None,
+                };
+                let attempt = Attempt {
+                    attempts_made: 1,
+                    idempotent: true,
+                    failure,
+                };
+                let retried = matches!(
+                    decide(&RetryPolicy::default(), &attempt, 0.0),
+                    Decision::Retry(_)
+                );
+                assert_eq!(
+                    api(status, code).is_retryable(),
+                    retried,
+                    "{status} {code:?}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -11,129 +11,67 @@
 
 use std::fmt;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use crate::open_enum::open_enum;
 
-/// The machine-readable `code` of an API error.
-///
-/// Construct it with [`ErrorCode::parse`] (or `From<&str>`), which maps
-/// legacy aliases to their current variant; constructing
-/// [`Unknown`](Self::Unknown) by hand with a known code would make it compare
-/// unequal to the proper variant.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum ErrorCode {
-    /// `api_key_invalid` (legacy: `invalid_api_key`): the key is malformed or
-    /// does not exist.
-    ApiKeyInvalid,
-    /// `api_key_expired` (legacy: `expired_api_key`).
-    ApiKeyExpired,
-    /// `api_key_revoked` (legacy: `revoked_api_key`).
-    ApiKeyRevoked,
-    /// `api_key_wrong_environment`: the key's environment (live or test) is
-    /// not the one the request addressed.
-    ApiKeyWrongEnvironment,
-    /// `organization_inactive` (legacy: `organization_suspended`).
-    OrganizationInactive,
-    /// `insufficient_api_credits`: the organization has run out of credits.
-    InsufficientApiCredits,
-    /// `insufficient_permissions`: the key lacks the scope the operation
-    /// needs (see [`required_scope`]).
-    InsufficientPermissions,
-    /// `idempotency_mismatch`: an idempotency key was reused with a different
-    /// request body.
-    IdempotencyMismatch,
-    /// `idempotency_conflict`: a request with the same idempotency key is
-    /// still being processed.
-    IdempotencyConflict,
-    /// `rate_limit_exceeded`.
-    RateLimitExceeded,
-    /// `invalid_request` (legacy: `missing_required_field`,
-    /// `invalid_field_value`, `invalid_language_code`, `invalid_mode`,
-    /// `invalid_provider`). The legacy codes were finer-grained; the
-    /// current API reports them all as `invalid_request` with details in the
-    /// message, so they are folded together here.
-    InvalidRequest,
-    /// `agent_not_found`.
-    AgentNotFound,
-    /// `ai_agent_not_found`.
-    AiAgentNotFound,
-    /// `invalid_audio_format`.
-    InvalidAudioFormat,
-    /// `invalid_token`: legacy code for a malformed stream or session token.
-    InvalidToken,
-    /// `expired_token`: legacy code for an expired stream or session token.
-    ExpiredToken,
-    /// `feature_not_available`: legacy code for a feature not enabled for the
-    /// organization's plan.
-    FeatureNotAvailable,
-    /// Any code this SDK version does not know, kept verbatim.
-    Unknown(String),
-}
-
-impl ErrorCode {
-    /// Parses a wire code, mapping legacy aliases to current variants.
+open_enum! {
+    /// The machine-readable `code` of an API error (and of a stream
+    /// `session.error`).
     ///
-    /// Never fails: unrecognised codes become [`Unknown`](Self::Unknown).
-    /// Matching is exact (case-sensitive), as the codes are identifiers.
-    pub fn parse(code: &str) -> Self {
-        Self::known(code).unwrap_or_else(|| Self::Unknown(code.to_owned()))
-    }
-
-    /// The known variant for `code`, if any.
-    fn known(code: &str) -> Option<Self> {
-        Some(match code {
-            "api_key_invalid" | "invalid_api_key" => Self::ApiKeyInvalid,
-            "api_key_expired" | "expired_api_key" => Self::ApiKeyExpired,
-            "api_key_revoked" | "revoked_api_key" => Self::ApiKeyRevoked,
-            "api_key_wrong_environment" => Self::ApiKeyWrongEnvironment,
-            "organization_inactive" | "organization_suspended" => Self::OrganizationInactive,
-            "insufficient_api_credits" => Self::InsufficientApiCredits,
-            "insufficient_permissions" => Self::InsufficientPermissions,
-            "idempotency_mismatch" => Self::IdempotencyMismatch,
-            "idempotency_conflict" => Self::IdempotencyConflict,
-            "rate_limit_exceeded" => Self::RateLimitExceeded,
-            "invalid_request"
+    /// The values and legacy aliases are the spec's (`ErrorDetail.code`).
+    pub enum ErrorCode: kallglot_api::catalogue::ERROR_DETAIL_CODE {
+        /// `api_key_invalid` (legacy: `invalid_api_key`): the key is malformed or
+        /// does not exist.
+        ApiKeyInvalid = "api_key_invalid" | "invalid_api_key",
+        /// `api_key_expired` (legacy: `expired_api_key`).
+        ApiKeyExpired = "api_key_expired" | "expired_api_key",
+        /// `api_key_revoked` (legacy: `revoked_api_key`).
+        ApiKeyRevoked = "api_key_revoked" | "revoked_api_key",
+        /// `api_key_wrong_environment`: the key's environment (live or test) is
+        /// not the one the request addressed.
+        ApiKeyWrongEnvironment = "api_key_wrong_environment",
+        /// `organization_inactive` (legacy: `organization_suspended`).
+        OrganizationInactive = "organization_inactive" | "organization_suspended",
+        /// `insufficient_api_credits`: the organization has run out of credits.
+        InsufficientApiCredits = "insufficient_api_credits",
+        /// `insufficient_permissions`: the key lacks the scope the operation
+        /// needs (see [`required_scope`]).
+        InsufficientPermissions = "insufficient_permissions",
+        /// `idempotency_mismatch`: an idempotency key was reused with a different
+        /// request body.
+        IdempotencyMismatch = "idempotency_mismatch",
+        /// `idempotency_conflict`: a request with the same idempotency key is
+        /// still being processed.
+        IdempotencyConflict = "idempotency_conflict",
+        /// `rate_limit_exceeded`.
+        RateLimitExceeded = "rate_limit_exceeded",
+        /// `invalid_request` (legacy: `missing_required_field`,
+        /// `invalid_field_value`, `invalid_language_code`, `invalid_mode`,
+        /// `invalid_provider`). The legacy codes were finer-grained; the
+        /// current API reports them all as `invalid_request` with details in the
+        /// message, so they are folded together here.
+        InvalidRequest = "invalid_request"
             | "missing_required_field"
             | "invalid_field_value"
             | "invalid_language_code"
             | "invalid_mode"
-            | "invalid_provider" => Self::InvalidRequest,
-            "agent_not_found" => Self::AgentNotFound,
-            "ai_agent_not_found" => Self::AiAgentNotFound,
-            "invalid_audio_format" => Self::InvalidAudioFormat,
-            "invalid_token" => Self::InvalidToken,
-            "expired_token" => Self::ExpiredToken,
-            "feature_not_available" => Self::FeatureNotAvailable,
-            _ => return None,
-        })
+            | "invalid_provider",
+        /// `agent_not_found`.
+        AgentNotFound = "agent_not_found",
+        /// `ai_agent_not_found`.
+        AiAgentNotFound = "ai_agent_not_found",
+        /// `invalid_audio_format`.
+        InvalidAudioFormat = "invalid_audio_format",
+        /// `invalid_token`: legacy code for a malformed stream or session token.
+        InvalidToken = "invalid_token",
+        /// `expired_token`: legacy code for an expired stream or session token.
+        ExpiredToken = "expired_token",
+        /// `feature_not_available`: legacy code for a feature not enabled for the
+        /// organization's plan.
+        FeatureNotAvailable = "feature_not_available",
     }
+}
 
-    /// The current canonical code, e.g. `"api_key_invalid"` even if the
-    /// server sent the legacy `"invalid_api_key"`. For
-    /// [`Unknown`](Self::Unknown) this is the string as received.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::ApiKeyInvalid => "api_key_invalid",
-            Self::ApiKeyExpired => "api_key_expired",
-            Self::ApiKeyRevoked => "api_key_revoked",
-            Self::ApiKeyWrongEnvironment => "api_key_wrong_environment",
-            Self::OrganizationInactive => "organization_inactive",
-            Self::InsufficientApiCredits => "insufficient_api_credits",
-            Self::InsufficientPermissions => "insufficient_permissions",
-            Self::IdempotencyMismatch => "idempotency_mismatch",
-            Self::IdempotencyConflict => "idempotency_conflict",
-            Self::RateLimitExceeded => "rate_limit_exceeded",
-            Self::InvalidRequest => "invalid_request",
-            Self::AgentNotFound => "agent_not_found",
-            Self::AiAgentNotFound => "ai_agent_not_found",
-            Self::InvalidAudioFormat => "invalid_audio_format",
-            Self::InvalidToken => "invalid_token",
-            Self::ExpiredToken => "expired_token",
-            Self::FeatureNotAvailable => "feature_not_available",
-            Self::Unknown(code) => code,
-        }
-    }
-
+impl ErrorCode {
     /// The credentials themselves were rejected: any of the `api_key_*`
     /// codes, or a legacy invalid/expired token. Retrying with the same
     /// credentials will not help.
@@ -179,131 +117,28 @@ impl ErrorCode {
     }
 }
 
-impl From<&str> for ErrorCode {
-    fn from(code: &str) -> Self {
-        Self::parse(code)
-    }
-}
-
-impl From<String> for ErrorCode {
-    /// Like [`ErrorCode::parse`], but reuses the allocation for unknown codes.
-    fn from(code: String) -> Self {
-        Self::known(&code).unwrap_or(Self::Unknown(code))
-    }
-}
-
-impl fmt::Display for ErrorCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl Serialize for ErrorCode {
-    /// Serializes as the canonical code string, so a legacy alias is written
-    /// back in its current spelling.
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-
-impl<'de> Deserialize<'de> for ErrorCode {
-    /// Accepts any string; unknown codes become [`ErrorCode::Unknown`].
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        String::deserialize(deserializer).map(Self::from)
-    }
-}
-
-/// The `type` of an API error: a coarse category.
-///
-/// The documentation is not consistent about which type accompanies a given
-/// situation (the same failure is shown with different types in different
-/// places), so do not branch on it: use the HTTP status together with
-/// [`ErrorCode`]. It is exposed for logging and completeness.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum ErrorType {
-    /// `authentication_error`.
-    AuthenticationError,
-    /// `permission_error`.
-    PermissionError,
-    /// `authorization_error`: legacy spelling seen in older documentation
-    /// where `permission_error` is used now. Kept distinct rather than folded
-    /// because the docs do not say the two are equivalent.
-    AuthorizationError,
-    /// `invalid_request_error`.
-    InvalidRequestError,
-    /// `validation_error`.
-    ValidationError,
-    /// `rate_limit_error`.
-    RateLimitError,
-    /// Any type this SDK version does not know, kept verbatim.
-    Unknown(String),
-}
-
-impl ErrorType {
-    /// Parses a wire type. Never fails: unrecognised types become
-    /// [`Unknown`](Self::Unknown). Matching is exact (case-sensitive).
-    pub fn parse(kind: &str) -> Self {
-        Self::known(kind).unwrap_or_else(|| Self::Unknown(kind.to_owned()))
-    }
-
-    /// The known variant for `kind`, if any.
-    fn known(kind: &str) -> Option<Self> {
-        Some(match kind {
-            "authentication_error" => Self::AuthenticationError,
-            "permission_error" => Self::PermissionError,
-            "authorization_error" => Self::AuthorizationError,
-            "invalid_request_error" => Self::InvalidRequestError,
-            "validation_error" => Self::ValidationError,
-            "rate_limit_error" => Self::RateLimitError,
-            _ => return None,
-        })
-    }
-
-    /// The wire string; for [`Unknown`](Self::Unknown) the string as
-    /// received.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::AuthenticationError => "authentication_error",
-            Self::PermissionError => "permission_error",
-            Self::AuthorizationError => "authorization_error",
-            Self::InvalidRequestError => "invalid_request_error",
-            Self::ValidationError => "validation_error",
-            Self::RateLimitError => "rate_limit_error",
-            Self::Unknown(kind) => kind,
-        }
-    }
-}
-
-impl From<&str> for ErrorType {
-    fn from(kind: &str) -> Self {
-        Self::parse(kind)
-    }
-}
-
-impl From<String> for ErrorType {
-    /// Like [`ErrorType::parse`], but reuses the allocation for unknown types.
-    fn from(kind: String) -> Self {
-        Self::known(&kind).unwrap_or(Self::Unknown(kind))
-    }
-}
-
-impl fmt::Display for ErrorType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl Serialize for ErrorType {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-
-impl<'de> Deserialize<'de> for ErrorType {
-    /// Accepts any string; unknown types become [`ErrorType::Unknown`].
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        String::deserialize(deserializer).map(Self::from)
+open_enum! {
+    /// The `type` of an API error: a coarse category.
+    ///
+    /// The documentation is not consistent about which type accompanies a given
+    /// situation (the same failure is shown with different types in different
+    /// places), so do not branch on it: use the HTTP status together with
+    /// [`ErrorCode`]. It is exposed for logging and completeness.
+    pub enum ErrorType: kallglot_api::catalogue::ERROR_DETAIL_TYPE {
+        /// `authentication_error`.
+        AuthenticationError = "authentication_error",
+        /// `permission_error`.
+        PermissionError = "permission_error",
+        /// `authorization_error`: legacy spelling seen in older documentation
+        /// where `permission_error` is used now. Kept distinct rather than folded
+        /// because the docs do not say the two are equivalent.
+        AuthorizationError = "authorization_error",
+        /// `invalid_request_error`.
+        InvalidRequestError = "invalid_request_error",
+        /// `validation_error`.
+        ValidationError = "validation_error",
+        /// `rate_limit_error`.
+        RateLimitError = "rate_limit_error",
     }
 }
 
@@ -329,6 +164,21 @@ pub enum Scope {
 }
 
 impl Scope {
+    /// Every scope, in declaration order.
+    const ALL: [Self; 6] = [
+        Self::SessionsRead,
+        Self::SessionsWrite,
+        Self::RecordingsRead,
+        Self::AnalysisRead,
+        Self::AnalysisWrite,
+        Self::WebhooksManage,
+    ];
+
+    /// The scope with this wire name, if it is one this SDK version knows.
+    pub fn from_wire(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|scope| scope.as_str() == name)
+    }
+
     /// The scope as written in the dashboard and in error messages, e.g.
     /// `"sessions:read"`.
     pub fn as_str(self) -> &'static str {
@@ -351,35 +201,18 @@ impl fmt::Display for Scope {
 
 /// The scope an API operation needs, by OpenAPI `operationId`.
 ///
-/// Only some requirements are stated in the documentation; the others are
-/// inferred from the resource an operation touches and may be wrong:
-///
-/// | operation                      | scope             | source   |
-/// |--------------------------------|-------------------|----------|
-/// | `create_session`               | `sessions:write`  | stated   |
-/// | `end_session`                  | `sessions:write`  | stated   |
-/// | `retrieve_session`             | `sessions:read`   | stated   |
-/// | `retrieve_session_transcript`  | `sessions:read`   | inferred |
-/// | `list_session_recordings`      | `recordings:read` | inferred |
-/// | `retrieve_recording`           | `recordings:read` | inferred |
-/// | `download_recording_audio`     | `recordings:read` | inferred |
-/// | `create_analysis`              | `analysis:write`  | stated   |
-/// | `retrieve_analysis`            | `analysis:read`   | stated   |
+/// The answer comes from the operation catalogue generated from the spec
+/// (`x-kallglot-scope`). The reference states some of these requirements and
+/// leaves others to be inferred from the resource an operation touches; the
+/// inferred ones (`retrieve_session_transcript`, the recording operations and
+/// `dial_session`) may be wrong.
 ///
 /// Returns `None` for any other operation, including ones that need no
 /// particular scope and ones this SDK version does not know; it is meant
 /// for enriching error messages, not for refusing requests client-side.
 pub fn required_scope(operation_id: &str) -> Option<Scope> {
-    match operation_id {
-        "create_session" | "end_session" => Some(Scope::SessionsWrite),
-        "retrieve_session" | "retrieve_session_transcript" => Some(Scope::SessionsRead),
-        "list_session_recordings" | "retrieve_recording" | "download_recording_audio" => {
-            Some(Scope::RecordingsRead)
-        }
-        "create_analysis" => Some(Scope::AnalysisWrite),
-        "retrieve_analysis" => Some(Scope::AnalysisRead),
-        _ => None,
-    }
+    let scope = kallglot_api::catalogue::Operation::by_id(operation_id)?.scope?;
+    Scope::from_wire(scope)
 }
 
 #[cfg(test)]
@@ -524,7 +357,7 @@ mod tests {
 
     #[test]
     fn serde_code_inside_envelope() {
-        #[derive(Deserialize)]
+        #[derive(serde::Deserialize)]
         struct Envelope {
             code: ErrorCode,
             #[serde(rename = "type")]
@@ -637,6 +470,25 @@ mod tests {
     }
 
     #[test]
+    fn scopes_are_the_specs() {
+        let ours: Vec<&str> = Scope::ALL.iter().map(|s| s.as_str()).collect();
+        assert_eq!(ours, kallglot_api::catalogue::SCOPES);
+        for scope in Scope::ALL {
+            // A new variant must be added to ALL: this match stops compiling otherwise.
+            match scope {
+                Scope::SessionsRead
+                | Scope::SessionsWrite
+                | Scope::RecordingsRead
+                | Scope::AnalysisRead
+                | Scope::AnalysisWrite
+                | Scope::WebhooksManage => {}
+            }
+            assert_eq!(Scope::from_wire(scope.as_str()), Some(scope));
+        }
+        assert_eq!(Scope::from_wire("recordings:delete"), None);
+    }
+
+    #[test]
     fn required_scopes() {
         let table = [
             ("create_session", Some(Scope::SessionsWrite)),
@@ -648,6 +500,8 @@ mod tests {
             ("download_recording_audio", Some(Scope::RecordingsRead)),
             ("create_analysis", Some(Scope::AnalysisWrite)),
             ("retrieve_analysis", Some(Scope::AnalysisRead)),
+            ("dial_session", Some(Scope::SessionsWrite)),
+            ("list_agents", None),
             ("list_sessions", None),
             ("", None),
             ("CREATE_SESSION", None),

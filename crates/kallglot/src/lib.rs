@@ -41,6 +41,7 @@
 #![deny(missing_docs)]
 
 pub mod api_key;
+mod backoff;
 mod call;
 mod client;
 pub mod clock;

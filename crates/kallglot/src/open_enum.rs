@@ -27,6 +27,13 @@
 //! The first string of a variant is its canonical wire value, used by
 //! `as_str`, `Display` and `Serialize`; the strings after `|` are aliases
 //! that are only recognised when parsing.
+//!
+//! An enum whose values the spec documents names the spec's list after a
+//! colon (`pub enum SessionStatus: values::SESSION_STATUS { … }`, with the
+//! lists of `kallglot_api::catalogue`). The build then fails unless the
+//! variants' wire values are exactly the list's `x-known-values` and the
+//! aliases exactly its `x-aliases`: the spec stays the one place where a
+//! value is added, and the enum cannot silently lag behind it.
 
 /// Defines a public open enum; see the [module documentation](self).
 ///
@@ -37,7 +44,7 @@
 macro_rules! open_enum {
     (
         $(#[$meta:meta])*
-        $vis:vis enum $name:ident {
+        $vis:vis enum $name:ident $(: $($list:path),+)? {
             $(
                 $(#[$variant_meta:meta])*
                 $variant:ident = $wire:literal $(| $alias:literal)*
@@ -65,10 +72,14 @@ macro_rules! open_enum {
 
         impl $name {
             /// The canonical wire value of every known variant, in
-            /// declaration order, for tests that check each one.
-            #[cfg(test)]
-            #[allow(dead_code, reason = "only the enums with a wire-value test use it")]
+            /// declaration order.
+            #[allow(dead_code, reason = "read by the spec check and by tests")]
             pub(crate) const WIRE_VALUES: &'static [&'static str] = &[$($wire),+];
+
+            /// Every legacy spelling with the canonical value it folds into.
+            #[allow(dead_code, reason = "read by the spec check and by tests")]
+            pub(crate) const ALIASES: &'static [(&'static str, &'static str)] =
+                &[$($(($alias, $wire),)*)+];
 
             /// Parses a wire value. Never fails: a value this SDK version
             /// does not know becomes `Unknown`, and legacy spellings map to
@@ -101,6 +112,16 @@ macro_rules! open_enum {
                 ::std::matches!(self, Self::Unknown(_))
             }
         }
+
+        $($(
+            const _: () = ::std::assert!(
+                $crate::open_enum::matches_spec($name::WIRE_VALUES, $name::ALIASES, &$list),
+                ::std::concat!(
+                    "the variants of `", ::std::stringify!($name), "` differ from `",
+                    ::std::stringify!($list), "` (x-known-values / x-aliases) in the spec"
+                )
+            );
+        )+)?
 
         impl ::std::fmt::Display for $name {
             fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
@@ -146,9 +167,78 @@ macro_rules! open_enum {
 
 pub(crate) use open_enum;
 
+use kallglot_api::catalogue::ValueList;
+
+/// Whether an enum's wire values and aliases are exactly a spec list's, in any order.
+/// `const` so that the check runs when the crate is built.
+pub(crate) const fn matches_spec(
+    values: &[&str],
+    aliases: &[(&str, &str)],
+    list: &ValueList,
+) -> bool {
+    values.len() == list.values.len()
+        && aliases.len() == list.aliases.len()
+        && every_value_in(values, list.values)
+        && every_value_in(list.values, values)
+        && every_pair_in(aliases, list.aliases)
+        && every_pair_in(list.aliases, aliases)
+}
+
+const fn every_value_in(needles: &[&str], haystack: &[&str]) -> bool {
+    let mut i = 0;
+    while i < needles.len() {
+        let mut found = false;
+        let mut j = 0;
+        while j < haystack.len() {
+            found = found || same(needles[i], haystack[j]);
+            j += 1;
+        }
+        if !found {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+const fn every_pair_in(needles: &[(&str, &str)], haystack: &[(&str, &str)]) -> bool {
+    let mut i = 0;
+    while i < needles.len() {
+        let mut found = false;
+        let mut j = 0;
+        while j < haystack.len() {
+            found =
+                found || (same(needles[i].0, haystack[j].0) && same(needles[i].1, haystack[j].1));
+            j += 1;
+        }
+        if !found {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+const fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashSet;
+
+    use super::ValueList;
 
     open_enum! {
         /// A test enum.
@@ -229,5 +319,89 @@ mod tests {
         assert_eq!(set.len(), 3);
         assert!(set.contains(&Fruit::Pear));
         assert!(set.contains(&Fruit::Unknown("kiwi".into())));
+    }
+
+    /// Every value list of the spec is either an open enum's (checked value by value when
+    /// the crate builds) or listed here with the reason it stays a string. A list added to
+    /// the spec fails this test until it is given a home.
+    #[test]
+    fn every_spec_value_list_has_a_home() {
+        use crate::error_code::{ErrorCode, ErrorType};
+        use crate::model::*;
+        use kallglot_api::catalogue::{self as c, VALUE_LISTS};
+        let enums: &[(&ValueList, &[&str])] = &[
+            (&c::ANALYSIS_STATUS, AnalysisStatus::WIRE_VALUES),
+            (
+                &c::CREATE_ANALYSIS_REQUEST_INCLUDE,
+                AnalysisPart::WIRE_VALUES,
+            ),
+            (&c::CREATE_SESSION_REQUEST_MODE, Mode::WIRE_VALUES),
+            (&c::ERROR_DETAIL_CODE, ErrorCode::WIRE_VALUES),
+            (&c::ERROR_DETAIL_TYPE, ErrorType::WIRE_VALUES),
+            (&c::RECORDING_CHANNEL, Channel::WIRE_VALUES),
+            (&c::RECORDING_STATUS, RecordingStatus::WIRE_VALUES),
+            (&c::SESSION_MODE, Mode::WIRE_VALUES),
+            (&c::SESSION_PROVIDER, ProviderName::WIRE_VALUES),
+            (&c::SESSION_ROUTING_DIRECTION, Direction::WIRE_VALUES),
+            (&c::SESSION_STATUS, SessionStatus::WIRE_VALUES),
+            (&c::TRANSCRIPT_STATUS, TranscriptStatus::WIRE_VALUES),
+            (&c::TRANSCRIPT_TURN_SPEAKER, Speaker::WIRE_VALUES),
+            // `EndedSession.status` decodes as a `SessionStatus`, a superset.
+            (&c::SESSION_ENDED_STATUS, SessionStatus::WIRE_VALUES),
+        ];
+        let strings = [
+            // The legacy provider object's call state is passed through as a string.
+            c::LEGACY_PROVIDER_STATUS.location,
+            // `routing.type` is written by `Routing::sip()`, never chosen by callers.
+            c::SESSION_ROUTING_TYPE.location,
+        ];
+        for (list, values) in enums {
+            for value in list.values {
+                assert!(values.contains(value), "{}: {value}", list.location);
+            }
+        }
+        let mut homed: Vec<&str> = enums.iter().map(|(list, _)| list.location).collect();
+        homed.extend(strings);
+        homed.sort_unstable();
+        let mut all: Vec<&str> = VALUE_LISTS.iter().map(|list| list.location).collect();
+        all.sort_unstable();
+        assert_eq!(homed, all);
+        assert!(c::SESSION_ROUTING_TYPE.values.contains(&"sip"));
+    }
+
+    #[test]
+    fn the_spec_check_sees_every_difference() {
+        let list = ValueList {
+            location: "Test.status",
+            values: &["apple", "pear", "plum"],
+            aliases: &[("poire", "pear"), ("peer", "pear")],
+        };
+        assert!(super::matches_spec(
+            Fruit::WIRE_VALUES,
+            Fruit::ALIASES,
+            &list
+        ));
+        let fewer = ValueList {
+            values: &["apple", "pear"],
+            ..list
+        };
+        let other = ValueList {
+            values: &["apple", "pear", "plums"],
+            ..list
+        };
+        let no_alias = ValueList {
+            aliases: &[("poire", "pear")],
+            ..list
+        };
+        let wrong_target = ValueList {
+            aliases: &[("poire", "pear"), ("peer", "plum")],
+            ..list
+        };
+        for bad in [fewer, other, no_alias, wrong_target] {
+            assert!(
+                !super::matches_spec(Fruit::WIRE_VALUES, Fruit::ALIASES, &bad),
+                "{bad:?}"
+            );
+        }
     }
 }

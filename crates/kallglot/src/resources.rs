@@ -4,6 +4,7 @@
 //! any per-call options) that yields a [`Response`] with the typed result and the
 //! response metadata.
 
+use std::future::Future;
 use std::path::Path;
 use std::time::Duration;
 
@@ -19,83 +20,38 @@ use crate::model::{
     Session, Transcript,
 };
 use crate::response::Response;
-use crate::transport::{self, Operation};
+use crate::retry::Backoff;
+use crate::transport::{self, ApiResult, Operation};
 
-macro_rules! operation {
-    ($name:ident, $id:literal, $method:literal, $path:literal, keyed = $keyed:literal) => {
-        static $name: Operation = Operation {
-            id: $id,
-            method: $method,
-            path: $path,
-            honors_idempotency: $keyed,
-            keeps_headers: false,
-        };
-    };
-}
-
-operation!(
-    CREATE_SESSION,
-    "create_session",
-    "POST",
-    "/v1/sessions",
-    keyed = true
-);
-operation!(
-    RETRIEVE_SESSION,
-    "retrieve_session",
-    "GET",
-    "/v1/sessions/{id}",
-    keyed = false
-);
-operation!(
-    END_SESSION,
-    "end_session",
-    "POST",
-    "/v1/sessions/{id}/end",
-    keyed = true
-);
-operation!(
-    SESSION_TRANSCRIPT,
-    "retrieve_session_transcript",
-    "GET",
-    "/v1/sessions/{id}/transcript",
-    keyed = false
-);
-operation!(
-    SESSION_RECORDINGS,
-    "list_session_recordings",
-    "GET",
-    "/v1/sessions/{id}/recordings",
-    keyed = false
-);
-operation!(
-    RETRIEVE_RECORDING,
-    "retrieve_recording",
-    "GET",
-    "/v1/recordings/{id}",
-    keyed = false
-);
-static DOWNLOAD_AUDIO: Operation = Operation {
-    id: "download_recording_audio",
-    method: "GET",
-    path: "/v1/recordings/{recording_id}/audio",
-    honors_idempotency: false,
-    keeps_headers: true,
+use kallglot_api::catalogue::{
+    CREATE_ANALYSIS, CREATE_SESSION, DOWNLOAD_RECORDING_AUDIO as DOWNLOAD_AUDIO, END_SESSION,
+    LIST_SESSION_RECORDINGS as SESSION_RECORDINGS, RETRIEVE_ANALYSIS, RETRIEVE_RECORDING,
+    RETRIEVE_SESSION, RETRIEVE_SESSION_TRANSCRIPT as SESSION_TRANSCRIPT,
 };
-operation!(
-    CREATE_ANALYSIS,
-    "create_analysis",
-    "POST",
-    "/v1/sessions/{id}/analysis",
-    keyed = true
-);
-operation!(
-    RETRIEVE_ANALYSIS,
-    "retrieve_analysis",
-    "GET",
-    "/v1/analyses/{id}",
-    keyed = false
-);
+
+/// The one shape of every typed method: run `op` through the transport with the call's
+/// options, then convert the generated value into the SDK's model.
+///
+/// `send` performs the generated request on a client wired to this call's executor; it
+/// receives the idempotency key to send when the route honours one.
+fn typed<A, T, F, Fut>(
+    client: &Client,
+    op: &'static Operation,
+    convert: fn(A) -> T,
+    send: F,
+) -> Call<T>
+where
+    A: Send + 'static,
+    T: Send + 'static,
+    F: FnOnce(kallglot_api::Client, Option<String>) -> Fut + Send + 'static,
+    Fut: Future<Output = ApiResult<A>> + Send,
+{
+    let shared = client.shared.clone();
+    Call::new(move |options| async move {
+        let reply = transport::call(&shared, op, options, send).await?;
+        Ok(Response::new(convert(reply.value), reply.meta))
+    })
+}
 
 /// Sessions: `client.sessions()`.
 #[derive(Debug, Clone, Copy)]
@@ -116,89 +72,77 @@ impl<'a> Sessions<'a> {
     /// Creates a session (`POST /v1/sessions`; one credit; `sessions:write`). The response
     /// carries the stream credentials. An idempotency key is generated unless you set one.
     pub fn create(&self, params: CreateSessionParams) -> Call<Session> {
-        let shared = self.client.shared.clone();
-        Call::new(move |options| async move {
-            let body = params.to_api();
-            let reply = transport::call(&shared, &CREATE_SESSION, options, |api, key| async move {
+        let body = params.to_api();
+        typed(
+            self.client,
+            &CREATE_SESSION,
+            Session::from_api,
+            |api, key| async move {
                 let mut request = api.create_session().body(body);
                 if let Some(key) = key {
                     request = request.idempotency_key(key);
                 }
                 request.send().await
-            })
-            .await?;
-            Ok(Response::new(Session::from_api(reply.value), reply.meta))
-        })
+            },
+        )
     }
 
     /// Retrieves a session (`GET /v1/sessions/{id}`; `sessions:read`).
     pub fn retrieve(&self, id: impl Into<SessionId>) -> Call<Session> {
-        let shared = self.client.shared.clone();
         let id = id.into();
-        Call::new(move |options| async move {
-            let reply = transport::call(&shared, &RETRIEVE_SESSION, options, |api, _| async move {
-                api.retrieve_session().id(id.as_str()).send().await
-            })
-            .await?;
-            Ok(Response::new(Session::from_api(reply.value), reply.meta))
-        })
+        typed(
+            self.client,
+            &RETRIEVE_SESSION,
+            Session::from_api,
+            move |api, _| async move { api.retrieve_session().id(id.as_str()).send().await },
+        )
     }
 
     /// Ends a session (`POST /v1/sessions/{id}/end`; `sessions:write`). Ending an ended
     /// session returns the same summary, so this is safe to repeat.
     pub fn end(&self, id: impl Into<SessionId>) -> Call<EndedSession> {
-        let shared = self.client.shared.clone();
         let id = id.into();
-        Call::new(move |options| async move {
-            let reply = transport::call(&shared, &END_SESSION, options, |api, key| async move {
+        typed(
+            self.client,
+            &END_SESSION,
+            EndedSession::from_api,
+            move |api, key| async move {
                 let mut request = api.end_session().id(id.as_str());
                 if let Some(key) = key {
                     request = request.idempotency_key(key);
                 }
                 request.send().await
-            })
-            .await?;
-            Ok(Response::new(
-                EndedSession::from_api(reply.value),
-                reply.meta,
-            ))
-        })
+            },
+        )
     }
 
     /// The session's transcript (`GET /v1/sessions/{id}/transcript`): in progress while
     /// the session is active, completed once it has ended.
     pub fn transcript(&self, id: impl Into<SessionId>) -> Call<Transcript> {
-        let shared = self.client.shared.clone();
         let id = id.into();
-        Call::new(move |options| async move {
-            let reply =
-                transport::call(&shared, &SESSION_TRANSCRIPT, options, |api, _| async move {
-                    api.retrieve_session_transcript()
-                        .id(id.as_str())
-                        .send()
-                        .await
-                })
-                .await?;
-            Ok(Response::new(Transcript::from_api(reply.value), reply.meta))
-        })
+        typed(
+            self.client,
+            &SESSION_TRANSCRIPT,
+            Transcript::from_api,
+            move |api, _| async move {
+                api.retrieve_session_transcript()
+                    .id(id.as_str())
+                    .send()
+                    .await
+            },
+        )
     }
 
     /// The session's recordings (`GET /v1/sessions/{id}/recordings`). They appear once the
     /// session has ended.
     pub fn recordings(&self, id: impl Into<SessionId>) -> Call<RecordingList> {
-        let shared = self.client.shared.clone();
         let id = id.into();
-        Call::new(move |options| async move {
-            let reply =
-                transport::call(&shared, &SESSION_RECORDINGS, options, |api, _| async move {
-                    api.list_session_recordings().id(id.as_str()).send().await
-                })
-                .await?;
-            Ok(Response::new(
-                RecordingList::from_api(reply.value),
-                reply.meta,
-            ))
-        })
+        typed(
+            self.client,
+            &SESSION_RECORDINGS,
+            RecordingList::from_api,
+            move |api, _| async move { api.list_session_recordings().id(id.as_str()).send().await },
+        )
     }
 }
 
@@ -215,16 +159,13 @@ impl<'a> Recordings<'a> {
 
     /// Retrieves a recording's metadata (`GET /v1/recordings/{id}`).
     pub fn retrieve(&self, id: impl Into<RecordingId>) -> Call<Recording> {
-        let shared = self.client.shared.clone();
         let id = id.into();
-        Call::new(move |options| async move {
-            let reply =
-                transport::call(&shared, &RETRIEVE_RECORDING, options, |api, _| async move {
-                    api.retrieve_recording().id(id.as_str()).send().await
-                })
-                .await?;
-            Ok(Response::new(Recording::from_api(reply.value), reply.meta))
-        })
+        typed(
+            self.client,
+            &RETRIEVE_RECORDING,
+            Recording::from_api,
+            move |api, _| async move { api.retrieve_recording().id(id.as_str()).send().await },
+        )
     }
 
     /// Downloads a recording's audio (`GET /v1/recordings/{id}/audio`, MP3). The body is
@@ -362,7 +303,8 @@ pub struct Analyses<'a> {
 pub struct WaitOptions {
     /// Give up once this much time has passed (5 minutes by default).
     pub timeout: Duration,
-    /// The first wait between polls (1 s by default); it doubles after each poll.
+    /// The ceiling of the first wait between polls (1 s by default); it doubles after each
+    /// poll, and each wait is jittered between half the ceiling and the ceiling.
     pub initial_interval: Duration,
     /// The longest wait between polls (15 s by default). Kallglot asks clients to prefer
     /// webhooks to tight polling, so the interval grows.
@@ -397,6 +339,17 @@ impl WaitOptions {
         self.max_interval = interval;
         self
     }
+
+    /// The polling schedule: `initial_interval` doubling up to `max_interval`, each wait
+    /// jittered between half its ceiling and the ceiling so that many waiters do not poll
+    /// in step. An interval of zero is raised to 1 ms so that polling never spins.
+    fn schedule(&self) -> Backoff {
+        let floor = Duration::from_millis(1);
+        Backoff::new(
+            self.initial_interval.max(floor),
+            self.max_interval.max(floor),
+        )
+    }
 }
 
 impl<'a> Analyses<'a> {
@@ -412,35 +365,31 @@ impl<'a> Analyses<'a> {
         session_id: impl Into<SessionId>,
         params: CreateAnalysisParams,
     ) -> Call<Analysis> {
-        let shared = self.client.shared.clone();
-        let session_id = session_id.into();
-        Call::new(move |options| async move {
-            let body = params.to_api();
-            let reply =
-                transport::call(&shared, &CREATE_ANALYSIS, options, |api, key| async move {
-                    let mut request = api.create_analysis().id(session_id.as_str()).body(body);
-                    if let Some(key) = key {
-                        request = request.idempotency_key(key);
-                    }
-                    request.send().await
-                })
-                .await?;
-            Ok(Response::new(Analysis::from_api(reply.value), reply.meta))
-        })
+        let id = session_id.into();
+        let body = params.to_api();
+        typed(
+            self.client,
+            &CREATE_ANALYSIS,
+            Analysis::from_api,
+            move |api, key| async move {
+                let mut request = api.create_analysis().id(id.as_str()).body(body);
+                if let Some(key) = key {
+                    request = request.idempotency_key(key);
+                }
+                request.send().await
+            },
+        )
     }
 
     /// Retrieves an analysis (`GET /v1/analyses/{id}`; `analysis:read`).
     pub fn retrieve(&self, id: impl Into<AnalysisId>) -> Call<Analysis> {
-        let shared = self.client.shared.clone();
         let id = id.into();
-        Call::new(move |options| async move {
-            let reply =
-                transport::call(&shared, &RETRIEVE_ANALYSIS, options, |api, _| async move {
-                    api.retrieve_analysis().id(id.as_str()).send().await
-                })
-                .await?;
-            Ok(Response::new(Analysis::from_api(reply.value), reply.meta))
-        })
+        typed(
+            self.client,
+            &RETRIEVE_ANALYSIS,
+            Analysis::from_api,
+            move |api, _| async move { api.retrieve_analysis().id(id.as_str()).send().await },
+        )
     }
 
     /// Polls an analysis until it is `completed` or `failed` (legacy `complete` counts as
@@ -456,22 +405,42 @@ impl<'a> Analyses<'a> {
     ) -> Result<Response<Analysis>> {
         let id = id.into();
         let clock = self.client.shared.clock.clone();
-        let deadline = clock.now() + options.timeout;
-        let mut interval = options.initial_interval.max(Duration::from_millis(1));
-        loop {
+        let deadline = Deadline::after(clock.now(), options.timeout);
+        let schedule = options.schedule();
+        for poll in 1u32.. {
             let analysis = self.retrieve(id.clone()).await?;
             if analysis.status.is_terminal() {
                 return Ok(analysis);
             }
-            let now = clock.now();
-            if now + interval > deadline {
+            let wait = schedule.jittered(poll);
+            if !deadline.allows(clock.now(), wait) {
                 return Err(Error::WaitTimeout {
                     analysis_id: id.to_string(),
                     last_status: analysis.status.to_string(),
                 });
             }
-            clock.sleep(interval).await;
-            interval = (interval * 2).min(options.max_interval.max(interval));
+            clock.sleep(wait).await;
+        }
+        unreachable!("a u32 of polls outlasts any deadline")
+    }
+}
+
+/// When a wait helper gives up. Built by saturating addition, so a timeout of
+/// `Duration::MAX` means "never", not a panic.
+#[derive(Debug, Clone, Copy)]
+struct Deadline(Option<tokio::time::Instant>);
+
+impl Deadline {
+    fn after(now: tokio::time::Instant, timeout: Duration) -> Self {
+        Self(now.checked_add(timeout))
+    }
+
+    /// Whether sleeping `wait` from `now` still ends before the deadline.
+    fn allows(&self, now: tokio::time::Instant, wait: Duration) -> bool {
+        match (self.0, now.checked_add(wait)) {
+            (None, _) => true,
+            (Some(_), None) => false,
+            (Some(deadline), Some(wake)) => wake <= deadline,
         }
     }
 }

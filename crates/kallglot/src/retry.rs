@@ -25,6 +25,9 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+pub use crate::backoff::Backoff;
+use crate::backoff::{duration_from_nanos, scale};
+
 /// The error code the API returns with a 409 when a request with the same
 /// idempotency key is still being processed.
 const IDEMPOTENCY_CONFLICT: &str = "idempotency_conflict";
@@ -42,8 +45,6 @@ const SERVER_WAIT_SPREAD_MIN: Duration = Duration::from_millis(100);
 /// clients that were all given the same rate-limit reset, while never making a
 /// caller wait much beyond what the server asked for.
 const SERVER_WAIT_SPREAD_MAX: Duration = Duration::from_secs(1);
-
-const NANOS_PER_SEC: u128 = 1_000_000_000;
 
 /// How many times, and how patiently, a failed request is retried.
 ///
@@ -92,6 +93,13 @@ impl RetryPolicy {
     #[must_use]
     pub const fn no_retries() -> Self {
         Self::DEFAULT.with_max_retries(0)
+    }
+
+    /// The backoff schedule between retries: `initial_backoff` doubling up to
+    /// `max_backoff`.
+    #[must_use]
+    pub const fn backoff(&self) -> Backoff {
+        Backoff::new(self.initial_backoff, self.max_backoff)
     }
 
     /// Sets [`max_retries`](Self::max_retries).
@@ -263,6 +271,12 @@ fn classify(failure: &Failure<'_>) -> Retryability {
     }
 }
 
+/// Whether a failure is of a kind that trying again may fix, setting aside idempotency,
+/// attempt counts and waits: what [`crate::Error::is_retryable`] reports.
+pub(crate) fn is_transient(failure: &Failure<'_>) -> bool {
+    !matches!(classify(failure), Retryability::Never)
+}
+
 /// Decides whether to retry after a failed attempt, and how long to wait.
 ///
 /// Pure: `jitter` is a number in [0, 1) chosen by the caller (in production
@@ -315,63 +329,12 @@ pub fn decide(policy: &RetryPolicy, attempt: &Attempt<'_>, jitter: f64) -> Decis
     }
 }
 
-/// Exponential backoff with "equal jitter" and a cap.
-///
-/// With `n = max(attempts_made, 1)`:
-///
-/// ```text
-/// ceiling = min(initial_backoff × 2^(n-1), max_backoff)
-/// delay   = ceiling / 2 + jitter × (ceiling - ceiling / 2)
-/// ```
-///
-/// so the delay lies in [`ceiling / 2`, `ceiling`]: never zero (unless the
-/// policy's durations are), never above `max_backoff`. Half of it is fixed
-/// so that a retry always backs off meaningfully; half is random so that
-/// clients failing together do not retry together. With the default policy
-/// the ranges are 250–500ms, 0.5–1s, 1–2s, 2–4s, 4–8s, then 4–8s.
-///
-/// `jitter` is chosen by the caller in [0, 1); values outside are clamped into
-/// [0, 1] and NaN counts as 0. The arithmetic saturates, so any
-/// `attempts_made` (up to `u32::MAX`) and any durations are safe.
+/// The retry wait after `attempts_made` failures: the policy's [`Backoff`] schedule
+/// (`initial_backoff` doubling up to `max_backoff`, with equal jitter). With the default
+/// policy the ranges are 250–500ms, 0.5–1s, 1–2s, 2–4s, 4–8s, then 4–8s.
 #[must_use]
 pub fn backoff(policy: &RetryPolicy, attempts_made: u32, jitter: f64) -> Duration {
-    let exponent = attempts_made.max(1) - 1;
-    let doubled = 2u32
-        .checked_pow(exponent)
-        .and_then(|factor| policy.initial_backoff.checked_mul(factor));
-    let ceiling = match doubled {
-        Some(delay) => delay.min(policy.max_backoff),
-        // Zero doubled any number of times is still zero.
-        None if policy.initial_backoff.is_zero() => Duration::ZERO,
-        // The true value exceeds `Duration::MAX`, hence any cap.
-        None => policy.max_backoff,
-    };
-    let fixed = ceiling / 2;
-    fixed + scale(ceiling - fixed, jitter)
-}
-
-/// `duration × fraction`, rounded to the nanosecond, with `fraction` forced
-/// into [0, 1] (NaN → 0); the result never exceeds `duration` and the
-/// function never panics, unlike [`Duration::mul_f64`] on odd inputs.
-fn scale(duration: Duration, fraction: f64) -> Duration {
-    let fraction = if fraction.is_nan() {
-        0.0
-    } else {
-        fraction.clamp(0.0, 1.0)
-    };
-    let nanos = duration.as_nanos();
-    // `as` from f64 saturates; the `min` absorbs f64 rounding upwards.
-    let scaled = ((nanos as f64) * fraction).round() as u128;
-    duration_from_nanos(scaled.min(nanos))
-}
-
-/// Builds a duration from nanoseconds, saturating at [`Duration::MAX`].
-/// (`Duration::from_nanos_u128` is newer than the crate's MSRV.)
-fn duration_from_nanos(nanos: u128) -> Duration {
-    let secs = u64::try_from(nanos / NANOS_PER_SEC).unwrap_or(u64::MAX);
-    // The remainder is below 10^9, so it fits in a u32.
-    let subsec = (nanos % NANOS_PER_SEC) as u32;
-    Duration::new(secs, subsec)
+    policy.backoff().delay(attempts_made, jitter)
 }
 
 /// A client-wide cap on retries, so that an outage does not make every

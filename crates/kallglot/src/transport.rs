@@ -25,21 +25,8 @@ use crate::error_code::{ErrorCode, ErrorType, required_scope};
 use crate::metadata::ResponseMeta;
 use crate::retry::{Attempt, Decision, Failure, RetryBudget, RetryPolicy, decide};
 
-/// A documented operation: what the executor and the span need to know about it.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Operation {
-    /// The spec's operationId.
-    pub id: &'static str,
-    /// The HTTP method.
-    pub method: &'static str,
-    /// The path template, as in the spec (kept on spans instead of the concrete path).
-    pub path: &'static str,
-    /// Whether the route honours `Idempotency-Key` (writes only).
-    pub honors_idempotency: bool,
-    /// Whether the caller needs the response headers (only the audio download does, for
-    /// its content type and file name); other calls skip copying them.
-    pub keeps_headers: bool,
-}
+/// A documented operation, from the catalogue generated out of the spec.
+pub(crate) use kallglot_api::catalogue::Operation;
 
 /// Client-wide state shared by every call.
 pub(crate) struct Shared {
@@ -64,8 +51,8 @@ struct CallState {
     policy: RetryPolicy,
     timeout: Option<Duration>,
     attempts: AtomicU32,
-    /// Whether the caller needs the success response's headers (see
-    /// [`Operation::keeps_headers`]).
+    /// Whether the caller needs the success response's headers: only a binary download
+    /// does (for its content type and file name); other calls skip copying them.
     keeps_headers: bool,
     /// The metadata of the final response, read once by the executor: the generated
     /// client's decode errors keep neither status nor headers.
@@ -280,11 +267,11 @@ impl Shared {
         CallState {
             operation: op.id,
             // Reads are safe to repeat; writes only when the route dedups them by key.
-            idempotent: op.method == "GET" || (op.honors_idempotency && keyed),
+            idempotent: op.method == "GET" || (op.idempotent && keyed),
             policy,
             timeout: options.timeout,
             attempts: AtomicU32::new(0),
-            keeps_headers: op.keeps_headers,
+            keeps_headers: op.binary_response,
             last: Mutex::new(None),
             success_headers: Mutex::new(None),
         }
@@ -335,7 +322,7 @@ where
     F: FnOnce(kallglot_api::Client, Option<String>) -> Fut,
     Fut: Future<Output = ApiResult<T>>,
 {
-    let key = op.honors_idempotency.then(|| {
+    let key = op.idempotent.then(|| {
         options
             .idempotency_key
             .clone()

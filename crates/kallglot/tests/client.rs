@@ -740,14 +740,39 @@ async fn analyses_wait_polls_with_growing_intervals_until_terminal() {
         .max_interval(Duration::from_secs(3));
     let done = client.analyses().wait("anl_1", options).await.unwrap();
     assert_eq!(done.summary.as_deref(), Some("done"));
-    assert_eq!(
-        clock.sleeps(),
-        vec![
-            Duration::from_secs(1),
-            Duration::from_secs(2),
-            Duration::from_secs(3)
-        ]
-    );
+    // Ceilings of 1 s, 2 s, then the 3 s cap; each wait is jittered into the upper half
+    // of its ceiling so that many waiters do not poll in step.
+    let sleeps = clock.sleeps();
+    assert_eq!(sleeps.len(), 3, "{sleeps:?}");
+    for (sleep, ceiling) in sleeps.iter().zip([1000, 2000, 3000]) {
+        let ceiling = Duration::from_millis(ceiling);
+        assert!(*sleep >= ceiling / 2 && *sleep <= ceiling, "{sleeps:?}");
+    }
+}
+
+#[tokio::test]
+async fn analyses_wait_takes_duration_max_as_no_deadline() {
+    let server = MockServer::start().await;
+    let processing = json!({"id": "anl_1", "object": "analysis", "session_id": "sess_1",
+                            "status": "processing"});
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(&processing))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "id": "anl_1", "object": "analysis", "session_id": "sess_1",
+            "status": "failed"})))
+        .mount(&server)
+        .await;
+    let (client, _) = client_for(&server);
+    let options = kallglot::WaitOptions::default()
+        .timeout(Duration::MAX)
+        .initial_interval(Duration::MAX)
+        .max_interval(Duration::from_millis(5));
+    let done = client.analyses().wait("anl_1", options).await.unwrap();
+    assert_eq!(done.status.as_str(), "failed");
 }
 
 #[tokio::test]

@@ -11,7 +11,7 @@ open_enum! {
     ///
     /// Poll until [`is_terminal`](Self::is_terminal) is true (or wait for the
     /// webhook).
-    pub enum AnalysisStatus {
+    pub enum AnalysisStatus: kallglot_api::catalogue::ANALYSIS_STATUS {
         /// Running; the result is not ready yet.
         Processing = "processing",
         /// Finished; the result fields are set (legacy responses spell it

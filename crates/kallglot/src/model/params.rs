@@ -122,7 +122,7 @@ impl CreateSessionParams {
 
 open_enum! {
     /// A hint for the direction of the call.
-    pub enum Direction {
+    pub enum Direction: kallglot_api::catalogue::SESSION_ROUTING_DIRECTION {
         /// The call comes in to you.
         Inbound = "inbound",
         /// You place the call.
@@ -372,7 +372,7 @@ impl AiAgentTool {
 
 open_enum! {
     /// A part of an analysis to compute.
-    pub enum AnalysisPart {
+    pub enum AnalysisPart: kallglot_api::catalogue::CREATE_ANALYSIS_REQUEST_INCLUDE {
         /// A summary of the conversation.
         Summary = "summary",
         /// Each party's sentiment.

@@ -8,7 +8,7 @@ use crate::open_enum::open_enum;
 
 open_enum! {
     /// Whose audio a recording holds.
-    pub enum Channel {
+    pub enum Channel: kallglot_api::catalogue::RECORDING_CHANNEL {
         /// The agent's side only.
         Agent = "agent",
         /// The customer's side only.
@@ -20,7 +20,7 @@ open_enum! {
 
 open_enum! {
     /// Whether a recording's audio can be downloaded.
-    pub enum RecordingStatus {
+    pub enum RecordingStatus: kallglot_api::catalogue::RECORDING_STATUS {
         /// Still being processed, usually for a few seconds after the
         /// session ends.
         Processing = "processing",

@@ -14,7 +14,7 @@ use crate::open_enum::open_enum;
 
 open_enum! {
     /// Where a session is in its lifecycle: `created` → `active` → `ended`.
-    pub enum SessionStatus {
+    pub enum SessionStatus: kallglot_api::catalogue::SESSION_STATUS {
         /// Created, with stream credentials, but no audio has flowed yet.
         Created = "created",
         /// Audio is flowing; `started_at` is set.
@@ -43,7 +43,7 @@ open_enum! {
     /// To use a mode newer than this SDK version, pass it as a string
     /// (`Mode::from("new_mode")`): an [`Unknown`](Self::Unknown) mode is sent
     /// verbatim.
-    pub enum Mode {
+    pub enum Mode: kallglot_api::catalogue::SESSION_MODE, kallglot_api::catalogue::CREATE_SESSION_REQUEST_MODE {
         /// Both parties hear the other translated into their own language.
         BidirectionalTranslation = "bidirectional_translation",
         /// The agent hears the original audio plus translated subtitles; the
@@ -59,7 +59,7 @@ open_enum! {
 open_enum! {
     /// The carrier Kallglot resolved for a session. The set is open: other
     /// carriers may appear.
-    pub enum ProviderName {
+    pub enum ProviderName: kallglot_api::catalogue::SESSION_PROVIDER {
         /// Twilio.
         Twilio = "twilio",
         /// Telnyx.

@@ -9,7 +9,7 @@ use crate::open_enum::open_enum;
 
 open_enum! {
     /// Whether a transcript is still growing.
-    pub enum TranscriptStatus {
+    pub enum TranscriptStatus: kallglot_api::catalogue::TRANSCRIPT_STATUS {
         /// The session is active and turns are still being added.
         InProgress = "in_progress",
         /// The session has ended and the transcript is final (legacy
@@ -21,7 +21,7 @@ open_enum! {
 open_enum! {
     /// Who spoke a turn. The documented values come from examples, so the
     /// set is open.
-    pub enum Speaker {
+    pub enum Speaker: kallglot_api::catalogue::TRANSCRIPT_TURN_SPEAKER {
         /// The agent, human or AI.
         Agent = "agent",
         /// The customer.

@@ -38,6 +38,16 @@
 //! anything else is refused before a connection is made. Its events are logged in a
 //! `kallglot.stream` span that carries the session id (never the token) and is a child of
 //! the span that called `connect`.
+//!
+//! Nothing waits on the server without a deadline ([`StreamOptions`]): a server that goes
+//! silent after a ping, or stops taking data, fails the stream with
+//! [`StreamError::Unresponsive`] (or, with reconnect on, is replaced); [`StreamSender::end`]
+//! returns within its end timeout; and once the session has ended, [`Events`] ends within
+//! the close timeout even if the server never completes the close handshake.
+//!
+//! [`Sessions::stream_audio`] feeds a whole source: PCM of any rate or μ-law, one or both
+//! parties of a call ([`PartyChunk`]), paced in real time by default ([`Pacing`]).
+//! [`audio`] has the pieces it is built from, including a WAV reader.
 
 pub mod audio;
 pub(crate) mod connect;
@@ -238,7 +248,8 @@ impl From<AudioError> for Error {
 pub struct ReconnectPolicy {
     /// Attempts per drop before giving up.
     pub max_attempts: u32,
-    /// Wait before the first attempt; doubles after each failure.
+    /// The ceiling of the wait before the first attempt; it doubles after each failure,
+    /// and each wait is jittered between half the ceiling and the ceiling.
     pub initial_backoff: Duration,
     /// The longest wait between attempts.
     pub max_backoff: Duration,
@@ -258,6 +269,11 @@ impl ReconnectPolicy {
         self.initial_backoff = initial;
         self.max_backoff = max;
         self
+    }
+
+    /// The schedule of waits between attempts.
+    pub(crate) fn schedule(&self) -> crate::retry::Backoff {
+        crate::retry::Backoff::new(self.initial_backoff, self.max_backoff)
     }
 }
 
@@ -752,7 +768,11 @@ impl Sessions<'_> {
     {
         let pacing = options.pacing;
         let (sender, events) = self.connect(session, options).await?;
-        tokio::spawn(feed::run(sender, audio, pacing));
+        // The feeder logs in the caller's span, like the worker.
+        tokio::spawn(tracing::Instrument::instrument(
+            feed::run(sender, audio, pacing),
+            tracing::Span::current(),
+        ));
         Ok(events)
     }
 }

@@ -211,8 +211,10 @@ impl Worker {
                 break;
             }
             let end_at = self.end_deadline;
-            let close_at = self.close_deadline;
             let reading = self.pending.is_none() && !self.finishing;
+            // Like the pong deadline, paused while a slow listener keeps the worker from
+            // reading: the server's close reply may be waiting in the socket.
+            let close_at = self.close_deadline.filter(|_| reading);
             // Paused while the worker is not reading: silence it cannot hear is not the
             // server's fault.
             let unanswered_at = self
@@ -566,7 +568,9 @@ impl Worker {
             let outcome = tokio::select! {
                 biased;
                 _ = abort.notified() => None,
-                outcome = self.reconnect() => Some(outcome),
+                // Boxed: the REST retrieve and the dial are large futures that would otherwise
+                // be part of every worker's state, though reconnects are rare.
+                outcome = Box::pin(self.reconnect()) => Some(outcome),
             };
             match outcome {
                 Some(Ok(Some(attempt))) => {
@@ -607,11 +611,10 @@ impl Worker {
             return Ok(None);
         };
         let policy = reconnect.policy;
-        let mut backoff = policy.initial_backoff;
+        let backoff = policy.schedule();
         let mut last = String::from("no attempt was made");
         for attempt in 1..=policy.max_attempts.max(1) {
-            self.clock.sleep(backoff).await;
-            backoff = (backoff * 2).min(policy.max_backoff.max(backoff));
+            self.clock.sleep(backoff.jittered(attempt)).await;
             let session = match reconnect
                 .client
                 .sessions()
