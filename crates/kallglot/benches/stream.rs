@@ -21,10 +21,15 @@
 //!   that its peak RSS is its own: client CPU over the window as a share of one core, and
 //!   (peak RSS − RSS before connecting) / streams.
 //!
+//! The capacity measurement runs over `ws://` for every client, then over `wss://` (the
+//! sink also terminates TLS with a certificate from a test CA, which the clients trust)
+//! for the SDK and the tuned raw loop.
+//!
 //! Run with `ulimit -n 8192; cargo bench -p kallglot --bench stream`. `-- --quick` runs a
 //! short smoke version; `-- --rounds N`, `-- --capacity-streams N` and
-//! `-- --capacity-seconds N` change the sizes; `-- --profile sdk|raw|raw-tuned STREAMS`
-//! runs one throughput run, for `perf`. Results print as markdown on stdout.
+//! `-- --capacity-seconds N` change the sizes; `-- --profile sdk|raw|raw-tuned STREAMS
+//! [--frames N]` runs one throughput run, for `perf` or `valgrind --tool=callgrind`.
+//! Results print as markdown on stdout.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
@@ -55,6 +60,10 @@ const SIDE_ENV: &str = "KALLGLOT_BENCH_SIDE";
 const STREAMS_ENV: &str = "KALLGLOT_BENCH_STREAMS";
 /// Seconds a capacity child measures.
 const SECONDS_ENV: &str = "KALLGLOT_BENCH_SECONDS";
+/// The sink's TLS port, for capacity children over `wss://`.
+const TLS_PORT_ENV: &str = "KALLGLOT_BENCH_TLS_PORT";
+/// The test CA the sink's certificate chains to (PEM), for capacity children.
+const CA_ENV: &str = "KALLGLOT_BENCH_CA";
 /// The stream token both sides send (the sink does not check it).
 const TOKEN: &str = "kst_test_x";
 /// Kernel clock ticks per second in `/proc/self/stat` (USER_HZ, 100 on Linux).
@@ -62,7 +71,7 @@ const CLOCK_TICKS: f64 = 100.0;
 /// Throughput target: SDK CPU per frame at most this multiple of raw.
 const TARGET_CPU_RATIO: f64 = 1.15;
 /// Capacity target: RSS per open stream, KiB.
-const TARGET_KIB_PER_STREAM: f64 = 64.0;
+const TARGET_KIB_PER_STREAM: f64 = 32.0;
 /// Capacity target: client CPU for all streams, percent of one core.
 const TARGET_CORE_PERCENT: f64 = 25.0;
 /// Handshakes in flight at once while a capacity child opens its streams.
@@ -109,8 +118,9 @@ impl Side {
             .unwrap_or_else(|| panic!("unknown side {s:?}"))
     }
 
-    /// The `WebSocketConfig` of a raw side: the default, or the SDK's settings
-    /// (`crates/kallglot/src/stream/connect.rs`).
+    /// The `WebSocketConfig` of a raw side: the default, or small buffers like the SDK's
+    /// (8 KiB reads, write-through, 256 KiB write bound; the SDK's own framing in
+    /// `crates/kallglot/src/stream/socket.rs` now reads 4 KiB at a time).
     fn raw_config(self) -> Option<WebSocketConfig> {
         (self == Self::RawTuned).then(|| {
             WebSocketConfig::default()
@@ -187,6 +197,9 @@ impl Plan {
         if let Some(n) = value("--capacity-seconds") {
             plan.capacity_seconds = n;
         }
+        if let Some(n) = value("--frames") {
+            plan.frames_single = n;
+        }
         plan
     }
 }
@@ -235,8 +248,47 @@ fn cpu_since(start: (f64, f64)) -> CpuDelta {
 // The sink
 // ---------------------------------------------------------------------------------------
 
-/// The sink process: accepts WebSocket connections on 127.0.0.1, reads and discards every
-/// frame, prints its port on stdout, and exits when its stdin closes (the driver ended).
+/// The sink's TLS setup: a test CA and a certificate for 127.0.0.1 signed by it.
+fn sink_tls() -> (tokio_rustls::TlsAcceptor, String) {
+    let ca_key = rcgen::KeyPair::generate().expect("a CA key");
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA parameters");
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).expect("a CA");
+    let key = rcgen::KeyPair::generate().expect("a key");
+    let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .expect("parameters")
+        .signed_by(&key, &ca)
+        .expect("a certificate");
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![cert.der().clone()],
+            rustls_pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+        )
+        .expect("a server config");
+    (tokio_rustls::TlsAcceptor::from(Arc::new(config)), ca.pem())
+}
+
+/// Serves one sink connection: reads and discards every frame.
+async fn sink_connection<S>(socket: S)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    // Small buffers: the sink's memory is not measured, but 1,000 connections at
+    // 128 KiB each would be wasteful.
+    let config = WebSocketConfig::default().read_buffer_size(16 * 1024);
+    let Ok(mut ws) = tokio_tungstenite::accept_async_with_config(socket, Some(config)).await else {
+        return;
+    };
+    while let Some(Ok(_)) = ws.next().await {}
+}
+
+/// The sink process: accepts WebSocket connections on 127.0.0.1, on a plain and on a TLS
+/// port, reads and discards every frame, prints both ports and the test CA on stdout, and
+/// exits when its stdin closes (the driver ended).
 fn sink_main() {
     std::thread::spawn(|| {
         let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
@@ -249,11 +301,23 @@ fn sink_main() {
     runtime.block_on(async {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let port = listener.local_addr().expect("an address").port();
-        println!("{port}");
+        let tls_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let tls_port = tls_listener.local_addr().expect("an address").port();
+        let (acceptor, ca_pem) = sink_tls();
+        // One line: the ports, then the CA with its line breaks as `|`.
+        println!("{port} {tls_port} {}", ca_pem.trim_end().replace('\n', "|"));
         std::io::stdout().flush().expect("stdout");
-        // Small buffers: the sink's memory is not measured, but 1,000 connections at
-        // 128 KiB each would be wasteful.
-        let config = WebSocketConfig::default().read_buffer_size(16 * 1024);
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = tls_listener.accept().await {
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let _ = socket.set_nodelay(true);
+                    if let Ok(tls) = acceptor.accept(socket).await {
+                        sink_connection(tls).await;
+                    }
+                });
+            }
+        });
         loop {
             let socket = match listener.accept().await {
                 Ok((socket, _)) => socket,
@@ -265,19 +329,22 @@ fn sink_main() {
             };
             tokio::spawn(async move {
                 let _ = socket.set_nodelay(true);
-                let Ok(mut ws) =
-                    tokio_tungstenite::accept_async_with_config(socket, Some(config)).await
-                else {
-                    return;
-                };
-                while let Some(Ok(_)) = ws.next().await {}
+                sink_connection(socket).await;
             });
         }
     });
 }
 
-/// Starts the sink process and returns it with its port.
-fn start_sink() -> (Child, u16) {
+/// The running sink: its plain and TLS ports and the CA its certificate chains to.
+struct Sink {
+    child: Child,
+    port: u16,
+    tls_port: u16,
+    ca_pem: String,
+}
+
+/// Starts the sink process.
+fn start_sink() -> Sink {
     let mut child = Command::new(std::env::current_exe().expect("the bench binary"))
         .env(ROLE_ENV, "sink")
         .stdin(Stdio::piped())
@@ -289,17 +356,76 @@ fn start_sink() -> (Child, u16) {
     BufReader::new(child.stdout.take().expect("the sink's stdout"))
         .read_line(&mut line)
         .expect("the sink's port");
-    let port = line.trim().parse().expect("the sink prints its port");
-    (child, port)
+    let mut parts = line.trim().splitn(3, ' ');
+    let mut next = || parts.next().expect("the sink prints its ports and CA");
+    let port = next().parse().expect("a port");
+    let tls_port = next().parse().expect("a port");
+    let ca_pem = next().replace('|', "\n") + "\n";
+    Sink {
+        child,
+        port,
+        tls_port,
+        ca_pem,
+    }
 }
 
 // ---------------------------------------------------------------------------------------
 // The clients
 // ---------------------------------------------------------------------------------------
 
-/// The stream URL, without the token.
-fn stream_url(port: u16) -> String {
-    format!("ws://127.0.0.1:{port}/v1/sessions/sess_bench/connect")
+/// Where the clients connect: the sink's plain port, or its TLS port with the CA to
+/// trust.
+#[derive(Clone)]
+struct Endpoint {
+    port: u16,
+    /// The CA PEM, when this is the TLS port.
+    tls: Option<Arc<String>>,
+}
+
+impl Endpoint {
+    /// The stream URL, without the token.
+    fn url(&self) -> String {
+        let scheme = if self.tls.is_some() { "wss" } else { "ws" };
+        format!(
+            "{scheme}://127.0.0.1:{}/v1/sessions/sess_bench/connect",
+            self.port
+        )
+    }
+}
+
+/// The SDK side's connector, one per process like one client per app: it may reach the
+/// sink on loopback and trusts the sink's test CA.
+fn sdk_connector(ca_pem: Option<&str>) -> &'static kallglot::stream::Connector {
+    static CONNECTOR: std::sync::OnceLock<kallglot::stream::Connector> = std::sync::OnceLock::new();
+    CONNECTOR.get_or_init(|| {
+        let mut builder = kallglot::Client::builder().allow_stream_host("127.0.0.1");
+        if let Some(pem) = ca_pem {
+            builder = builder.add_root_certificate_pem(pem);
+        }
+        builder
+            .build_stream_connector()
+            .unwrap_or_else(|e| fail(&format!("sdk connector: {e}")))
+    })
+}
+
+/// The raw side's TLS client config: the sink's CA, the same provider as the SDK.
+fn raw_tls(ca_pem: &str) -> tokio_rustls::TlsConnector {
+    static CONFIG: std::sync::OnceLock<Arc<rustls::ClientConfig>> = std::sync::OnceLock::new();
+    let config = CONFIG.get_or_init(|| {
+        use rustls_pki_types::pem::PemObject;
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in rustls_pki_types::CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+            roots.add(cert.expect("a CA certificate")).expect("a root");
+        }
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("TLS versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Arc::new(config)
+    });
+    tokio_rustls::TlsConnector::from(config.clone())
 }
 
 /// How a stream paces its frames.
@@ -330,7 +456,7 @@ impl Pace {
 
 /// What one stream does after connecting.
 struct Job {
-    port: u16,
+    endpoint: Endpoint,
     /// Frame size in bytes of μ-law (8 per ms).
     frame_bytes: usize,
     /// Frames to send; `None`: until `stop` is set.
@@ -358,7 +484,7 @@ impl Job {
 /// `Events` is dropped: the sink sends nothing back.
 async fn sdk_stream(job: Job, pace: impl FnOnce() -> Pace) {
     let credentials = StreamCredentials::new(
-        stream_url(job.port),
+        job.endpoint.url(),
         StreamToken::new(TOKEN),
         Utc::now() + TimeDelta::hours(1),
     );
@@ -366,7 +492,8 @@ async fn sdk_stream(job: Job, pace: impl FnOnce() -> Pace) {
         Some(s) => Some(s.clone().acquire_owned().await.expect("semaphore")),
         None => None,
     };
-    let (sender, events) = kallglot::stream::connect(&credentials, StreamOptions::default())
+    let (sender, events) = sdk_connector(job.endpoint.tls.as_deref().map(String::as_str))
+        .connect(&credentials, StreamOptions::default())
         .await
         .unwrap_or_else(|e| fail(&format!("sdk connect: {e}")));
     drop((events, permit));
@@ -409,15 +536,46 @@ struct RawAudio<'a> {
 /// client should), then one task that reads whatever arrives and sends a `serde_json` +
 /// base64 frame per tick.
 async fn raw_stream(job: Job, config: Option<WebSocketConfig>, pace: impl FnOnce() -> Pace) {
-    let url = format!("{}?token={TOKEN}", stream_url(job.port));
+    let url = format!("{}?token={TOKEN}", job.endpoint.url());
     let permit = match &job.connecting {
         Some(s) => Some(s.clone().acquire_owned().await.expect("semaphore")),
         None => None,
     };
-    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, config, true)
-        .await
-        .unwrap_or_else(|e| fail(&format!("raw connect: {e}")));
-    drop(permit);
+    match job.endpoint.tls.clone() {
+        None => {
+            let (ws, _) = tokio_tungstenite::connect_async_with_config(url, config, true)
+                .await
+                .unwrap_or_else(|e| fail(&format!("raw connect: {e}")));
+            drop(permit);
+            raw_send(ws, job, pace).await;
+        }
+        Some(ca_pem) => {
+            let tcp = tokio::net::TcpStream::connect(("127.0.0.1", job.endpoint.port))
+                .await
+                .unwrap_or_else(|e| fail(&format!("raw connect: {e}")));
+            let _ = tcp.set_nodelay(true);
+            let name = rustls_pki_types::ServerName::try_from("127.0.0.1").expect("a name");
+            let tls = raw_tls(&ca_pem)
+                .connect(name, tcp)
+                .await
+                .unwrap_or_else(|e| fail(&format!("raw TLS: {e}")));
+            let (ws, _) = tokio_tungstenite::client_async_with_config(url, tls, config)
+                .await
+                .unwrap_or_else(|e| fail(&format!("raw handshake: {e}")));
+            drop(permit);
+            raw_send(ws, job, pace).await;
+        }
+    }
+}
+
+/// The raw loop proper, over any connection.
+async fn raw_send<S>(
+    mut ws: tokio_tungstenite::WebSocketStream<S>,
+    job: Job,
+    pace: impl FnOnce() -> Pace,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     job.ready.wait().await;
     let template = vec![0xFF_u8; job.frame_bytes];
     let frame_ms = (job.frame_bytes / 8) as u64;
@@ -484,13 +642,13 @@ struct Throughput {
 /// `streams` streams each send `frames` 20 ms frames as fast as they can; the clock and
 /// the CPU readings start once all are connected and stop when every task has finished
 /// (everything written and closed).
-async fn throughput(side: Side, port: u16, streams: usize, frames: u64) -> Throughput {
+async fn throughput(side: Side, endpoint: &Endpoint, streams: usize, frames: u64) -> Throughput {
     let ready = Arc::new(Barrier::new(streams + 1));
     let sent = Arc::new(AtomicU64::new(0));
     let mut tasks = JoinSet::new();
     for _ in 0..streams {
         let job = Job {
-            port,
+            endpoint: endpoint.clone(),
             frame_bytes: 160,
             frames: Some(frames),
             stop: Arc::new(AtomicBool::new(false)),
@@ -605,21 +763,35 @@ impl Capacity {
 fn capacity_main() {
     let env = |name: &str| std::env::var(name).unwrap_or_else(|_| panic!("{name} is set"));
     let side = Side::parse(&env(SIDE_ENV));
-    let port: u16 = env(PORT_ENV).parse().expect("a port");
+    let endpoint = match std::env::var(TLS_PORT_ENV) {
+        Ok(tls_port) => Endpoint {
+            port: tls_port.parse().expect("a port"),
+            tls: Some(Arc::new(env(CA_ENV))),
+        },
+        Err(_) => Endpoint {
+            port: env(PORT_ENV).parse().expect("a port"),
+            tls: None,
+        },
+    };
     let streams: usize = env(STREAMS_ENV).parse().expect("a stream count");
     let seconds: u64 = env(SECONDS_ENV).parse().expect("seconds");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("a runtime");
-    let result = runtime.block_on(capacity(side, port, streams, Duration::from_secs(seconds)));
+    let result = runtime.block_on(capacity(
+        side,
+        &endpoint,
+        streams,
+        Duration::from_secs(seconds),
+    ));
     println!("{}", result.to_line());
     std::io::stdout().flush().expect("stdout");
     // Exit without closing 1,000 connections one by one: the window is over.
     std::process::exit(0);
 }
 
-async fn capacity(side: Side, port: u16, streams: usize, window: Duration) -> Capacity {
+async fn capacity(side: Side, endpoint: &Endpoint, streams: usize, window: Duration) -> Capacity {
     let baseline_kib = status_kib("VmRSS");
     let ready = Arc::new(Barrier::new(streams + 1));
     let sent = Arc::new(AtomicU64::new(0));
@@ -632,7 +804,7 @@ async fn capacity(side: Side, port: u16, streams: usize, window: Duration) -> Ca
     let mut tasks = JoinSet::new();
     for i in 0..streams {
         let job = Job {
-            port,
+            endpoint: endpoint.clone(),
             frame_bytes: 800,
             frames: None,
             stop: stop.clone(),
@@ -675,16 +847,21 @@ async fn capacity(side: Side, port: u16, streams: usize, window: Duration) -> Ca
 }
 
 /// Runs one capacity child and parses its report.
-fn run_capacity(side: Side, port: u16, streams: usize, seconds: u64) -> Capacity {
-    let output = Command::new(std::env::current_exe().expect("the bench binary"))
+fn run_capacity(side: Side, endpoint: &Endpoint, streams: usize, seconds: u64) -> Capacity {
+    let mut command = Command::new(std::env::current_exe().expect("the bench binary"));
+    command
         .env(ROLE_ENV, "capacity")
         .env(SIDE_ENV, side.label())
-        .env(PORT_ENV, port.to_string())
+        .env(PORT_ENV, endpoint.port.to_string())
         .env(STREAMS_ENV, streams.to_string())
         .env(SECONDS_ENV, seconds.to_string())
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("run a capacity child");
+        .stderr(Stdio::inherit());
+    if let Some(ca) = &endpoint.tls {
+        command
+            .env(TLS_PORT_ENV, endpoint.port.to_string())
+            .env(CA_ENV, ca.as_str());
+    }
+    let output = command.output().expect("run a capacity child");
     let stdout = String::from_utf8_lossy(&output.stdout);
     stdout
         .lines()
@@ -712,7 +889,15 @@ fn verdict(met: bool) -> &'static str {
 
 fn driver_main() {
     let plan = Plan::from_args();
-    let (mut sink, port) = start_sink();
+    let mut sink = start_sink();
+    let plain = Endpoint {
+        port: sink.port,
+        tls: None,
+    };
+    let tls = Endpoint {
+        port: sink.tls_port,
+        tls: Some(Arc::new(sink.ca_pem.clone())),
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -724,18 +909,18 @@ fn driver_main() {
         let side = Side::parse(args.get(i + 1).map_or("sdk", String::as_str));
         let streams: usize = args.get(i + 2).and_then(|n| n.parse().ok()).unwrap_or(1);
         let frames = plan.frames_single / streams as u64;
-        let r = runtime.block_on(throughput(side, port, streams, frames));
+        let r = runtime.block_on(throughput(side, &plain, streams, frames));
         println!("{side:?} × {streams}: {r:?}");
-        drop(sink.stdin.take());
-        let _ = sink.wait();
+        drop(sink.child.stdin.take());
+        let _ = sink.child.wait();
         return;
     }
 
     // Warm-up: every side, both shapes, small.
     runtime.block_on(async {
         for side in Side::ALL {
-            throughput(side, port, 1, 2_000).await;
-            throughput(side, port, plan.streams_multi, 20).await;
+            throughput(side, &plain, 1, 2_000).await;
+            throughput(side, &plain, plan.streams_multi, 20).await;
         }
     });
 
@@ -752,7 +937,7 @@ fn driver_main() {
         for (s, &(streams, frames)) in shapes.iter().enumerate() {
             let mut row = [None; 3];
             for side in order {
-                let r = runtime.block_on(throughput(side, port, streams, frames));
+                let r = runtime.block_on(throughput(side, &plain, streams, frames));
                 eprintln!(
                     "round {round} {streams:>3} stream(s) {:>9}: {:>7.0} frames/s, {:.2} µs user, {:.2} µs user+sys per frame",
                     side.label(),
@@ -767,17 +952,22 @@ fn driver_main() {
     }
     drop(runtime);
 
-    let capacity: Vec<(Side, Capacity)> = Side::ALL
+    // Every side over ws://, then the SDK and the tuned raw loop over wss://.
+    let runs = Side::ALL
         .into_iter()
-        .map(|side| {
-            let c = run_capacity(side, port, plan.capacity_streams, plan.capacity_seconds);
-            eprintln!("capacity {}: {c:?}", side.label());
-            (side, c)
+        .map(|side| (side, &plain))
+        .chain([(Side::Sdk, &tls), (Side::RawTuned, &tls)]);
+    let capacity: Vec<(Side, bool, Capacity)> = runs
+        .map(|(side, endpoint)| {
+            let c = run_capacity(side, endpoint, plan.capacity_streams, plan.capacity_seconds);
+            let wss = endpoint.tls.is_some();
+            eprintln!("capacity {} (wss: {wss}): {c:?}", side.label());
+            (side, wss, c)
         })
         .collect();
 
-    drop(sink.stdin.take());
-    let _ = sink.wait();
+    drop(sink.child.stdin.take());
+    let _ = sink.child.wait();
     report(&plan, &shapes, &results, &capacity);
 }
 
@@ -786,7 +976,7 @@ fn report(
     plan: &Plan,
     shapes: &[(usize, u64)],
     results: &[Vec<[Throughput; 3]>],
-    capacity: &[(Side, Capacity)],
+    capacity: &[(Side, bool, Capacity)],
 ) {
     println!(
         "### Throughput (20 ms frames, median of {} rounds)\n",
@@ -846,12 +1036,13 @@ fn report(
         plan.capacity_streams, plan.capacity_seconds
     );
     println!(
-        "| side | frames sent / expected | CPU s user + sys | % of one core (user only) | RSS MiB before → steady / peak | KiB per stream steady / peak |\n|---|---:|---:|---:|---:|---:|"
+        "| side | transport | frames sent / expected | CPU s user + sys | % of one core (user only) | RSS MiB before → steady / peak | KiB per stream steady / peak |\n|---|---|---:|---:|---:|---:|---:|"
     );
-    for (side, c) in capacity {
+    for (side, wss, c) in capacity {
         println!(
-            "| {} | {:.0} / {:.0} | {:.2} + {:.2} | {:.1}% ({:.1}%) | {:.1} → {:.1} / {:.1} | {:.1} / {:.1} |",
+            "| {} | {} | {:.0} / {:.0} | {:.2} + {:.2} | {:.1}% ({:.1}%) | {:.1} → {:.1} / {:.1} | {:.1} / {:.1} |",
             side.label(),
+            if *wss { "wss" } else { "ws" },
             c.frames,
             c.expected_frames(),
             c.user,
@@ -865,9 +1056,10 @@ fn report(
             c.peak_kib_per_stream(),
         );
     }
-    if let Some((_, sdk)) = capacity.iter().find(|(s, _)| *s == Side::Sdk) {
+    for (_, wss, sdk) in capacity.iter().filter(|(s, _, _)| *s == Side::Sdk) {
         println!(
-            "\nSDK: {:.1} KiB peak RSS per stream (target ≤ {TARGET_KIB_PER_STREAM} KiB: {}); {:.1}% of one core (target ≤ {TARGET_CORE_PERCENT}%: {}).",
+            "\nSDK over {}: {:.1} KiB peak RSS per stream (target ≤ {TARGET_KIB_PER_STREAM} KiB: {}); {:.1}% of one core (target ≤ {TARGET_CORE_PERCENT}%: {}).",
+            if *wss { "wss" } else { "ws" },
             sdk.peak_kib_per_stream(),
             verdict(sdk.peak_kib_per_stream() <= TARGET_KIB_PER_STREAM),
             sdk.core_percent(),

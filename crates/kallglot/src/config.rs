@@ -7,8 +7,16 @@ use crate::api_key::{ApiKey, ApiKeyError, AuthStyle, Environment};
 use crate::client::Client;
 use crate::clock::{Clock, TokioClock};
 use crate::error::{ConfigError, Result};
+use crate::net::HttpSettings;
 use crate::retry::{RetryBudget, RetryPolicy};
 use crate::transport::Shared;
+
+/// What [`ClientBuilder::network`] builds.
+struct Network {
+    http: reqwest::Client,
+    #[cfg(feature = "stream")]
+    dialer: crate::stream::connect::Dialer,
+}
 
 /// The production API host.
 pub const DEFAULT_BASE_URL: &str = "https://api.kallglot.com";
@@ -46,6 +54,10 @@ pub struct ClientBuilder {
     app_info: Option<String>,
     expected_environment: Option<Environment>,
     clock: Arc<dyn Clock>,
+    extra_roots_pem: Vec<Vec<u8>>,
+    proxy: Option<String>,
+    #[cfg(feature = "stream")]
+    stream_hosts: Vec<String>,
 }
 
 impl Default for ClientBuilder {
@@ -69,6 +81,10 @@ impl ClientBuilder {
             app_info: None,
             expected_environment: None,
             clock: Arc::new(TokioClock),
+            extra_roots_pem: Vec::new(),
+            proxy: None,
+            #[cfg(feature = "stream")]
+            stream_hosts: Vec::new(),
         }
     }
 
@@ -166,9 +182,84 @@ impl ClientBuilder {
         self
     }
 
+    /// Trusts the root certificates in this PEM bundle, in addition to the platform's,
+    /// for REST calls and the stream alike (a corporate TLS-inspecting proxy, a private
+    /// deployment). It can be called several times. A bundle without a certificate fails
+    /// [`build`](Self::build).
+    pub fn add_root_certificate_pem(mut self, pem: impl AsRef<[u8]>) -> Self {
+        self.extra_roots_pem.push(pem.as_ref().to_vec());
+        self
+    }
+
+    /// Sends every connection, REST and stream, through this proxy (`http://`,
+    /// `https://`; `user:password@` in the URL is used for proxy authentication).
+    /// Without it the standard environment variables apply (`HTTPS_PROXY`,
+    /// `HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY`), to the stream as well.
+    pub fn proxy(mut self, url: impl Into<String>) -> Self {
+        self.proxy = Some(url.into());
+        self
+    }
+
+    /// Lets the stream connect to `host` (a name or an IP address, without port) besides
+    /// the API host. A session's stream URL on any other host is refused before
+    /// anything is sent, so a stream token never travels to a host you did not choose.
+    #[cfg(feature = "stream")]
+    pub fn allow_stream_host(mut self, host: impl Into<String>) -> Self {
+        self.stream_hosts.push(host.into());
+        self
+    }
+
+    /// Builds only what a stream needs, without an API key: for a process that receives
+    /// a session's stream credentials from your backend. It uses the base URL's host,
+    /// the allowed stream hosts, the extra roots, the proxy and the user agent.
+    #[cfg(feature = "stream")]
+    pub fn build_stream_connector(self) -> Result<crate::stream::Connector> {
+        let base = parse_base_url(self.raw_base_url())?;
+        let network = self.network(&base, None)?;
+        Ok(crate::stream::Connector::new(network.dialer))
+    }
+
+    /// The HTTP client and, with the stream feature, what the stream dials with.
+    #[cfg_attr(not(feature = "stream"), allow(unused_variables))]
+    /// The base URL as given, or the default.
+    fn raw_base_url(&self) -> &str {
+        self.base_url
+            .as_ref()
+            .map_or(DEFAULT_BASE_URL, |given| given.0.as_str())
+    }
+
+    fn network(&self, base: &url::Url, timeout: Option<Duration>) -> Result<Network, ConfigError> {
+        if self.connect_timeout.is_zero() {
+            return Err(ConfigError::ZeroTimeout("the connect timeout"));
+        }
+        let user_agent = match &self.app_info {
+            Some(app) => format!("{} {app}", default_user_agent()),
+            None => default_user_agent(),
+        };
+        let http = HttpSettings {
+            user_agent,
+            timeout,
+            connect_timeout: self.connect_timeout,
+            extra_roots_pem: self.extra_roots_pem.clone(),
+            proxy: self.proxy.clone(),
+        }
+        .build()?;
+        Ok(Network {
+            #[cfg(feature = "stream")]
+            dialer: {
+                let mut hosts = vec![base.host_str().unwrap_or_default().to_string()];
+                for host in &self.stream_hosts {
+                    hosts.push(normalize_host(host)?);
+                }
+                crate::stream::connect::Dialer::new(http.client.clone(), hosts, &http.provider)
+            },
+            http: http.client,
+        })
+    }
+
     /// Validates the configuration and builds the client (and its connection pool).
-    pub fn build(self) -> Result<Client> {
-        let key = match self.api_key {
+    pub fn build(mut self) -> Result<Client> {
+        let key = match self.api_key.take() {
             None => return Err(ConfigError::MissingApiKey.into()),
             Some(key) => key.map_err(ConfigError::InvalidApiKey)?,
         };
@@ -184,32 +275,14 @@ impl ClientBuilder {
         if self.timeout.is_zero() {
             return Err(ConfigError::ZeroTimeout("the timeout").into());
         }
-        if self.connect_timeout.is_zero() {
-            return Err(ConfigError::ZeroTimeout("the connect timeout").into());
-        }
-        let raw_url = self
-            .base_url
-            .map_or_else(|| DEFAULT_BASE_URL.to_string(), |input| input.0);
-        let base = parse_base_url(&raw_url)?;
-        let user_agent = match &self.app_info {
-            Some(app) => format!("{} {app}", default_user_agent()),
-            None => default_user_agent(),
-        };
-        let http = reqwest::Client::builder()
-            .user_agent(user_agent)
-            .timeout(self.timeout)
-            .connect_timeout(self.connect_timeout)
-            // The API documents no redirects; following one could carry the request to
-            // a host that should not see it.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| ConfigError::HttpClient(e.to_string()))?;
+        let base = parse_base_url(self.raw_base_url())?;
+        let network = self.network(&base, Some(self.timeout))?;
         let auth_header = (
             self.auth_style.header_name(),
             key.header_value(self.auth_style),
         );
         Ok(Client::from_shared(Shared {
-            http,
+            http: network.http,
             base_url: base.as_str().trim_end_matches('/').to_string(),
             base,
             key,
@@ -218,6 +291,8 @@ impl ClientBuilder {
             policy: self.retry_policy,
             budget: self.retry_budget.unwrap_or_default(),
             clock: self.clock,
+            #[cfg(feature = "stream")]
+            dialer: network.dialer,
         }))
     }
 }
@@ -257,7 +332,7 @@ fn shown_url(raw: &str) -> Option<String> {
     })
 }
 
-fn parse_base_url(raw: &str) -> Result<url::Url, ConfigError> {
+pub(crate) fn parse_base_url(raw: &str) -> Result<url::Url, ConfigError> {
     let invalid = |reason| ConfigError::InvalidBaseUrl {
         url: shown_url(raw),
         reason,
@@ -279,7 +354,22 @@ fn parse_base_url(raw: &str) -> Result<url::Url, ConfigError> {
     }
 }
 
-fn is_loopback(url: &url::Url) -> bool {
+/// A host name or IP address as the URL parser spells it (lowercase, IPv6 in brackets),
+/// so that it compares equal to a URL's `host_str`.
+#[cfg(feature = "stream")]
+fn normalize_host(host: &str) -> Result<String, ConfigError> {
+    let invalid = || ConfigError::InvalidStreamHost(host.to_string());
+    let trimmed = host.trim();
+    if trimmed.is_empty() || trimmed.contains(['/', '@', '?', '#']) {
+        return Err(invalid());
+    }
+    url::Host::parse(trimmed)
+        .map(|h| h.to_string())
+        .map_err(|_| invalid())
+}
+
+/// Whether a URL's host is this machine (`localhost`, 127.0.0.0/8, `::1`).
+pub(crate) fn is_loopback(url: &url::Url) -> bool {
     match url.host() {
         Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
@@ -314,6 +404,20 @@ mod tests {
         ] {
             let err = parse_base_url(bad).unwrap_err().to_string();
             assert!(err.contains(reason), "{bad}: {err}");
+        }
+    }
+
+    #[cfg(feature = "stream")]
+    #[test]
+    fn stream_hosts_are_normalized_and_checked() {
+        assert_eq!(
+            normalize_host("Stream.Kallglot.COM").unwrap(),
+            "stream.kallglot.com"
+        );
+        assert_eq!(normalize_host("[::1]").unwrap(), "[::1]");
+        assert_eq!(normalize_host("127.0.0.1").unwrap(), "127.0.0.1");
+        for bad in ["", "  ", "evil.example/path", "user@evil.example", "a b"] {
+            assert!(normalize_host(bad).is_err(), "{bad:?}");
         }
     }
 

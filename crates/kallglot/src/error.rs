@@ -83,20 +83,29 @@ impl Error {
         self.as_api().and_then(|e| e.code.as_ref())
     }
 
-    /// The HTTP status, when a response arrived.
+    /// The HTTP status, when a response arrived (a refused stream upgrade included).
     pub fn status(&self) -> Option<u16> {
         match self {
             Self::Api(e) => Some(e.status),
             Self::Decode(e) => Some(e.meta.status),
+            #[cfg(feature = "stream")]
+            Self::Stream(crate::stream::StreamError::HandshakeRejected { status, .. }) => {
+                Some(*status)
+            }
             _ => None,
         }
     }
 
-    /// The request id to quote to support, when a response arrived.
+    /// The request id to quote to support, when a response arrived (a refused stream
+    /// upgrade included).
     pub fn request_id(&self) -> Option<&str> {
         match self {
             Self::Api(e) => e.request_id.as_deref(),
             Self::Decode(e) => e.meta.request_id.as_deref(),
+            #[cfg(feature = "stream")]
+            Self::Stream(crate::stream::StreamError::HandshakeRejected { detail, .. }) => {
+                detail.request_id.as_deref()
+            }
             _ => None,
         }
     }
@@ -321,6 +330,15 @@ pub enum ConfigError {
     /// The HTTP client could not be built (for example, no TLS roots).
     #[error("cannot build the HTTP client: {0}")]
     HttpClient(String),
+    /// A PEM bundle given as a root certificate holds no valid certificate.
+    #[error("the root certificate bundle holds no valid PEM certificate")]
+    InvalidRootCertificate,
+    /// The proxy URL given to the builder is not usable.
+    #[error("invalid proxy: {0}")]
+    InvalidProxy(&'static str),
+    /// A host given to `allow_stream_host` is not a host name or IP address.
+    #[error("invalid stream host {0:?}: give a host name or IP address, without scheme or path")]
+    InvalidStreamHost(String),
     /// A request could not be built from the given values.
     #[error("the request could not be built: {0}")]
     InvalidRequest(String),

@@ -54,6 +54,7 @@ pub mod error_code;
 pub mod ids;
 pub mod metadata;
 pub mod model;
+mod net;
 mod open_enum;
 mod pages;
 mod resources;

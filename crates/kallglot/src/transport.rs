@@ -39,6 +39,9 @@ pub(crate) struct Shared {
     pub policy: RetryPolicy,
     pub budget: RetryBudget,
     pub clock: Arc<dyn Clock>,
+    /// How the stream connects: the same HTTP client, and the hosts it may reach.
+    #[cfg(feature = "stream")]
+    pub dialer: crate::stream::connect::Dialer,
 }
 
 /// What one call observed while it ran.
@@ -528,6 +531,19 @@ fn decode_error(
     }))
 }
 
+/// An [`ApiError`] from a refusal read outside the executor (the stream's WebSocket
+/// upgrade), with the same lenient reading of the error envelope as every REST error.
+#[cfg(feature = "stream")]
+pub(crate) fn refusal(
+    operation: &'static str,
+    status: u16,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> ApiError {
+    let meta = ResponseMeta::from_headers(status, headers, Utc::now());
+    api_error_detail(operation, meta, LooseDetail::from_body(body), body)
+}
+
 /// Builds an [`ApiError`] from what could be read of the body.
 fn api_error(
     operation: &'static str,
@@ -535,6 +551,15 @@ fn api_error(
     detail: LooseDetail,
     body: &[u8],
 ) -> Error {
+    Error::Api(Box::new(api_error_detail(operation, meta, detail, body)))
+}
+
+fn api_error_detail(
+    operation: &'static str,
+    meta: ResponseMeta,
+    detail: LooseDetail,
+    body: &[u8],
+) -> ApiError {
     let code = detail.code.as_deref().map(ErrorCode::parse);
     let required = match code {
         Some(ErrorCode::InsufficientPermissions) => required_scope(operation),
@@ -548,7 +573,7 @@ fn api_error(
             Some(snippet(body)),
         ),
     };
-    Error::Api(Box::new(ApiError {
+    ApiError {
         operation,
         status: meta.status,
         code,
@@ -561,7 +586,7 @@ fn api_error(
         required_scope: required,
         body_snippet,
         meta,
-    }))
+    }
 }
 
 /// The error envelope, read leniently: any field may be missing or of another type.

@@ -104,7 +104,7 @@ async fn no_secret_reaches_debug_display_errors_or_traces() {
 #[tokio::test]
 async fn stream_tokens_never_reach_traces_or_errors() {
     use kallglot::model::{StreamCredentials, StreamToken};
-    use kallglot::stream::{self, StreamOptions};
+    use kallglot::stream::StreamOptions;
 
     let captured = Captured::default();
     let writer = captured.clone();
@@ -125,7 +125,12 @@ async fn stream_tokens_never_reach_traces_or_errors() {
         StreamToken::new("kst_test_FAKEtokenSECRET"),
         chrono::Utc::now() + chrono::TimeDelta::minutes(5),
     );
-    let err = stream::connect(&credentials, StreamOptions::default())
+    let connector = Client::builder()
+        .allow_stream_host("127.0.0.1")
+        .build_stream_connector()
+        .unwrap();
+    let err = connector
+        .connect(&credentials, StreamOptions::default())
         .await
         .unwrap_err();
     let texts = [

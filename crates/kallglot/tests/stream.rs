@@ -66,8 +66,24 @@ impl Server {
 
     /// Connects to this server with its credentials; the connection must succeed.
     async fn connect(&self, options: StreamOptions) -> (stream::StreamSender, Events) {
-        stream::connect(&self.credentials(), options).await.unwrap()
+        self.try_connect(options).await.unwrap()
     }
+
+    async fn try_connect(
+        &self,
+        options: StreamOptions,
+    ) -> Result<(stream::StreamSender, Events), Error> {
+        connector().connect(&self.credentials(), options).await
+    }
+}
+
+/// A connector that may reach the loopback test servers (the default one allows only
+/// the production API host).
+fn connector() -> stream::Connector {
+    Client::builder()
+        .allow_stream_host("127.0.0.1")
+        .build_stream_connector()
+        .unwrap()
 }
 
 /// Serves WebSocket connections; `handler` gets each one with its index (0, 1, …).
@@ -531,7 +547,8 @@ async fn an_expired_token_fails_without_dialling() {
         StreamToken::new(TOKEN),
         Utc::now() - chrono::TimeDelta::seconds(1),
     );
-    let err = stream::connect(&expired, StreamOptions::default())
+    let err = connector()
+        .connect(&expired, StreamOptions::default())
         .await
         .unwrap_err();
     assert!(matches!(
@@ -554,13 +571,15 @@ async fn refused_upgrades_are_typed() {
         (404, HandshakeRejection::NotFound),
     ] {
         let server = serve_with(Some(status), |_ws, _| async move {}).await;
-        let err = stream::connect(&server.credentials(), StreamOptions::default())
+        let err = server
+            .try_connect(StreamOptions::default())
             .await
             .unwrap_err();
         match &err {
             Error::Stream(StreamError::HandshakeRejected {
                 status: got,
                 rejection,
+                ..
             }) => {
                 assert_eq!(*got, status);
                 assert_eq!(*rejection, expected);
@@ -1371,6 +1390,52 @@ mod reconnect {
             .unwrap()
             .into_inner();
         (server, client, clock, session)
+    }
+
+    #[tokio::test]
+    async fn a_reconnect_to_a_foreign_host_is_refused_before_any_connection() {
+        let ws = serve(|mut ws, _| async move {
+            close_with(&mut ws, 1011, "upstream restart").await;
+        })
+        .await;
+        // After the drop, the session names a stream URL on another host (`localhost`
+        // is not the API host `127.0.0.1`, and nobody allowed it): the token must not go
+        // there.
+        let foreign = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let foreign_port = foreign.local_addr().unwrap().port();
+        let dialled = Arc::new(Mutex::new(0u32));
+        let count = dialled.clone();
+        tokio::spawn(async move {
+            while foreign.accept().await.is_ok() {
+                *count.lock().unwrap() += 1;
+            }
+        });
+        let (server, client, _clock, session) = rest(ws.addr, &["active"]).await;
+        server.reset().await;
+        let mut moved = session_json(ws.addr, "active");
+        moved["stream"]["url"] = json!(format!(
+            "ws://localhost:{foreign_port}/v1/sessions/sess_1/connect"
+        ));
+        Mock::given(method("GET"))
+            .and(path("/v1/sessions/sess_1"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(moved))
+            .mount(&server)
+            .await;
+        let policy = ReconnectPolicy::new(2).backoff(Duration::ZERO, Duration::ZERO);
+        let (_sender, events) = client
+            .sessions()
+            .connect(&session, StreamOptions::default().reconnect(policy))
+            .await
+            .unwrap();
+        let all = collect(events).await;
+        match all.last() {
+            Some(Err(Error::Stream(StreamError::ReconnectFailed { last, .. }))) => {
+                assert!(last.contains("localhost"), "{last}");
+                assert!(!last.contains("FAKEtoken"), "{last}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(*dialled.lock().unwrap(), 0, "nothing was dialled");
     }
 
     #[tokio::test]

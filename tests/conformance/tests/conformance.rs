@@ -610,6 +610,14 @@ async fn agent_not_found() -> String {
 
 // ---- stream ----
 
+/// Opens streams to the loopback test servers (the default allows only the API host).
+fn loopback_streams() -> stream::Connector {
+    kallglot::Client::builder()
+        .allow_stream_host("127.0.0.1")
+        .build_stream_connector()
+        .unwrap()
+}
+
 async fn client_message(kind: &str) -> String {
     let (tx, rx) = tokio::sync::oneshot::channel::<Value>();
     let addr = ws_server(move |mut ws| async move {
@@ -625,7 +633,8 @@ async fn client_message(kind: &str) -> String {
         while let Some(Ok(_)) = ws.next().await {}
     })
     .await;
-    let (sender, _events) = stream::connect(&credentials(addr), StreamOptions::default())
+    let (sender, _events) = loopback_streams()
+        .connect(&credentials(addr), StreamOptions::default())
         .await
         .unwrap();
     let outcome = match kind {
@@ -665,7 +674,8 @@ async fn server_event(message: Value) -> String {
         while let Some(Ok(_)) = ws.next().await {}
     })
     .await;
-    let (_sender, events) = stream::connect(&credentials(addr), StreamOptions::default())
+    let (_sender, events) = loopback_streams()
+        .connect(&credentials(addr), StreamOptions::default())
         .await
         .unwrap();
     let events: Vec<_> = events.collect().await;

@@ -31,6 +31,14 @@
 //! worker answers WebSocket pings, sends a `ping` message when the stream has been idle,
 //! and reports how the connection closed. It stops when every handle is dropped.
 //!
+//! The connection is an HTTP/1.1 upgrade sent through the client's HTTP stack, so the
+//! stream uses the same TLS settings, extra roots, proxy and user agent as REST calls.
+//! The stream URL must be `wss://` (plain `ws://` only on loopback) on the API host or a
+//! host allowed with [`ClientBuilder::allow_stream_host`](crate::ClientBuilder::allow_stream_host);
+//! anything else is refused before a connection is made. Its events are logged in a
+//! `kallglot.stream` span that carries the session id (never the token) and is a child of
+//! the span that called `connect`.
+//!
 //! Nothing waits on the server without a deadline ([`StreamOptions`]): a server that goes
 //! silent after a ping, or stops taking data, fails the stream with
 //! [`StreamError::Unresponsive`] (or, with reconnect on, is replaced); [`StreamSender::end`]
@@ -42,9 +50,10 @@
 //! [`audio`] has the pieces it is built from, including a WAV reader.
 
 pub mod audio;
-mod connect;
+pub(crate) mod connect;
 mod feed;
 mod message;
+mod socket;
 mod worker;
 
 use std::pin::Pin;
@@ -82,17 +91,41 @@ pub enum StreamError {
     /// The stream URL in the session is not a WebSocket URL.
     #[error("the session's stream URL is not a ws:// or wss:// URL")]
     InvalidUrl,
+    /// The stream URL is plain `ws://` to a host other than this machine: the token
+    /// would travel in clear text. Nothing was sent.
+    #[error(
+        "the session's stream URL is plain ws:// to a remote host; only wss:// may carry the token"
+    )]
+    InsecureUrl,
+    /// The stream URL points to a host that is neither the API host nor one allowed with
+    /// [`ClientBuilder::allow_stream_host`](crate::ClientBuilder::allow_stream_host).
+    /// Nothing was sent.
+    #[error("the stream URL's host {host:?} is neither the API host nor an allowed stream host")]
+    HostNotAllowed {
+        /// The host the URL named.
+        host: String,
+    },
     /// The server refused the WebSocket upgrade.
-    #[error("the server refused the stream connection with HTTP {status} ({rejection})")]
+    #[error("the server refused the stream connection ({rejection}): {detail}")]
     HandshakeRejected {
         /// The HTTP status of the refusal.
         status: u16,
         /// What the status means here.
         rejection: HandshakeRejection,
+        /// The server's answer: error code, message and request id when it sent its
+        /// error envelope (and `X-Request-ID`), as for any REST error.
+        detail: Box<crate::ApiError>,
     },
     /// The connection could not be established.
-    #[error("could not connect the stream: {0}")]
-    Connect(String),
+    #[error("could not connect the stream: {message}")]
+    Connect {
+        /// What failed, in words.
+        message: String,
+        /// The underlying failure (TLS, DNS, proxy, I/O…), if any; its chain of
+        /// sources goes down to the root cause.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
     /// Connecting took longer than the connect timeout.
     #[error("connecting the stream timed out after {0:?}")]
     ConnectTimeout(Duration),
@@ -176,6 +209,18 @@ impl std::fmt::Display for HandshakeRejection {
             Self::NotFound => "no such session stream",
             Self::Other => "unexpected answer",
         })
+    }
+}
+
+impl StreamError {
+    pub(crate) fn connect(
+        message: &str,
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Self::Connect {
+            message: message.to_string(),
+            source,
+        }
     }
 }
 
@@ -532,26 +577,98 @@ impl Stream for Events {
 /// Opens a stream from credentials alone, without an API key: for a process that got a
 /// session's `stream` (URL, token, expiry) from your backend. Reconnection needs the REST
 /// API, so `options.reconnect` is ignored here; use [`Sessions::connect`] for it.
+///
+/// It uses the default settings: the stream URL must be on the production API host
+/// (`api.kallglot.com`). For another host, extra roots or a proxy, build a [`Connector`]
+/// with [`ClientBuilder::build_stream_connector`](crate::ClientBuilder::build_stream_connector).
 pub async fn connect(
     credentials: &StreamCredentials,
     options: StreamOptions,
 ) -> Result<(StreamSender, Events)> {
-    open(
-        credentials,
-        options,
-        None,
-        std::sync::Arc::new(crate::clock::TokioClock),
-    )
-    .await
+    static DEFAULT: std::sync::OnceLock<Connector> = std::sync::OnceLock::new();
+    let connector = match DEFAULT.get() {
+        Some(connector) => connector,
+        None => {
+            let connector = crate::ClientBuilder::new().build_stream_connector()?;
+            DEFAULT.get_or_init(|| connector)
+        }
+    };
+    connector.connect(credentials, options).await
+}
+
+/// Opens streams from credentials alone, with the settings of the
+/// [`ClientBuilder`](crate::ClientBuilder) it was built from (allowed hosts, extra roots,
+/// proxy, user agent). Cheap to clone; clones share one connection setup.
+#[derive(Debug, Clone)]
+pub struct Connector {
+    dialer: connect::Dialer,
+}
+
+impl Connector {
+    pub(crate) fn new(dialer: connect::Dialer) -> Self {
+        Self { dialer }
+    }
+
+    /// Opens the stream these credentials grant. Reconnection needs the REST API, so
+    /// `options.reconnect` is ignored; use [`Sessions::connect`] for it.
+    pub async fn connect(
+        &self,
+        credentials: &StreamCredentials,
+        options: StreamOptions,
+    ) -> Result<(StreamSender, Events)> {
+        let session_id = session_id_in(&credentials.url);
+        open(
+            credentials,
+            options,
+            Link {
+                dialer: self.dialer.clone(),
+                reconnect: None,
+                clock: std::sync::Arc::new(crate::clock::TokioClock),
+                session_id: session_id.as_deref(),
+            },
+        )
+        .await
+    }
+}
+
+/// The session id in a stream URL's path (`/v1/sessions/{id}/connect`), for the span of a
+/// stream opened from credentials alone.
+fn session_id_in(url: &str) -> Option<String> {
+    let url = url::Url::parse(url).ok()?;
+    let mut segments = url.path_segments()?;
+    segments.find(|s| *s == "sessions")?;
+    segments
+        .next()
+        .filter(|id| !id.is_empty())
+        .map(str::to_string)
+}
+
+/// How a stream reaches the network and what it is attached to.
+struct Link<'a> {
+    dialer: connect::Dialer,
+    reconnect: Option<worker::Reconnect>,
+    clock: std::sync::Arc<dyn crate::clock::Clock>,
+    session_id: Option<&'a str>,
 }
 
 async fn open(
     credentials: &StreamCredentials,
     options: StreamOptions,
-    reconnect: Option<worker::Reconnect>,
-    clock: std::sync::Arc<dyn crate::clock::Clock>,
+    link: Link<'_>,
 ) -> Result<(StreamSender, Events)> {
-    let target = connect::Target::new(credentials, Utc::now())?;
+    let Link {
+        dialer,
+        reconnect,
+        clock,
+        session_id,
+    } = link;
+    let target = connect::Target::new(credentials, &dialer, Utc::now())?;
+    // Created here, in the caller's context, so that it is a child of the caller's span;
+    // it names the session (never the token).
+    let span = tracing::info_span!(
+        "kallglot.stream",
+        session_id = session_id.unwrap_or_default()
+    );
     let (tx, rx) = mpsc::channel(options.send_capacity.max(1));
     let (event_tx, event_rx) = mpsc::channel(options.event_capacity.max(1));
     let (ready_tx, ready_rx) = oneshot::channel();
@@ -559,9 +676,11 @@ async fn open(
     let end_timeout = options.end_timeout;
     let abort = std::sync::Arc::new(tokio::sync::Notify::new());
     // The worker dials too: the task that owns a connection is the only one that ever
-    // touches it (tokio-tungstenite keeps per-task state for each direction).
+    // touches it (the I/O layers keep the waker of the last task that polled them).
     tokio::spawn(worker::run(worker::Setup {
         target,
+        dialer,
+        span,
         options,
         commands: rx,
         events: event_tx,
@@ -590,9 +709,13 @@ impl Sessions<'_> {
     ///
     /// Uses `session.stream` (from create or retrieve): its URL verbatim, with the token in
     /// the `token` query parameter (the only place the protocol accepts it). An expired
-    /// token fails with [`StreamError::StreamTokenExpired`] without dialling; a refused
-    /// upgrade (401, 403, 404) with [`StreamError::HandshakeRejected`]. The URL with the
-    /// token is never logged.
+    /// token fails with [`StreamError::StreamTokenExpired`] without dialling, and so does
+    /// a URL on a host other than the API host and the allowed stream hosts
+    /// ([`StreamError::HostNotAllowed`]) or a plain `ws://` URL to a remote host
+    /// ([`StreamError::InsecureUrl`]). A refused upgrade (401, 403, 404) fails with
+    /// [`StreamError::HandshakeRejected`], carrying the server's code, message and request
+    /// id. The upgrade goes through the client's HTTP connection setup (TLS roots, proxy,
+    /// user agent). The URL with the token is never logged.
     pub async fn connect(
         &self,
         session: &Session,
@@ -610,8 +733,12 @@ impl Sessions<'_> {
         open(
             credentials,
             options,
-            reconnect,
-            self.client().shared.clock.clone(),
+            Link {
+                dialer: self.client().shared.dialer.clone(),
+                reconnect,
+                clock: self.client().shared.clock.clone(),
+                session_id: Some(session.id.as_str()),
+            },
         )
         .await
     }

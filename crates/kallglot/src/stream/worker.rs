@@ -23,12 +23,12 @@ use chrono::Utc;
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tracing::Instrument;
+use tungstenite::Message;
+use tungstenite::protocol::CloseFrame;
+use tungstenite::protocol::frame::coding::CloseCode;
 
-use super::connect::{self, Socket, Target};
+use super::connect::{self, Dialer, Socket, Target};
 use super::message::{self, AudioInput, ClientMessage, Closed, Event};
 use super::{Command, ReconnectPolicy, Stall, StreamError, StreamOptions, deadline_after};
 use crate::client::Client;
@@ -47,6 +47,9 @@ pub(crate) struct Reconnect {
 /// Everything the worker starts from.
 pub(crate) struct Setup {
     pub target: Target,
+    pub dialer: Dialer,
+    /// The stream's span, created in the caller's context (its parent is the caller's).
+    pub span: tracing::Span,
     pub options: StreamOptions,
     pub commands: mpsc::Receiver<Command>,
     pub events: mpsc::Sender<Result<Event>>,
@@ -58,18 +61,23 @@ pub(crate) struct Setup {
 
 /// Connects, reports the outcome to `connect()`, then drives the stream to its end.
 pub(crate) async fn run(setup: Setup) {
-    let span = tracing::info_span!("kallglot.stream");
+    let span = setup.span.clone();
     async move {
         // Boxed: the dial future is large and would otherwise stay in the worker's state
         // for the whole life of the stream (about 10 KiB per connection).
-        let socket =
-            match Box::pin(connect::dial(&setup.target, setup.options.connect_timeout)).await {
-                Ok(socket) => socket,
-                Err(e) => {
-                    let _ = setup.ready.send(Err(e.into()));
-                    return;
-                }
-            };
+        let socket = match Box::pin(connect::dial(
+            &setup.dialer,
+            &setup.target,
+            setup.options.connect_timeout,
+        ))
+        .await
+        {
+            Ok(socket) => socket,
+            Err(e) => {
+                let _ = setup.ready.send(Err(e.into()));
+                return;
+            }
+        };
         if setup.ready.send(Ok(())).is_err() {
             // The caller went away while connecting.
             return;
@@ -79,6 +87,7 @@ pub(crate) async fn run(setup: Setup) {
         let keepalive_interval = setup.options.effective_keepalive();
         let mut worker = Worker {
             socket,
+            dialer: setup.dialer,
             options: setup.options,
             commands: setup.commands,
             events: setup.events,
@@ -116,6 +125,7 @@ pub(crate) async fn run(setup: Setup) {
 
 struct Worker {
     socket: Socket,
+    dialer: Dialer,
     options: StreamOptions,
     commands: mpsc::Receiver<Command>,
     events: mpsc::Sender<Result<Event>>,
@@ -164,7 +174,7 @@ struct Worker {
 
 /// How a bounded write ended.
 enum Written {
-    Done(std::result::Result<(), tokio_tungstenite::tungstenite::Error>),
+    Done(std::result::Result<(), tungstenite::Error>),
     TimedOut,
     Aborted,
 }
@@ -369,7 +379,7 @@ impl Worker {
     /// main loop the `end()` command itself arrives in time.
     async fn bounded<F>(abort: &Notify, timeout: Duration, operation: F) -> Written
     where
-        F: Future<Output = std::result::Result<(), tokio_tungstenite::tungstenite::Error>>,
+        F: Future<Output = std::result::Result<(), tungstenite::Error>>,
     {
         let mut operation = std::pin::pin!(operation);
         let first = std::future::poll_fn(|cx| Poll::Ready(operation.as_mut().poll(cx))).await;
@@ -437,10 +447,7 @@ impl Worker {
         })));
     }
 
-    async fn on_frame(
-        &mut self,
-        frame: Option<std::result::Result<Message, tokio_tungstenite::tungstenite::Error>>,
-    ) {
+    async fn on_frame(&mut self, frame: Option<std::result::Result<Message, tungstenite::Error>>) {
         match frame {
             Some(Ok(Message::Text(text))) => match message::decode(&text) {
                 Some(event) => {
@@ -474,7 +481,7 @@ impl Worker {
                 )
             }
             Some(Ok(Message::Ping(_))) => {
-                // tungstenite queued the pong; flush it now rather than on the next write.
+                // The socket queued the pong; flush it now rather than on the next write.
                 if !self.closing {
                     let timeout = self.options.write_timeout;
                     if let Written::TimedOut =
@@ -627,14 +634,26 @@ impl Worker {
                 last = "the session has no stream credentials".into();
                 continue;
             };
-            let target = match Target::new(&credentials, Utc::now()) {
+            let target = match Target::new(&credentials, &self.dialer, Utc::now()) {
                 Ok(target) if target.usable_at(Utc::now()) => target,
-                Ok(_) | Err(_) => {
+                Ok(_) => {
                     last = "the session's stream token has expired".into();
                     continue;
                 }
+                // A new URL is held to the same rules as the first: a foreign host or
+                // clear text is refused here, before anything is sent.
+                Err(e) => {
+                    last = e.to_string();
+                    continue;
+                }
             };
-            match Box::pin(connect::dial(&target, self.options.connect_timeout)).await {
+            match Box::pin(connect::dial(
+                &self.dialer,
+                &target,
+                self.options.connect_timeout,
+            ))
+            .await
+            {
                 Ok(socket) => {
                     tracing::info!(attempt, "stream reconnected");
                     self.socket = socket;
@@ -710,7 +729,7 @@ enum Step {
     Idle,
     Delivered,
     Command(Option<Command>),
-    Frame(Option<std::result::Result<Message, tokio_tungstenite::tungstenite::Error>>),
+    Frame(Option<std::result::Result<Message, tungstenite::Error>>),
     KeepAlive,
     Unresponsive,
     EndTimedOut,

@@ -20,7 +20,12 @@ pub(super) struct StreamSteps {
 }
 
 /// Connects, waits for `session.ready`, sends 2.5 s of μ-law silence, pings, ends.
-pub(super) async fn stream_steps(session: &kallglot::model::Session) -> StreamSteps {
+/// The stream goes through `client`, like an app's: the same HTTP setup as the REST rows,
+/// and the stream URL held to the client's API host.
+pub(super) async fn stream_steps(
+    client: &kallglot::Client,
+    session: &kallglot::model::Session,
+) -> StreamSteps {
     let skipped = |why: &str| Err(format!("not reached: {why}"));
     let mut steps = StreamSteps {
         ready: skipped("connect failed"),
@@ -36,7 +41,7 @@ pub(super) async fn stream_steps(session: &kallglot::model::Session) -> StreamSt
             .ok_or("the retrieved session has no stream credentials")?;
         stream_url_allowed(&credentials.url)?;
         let options = StreamOptions::default();
-        tokio::time::timeout(STREAM_STEP, kallglot::stream::connect(credentials, options))
+        tokio::time::timeout(STREAM_STEP, client.sessions().connect(session, options))
             .await
             .map_err(|_| "connecting the stream timed out".to_string())?
             .map_err(|e| format!("connecting the stream failed: {e}"))

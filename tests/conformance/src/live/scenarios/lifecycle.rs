@@ -177,7 +177,7 @@ impl Run {
     }
 
     pub(super) async fn stream(&mut self, session: &kallglot::model::Session) {
-        let steps = stream_steps(session).await;
+        let steps = stream_steps(self.client(), session).await;
         let rows = [
             ("stream.server/session.ready", steps.ready),
             ("stream.client/audio.input", steps.audio),
