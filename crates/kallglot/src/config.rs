@@ -6,6 +6,9 @@ use std::time::Duration;
 use crate::api_key::{ApiKey, ApiKeyError, AuthStyle, Environment};
 use crate::client::Client;
 use crate::clock::{Clock, TokioClock};
+use crate::credentials::{ApiKeySource, Credentials, check_environment};
+use crate::credits::CreditsWatches;
+use crate::pacer::Pacer;
 use crate::error::{ConfigError, Result};
 use crate::retry::{RetryBudget, RetryPolicy};
 use crate::transport::Shared;
@@ -16,6 +19,10 @@ pub const DEFAULT_BASE_URL: &str = "https://api.kallglot.com";
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 /// Default timeout for establishing a connection.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default overall deadline of one call: attempts, backoff and pacing waits together.
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(120);
+/// Default cap on a JSON response body (16 MiB); audio downloads are not capped.
+pub const DEFAULT_MAX_RESPONSE_BODY: usize = 16 * 1024 * 1024;
 /// Environment variable read by [`Client::from_env`] for the API key.
 pub const ENV_API_KEY: &str = "KALLGLOT_API_KEY";
 /// Environment variable read by [`Client::from_env`] for the base URL (optional).
@@ -46,6 +53,17 @@ pub struct ClientBuilder {
     app_info: Option<String>,
     expected_environment: Option<Environment>,
     clock: Arc<dyn Clock>,
+    traffic: Traffic,
+}
+
+/// The traffic settings: deadline, pacing, in-flight cap, body cap, key source.
+#[derive(Debug, Clone)]
+struct Traffic {
+    deadline: Duration,
+    pacing: bool,
+    max_in_flight: Option<usize>,
+    max_response_body: usize,
+    key_source: Option<Arc<dyn ApiKeySource>>,
 }
 
 impl Default for ClientBuilder {
@@ -69,6 +87,13 @@ impl ClientBuilder {
             app_info: None,
             expected_environment: None,
             clock: Arc::new(TokioClock),
+            traffic: Traffic {
+                deadline: DEFAULT_DEADLINE,
+                pacing: true,
+                max_in_flight: None,
+                max_response_body: DEFAULT_MAX_RESPONSE_BODY,
+                key_source: None,
+            },
         }
     }
 
@@ -166,20 +191,56 @@ impl ClientBuilder {
         self
     }
 
+    /// The overall deadline of each call (120 s by default): every attempt, the backoff
+    /// between attempts and rate-limit pacing waits together. A call that reaches it fails
+    /// with [`Error::DeadlineExceeded`](crate::Error::DeadlineExceeded), naming what it
+    /// was waiting for. `Duration::MAX` means no overall deadline. Calls can override it.
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.traffic.deadline = deadline;
+        self
+    }
+
+    /// Whether requests are paced by the server's `X-RateLimit-*` headers (on by default;
+    /// see [`Client::rate_limit_state`]).
+    pub fn rate_limit_pacing(mut self, enabled: bool) -> Self {
+        self.traffic.pacing = enabled;
+        self
+    }
+
+    /// At most this many requests of this client and its clones in flight at once (no cap
+    /// by default). Must be non-zero.
+    pub fn max_in_flight(mut self, max: usize) -> Self {
+        self.traffic.max_in_flight = Some(max);
+        self
+    }
+
+    /// The largest JSON response body accepted, in bytes (16 MiB by default); a larger one
+    /// fails with [`Error::ResponseTooLarge`](crate::Error::ResponseTooLarge) without
+    /// being read further. Audio downloads stream and are not capped.
+    pub fn max_response_body(mut self, bytes: usize) -> Self {
+        self.traffic.max_response_body = bytes;
+        self
+    }
+
+    /// A source of fresh keys (a secret manager), asked once when the API refuses the
+    /// current key as revoked or expired; see [`credentials`](crate::credentials).
+    pub fn api_key_source(mut self, source: Arc<dyn ApiKeySource>) -> Self {
+        self.traffic.key_source = Some(source);
+        self
+    }
+
     /// Validates the configuration and builds the client (and its connection pool).
     pub fn build(self) -> Result<Client> {
         let key = match self.api_key {
             None => return Err(ConfigError::MissingApiKey.into()),
             Some(key) => key.map_err(ConfigError::InvalidApiKey)?,
         };
-        if let Some(expected) = self.expected_environment
-            && key.environment() != expected
-        {
-            return Err(ConfigError::WrongEnvironment {
-                expected,
-                actual: key.environment(),
-            }
-            .into());
+        check_environment(&key, self.expected_environment)?;
+        if self.traffic.deadline.is_zero() {
+            return Err(ConfigError::ZeroTimeout("the deadline").into());
+        }
+        if self.traffic.max_in_flight == Some(0) {
+            return Err(ConfigError::ZeroTimeout("max_in_flight").into());
         }
         if self.timeout.is_zero() {
             return Err(ConfigError::ZeroTimeout("the timeout").into());
@@ -204,17 +265,22 @@ impl ClientBuilder {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| ConfigError::HttpClient(e.to_string()))?;
-        let auth_header = (
-            self.auth_style.header_name(),
-            key.header_value(self.auth_style),
-        );
+        let traffic = self.traffic;
         Ok(Client::from_shared(Shared {
             http,
             base_url: base.as_str().trim_end_matches('/').to_string(),
             base,
-            key,
-            auth_style: self.auth_style,
-            auth_header,
+            credentials: Credentials::new(
+                key,
+                self.auth_style,
+                self.expected_environment,
+                traffic.key_source,
+            ),
+            pacer: Pacer::new(traffic.pacing, traffic.max_in_flight),
+            credits: CreditsWatches::default(),
+            deadline: traffic.deadline,
+            timeout: self.timeout,
+            max_response_body: traffic.max_response_body,
             policy: self.retry_policy,
             budget: self.retry_budget.unwrap_or_default(),
             clock: self.clock,

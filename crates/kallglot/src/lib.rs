@@ -46,12 +46,16 @@ mod call;
 mod client;
 pub mod clock;
 mod config;
+pub mod credentials;
+pub mod credits;
+mod deadline;
 mod error;
 pub mod error_code;
 pub mod ids;
 pub mod metadata;
 pub mod model;
 mod open_enum;
+pub mod pacer;
 mod resources;
 mod response;
 pub mod retry;
@@ -65,10 +69,12 @@ pub use api_key::{ApiKey, ApiKeyError, AuthStyle, Environment};
 pub use call::{Call, IdempotencyKey, RequestOptions};
 pub use client::{Client, Method, RawRequest};
 pub use config::{
-    ClientBuilder, DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, ENV_API_KEY,
-    ENV_BASE_URL, default_user_agent,
+    ClientBuilder, DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_DEADLINE,
+    DEFAULT_MAX_RESPONSE_BODY, DEFAULT_TIMEOUT, ENV_API_KEY, ENV_BASE_URL, default_user_agent,
 };
-pub use error::{ApiError, ConfigError, DecodeError, Error, Result};
+pub use credits::CreditsAlert;
+pub use error::{ApiError, ConfigError, DecodeError, Error, Result, WaitedFor};
+pub use pacer::PacerSnapshot;
 pub use error_code::{ErrorCode, ErrorType, Scope};
 pub use ids::{AnalysisId, RecordingId, SessionId, TranscriptId};
 pub use metadata::{Credits, RateLimit, ResponseMeta};

@@ -13,6 +13,7 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use crate::call::{Call, RequestOptions};
 use crate::client::Client;
+use crate::deadline::Deadline;
 use crate::error::{ConfigError, Error, Result};
 use crate::ids::{AnalysisId, RecordingId, SessionId};
 use crate::model::{
@@ -49,7 +50,7 @@ where
     let shared = client.shared.clone();
     Call::new(move |options| async move {
         let reply = transport::call(&shared, op, options, send).await?;
-        Ok(Response::new(convert(reply.value), reply.meta))
+        Ok(Response::new(convert(reply.value), reply.meta).with_idempotency_key(reply.idempotency_key))
     })
 }
 
@@ -219,6 +220,13 @@ impl Download {
         self
     }
 
+    /// Overrides the client's overall deadline, which for a download also covers the
+    /// body: raise it together with [`timeout`](Self::timeout) for very long recordings.
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.options.deadline = Some(deadline);
+        self
+    }
+
     /// Streams the audio into `writer`, then flushes it.
     pub async fn to_writer<W>(self, writer: &mut W) -> Result<Response<Downloaded>>
     where
@@ -226,6 +234,9 @@ impl Download {
     {
         if self.options.timeout.is_some_and(|t| t.is_zero()) {
             return Err(ConfigError::ZeroTimeout("the download timeout").into());
+        }
+        if self.options.deadline.is_some_and(|t| t.is_zero()) {
+            return Err(ConfigError::ZeroTimeout("the download deadline").into());
         }
         let shared = self.client.shared.clone();
         let id = self.id;
@@ -247,6 +258,7 @@ impl Download {
             let chunk = chunk.map_err(|e| Error::Connection {
                 operation: DOWNLOAD_AUDIO.id,
                 message: format!("the download broke after {bytes} bytes: {e}"),
+                idempotency_key: None,
             })?;
             writer.write_all(&chunk).await?;
             bytes += chunk.len() as u64;
@@ -422,26 +434,6 @@ impl<'a> Analyses<'a> {
             clock.sleep(wait).await;
         }
         unreachable!("a u32 of polls outlasts any deadline")
-    }
-}
-
-/// When a wait helper gives up. Built by saturating addition, so a timeout of
-/// `Duration::MAX` means "never", not a panic.
-#[derive(Debug, Clone, Copy)]
-struct Deadline(Option<tokio::time::Instant>);
-
-impl Deadline {
-    fn after(now: tokio::time::Instant, timeout: Duration) -> Self {
-        Self(now.checked_add(timeout))
-    }
-
-    /// Whether sleeping `wait` from `now` still ends before the deadline.
-    fn allows(&self, now: tokio::time::Instant, wait: Duration) -> bool {
-        match (self.0, now.checked_add(wait)) {
-            (None, _) => true,
-            (Some(_), None) => false,
-            (Some(deadline), Some(wake)) => wake <= deadline,
-        }
     }
 }
 
