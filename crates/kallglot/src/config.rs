@@ -8,8 +8,8 @@ use crate::client::Client;
 use crate::clock::{Clock, TokioClock};
 use crate::credentials::{ApiKeySource, Credentials, check_environment};
 use crate::credits::CreditsWatches;
-use crate::pacer::Pacer;
 use crate::error::{ConfigError, Result};
+use crate::pacer::Pacer;
 use crate::retry::{RetryBudget, RetryPolicy};
 use crate::transport::Shared;
 

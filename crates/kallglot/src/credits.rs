@@ -133,17 +133,10 @@ mod tests {
                 seen.push(*rx.borrow_and_update());
             }
         }
-        let falls: Vec<_> = seen
-            .iter()
-            .map(|a| (a.below, a.balance, a.falls))
-            .collect();
+        let falls: Vec<_> = seen.iter().map(|a| (a.below, a.balance, a.falls)).collect();
         assert_eq!(
             falls,
-            [
-                (true, Some(4), 1),
-                (false, Some(7), 1),
-                (true, Some(1), 2)
-            ]
+            [(true, Some(4), 1), (false, Some(7), 1), (true, Some(1), 2)]
         );
     }
 

@@ -70,7 +70,10 @@ mod tests {
         assert!(d.allows(now, Duration::from_secs(10)));
         assert!(!d.allows(now, Duration::from_secs(11)));
         assert!(!d.allows(now, Duration::MAX));
-        assert_eq!(d.remaining(now + Duration::from_secs(20)), Some(Duration::ZERO));
+        assert_eq!(
+            d.remaining(now + Duration::from_secs(20)),
+            Some(Duration::ZERO)
+        );
         let never = Deadline::after(now, Duration::MAX);
         assert!(never.allows(now, Duration::MAX));
         assert_eq!(never.remaining(now), None);

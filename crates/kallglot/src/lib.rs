@@ -74,10 +74,10 @@ pub use config::{
 };
 pub use credits::CreditsAlert;
 pub use error::{ApiError, ConfigError, DecodeError, Error, Result, WaitedFor};
-pub use pacer::PacerSnapshot;
 pub use error_code::{ErrorCode, ErrorType, Scope};
 pub use ids::{AnalysisId, RecordingId, SessionId, TranscriptId};
 pub use metadata::{Credits, RateLimit, ResponseMeta};
+pub use pacer::PacerSnapshot;
 pub use resources::{Analyses, Download, Downloaded, Recordings, Sessions, WaitOptions};
 pub use response::Response;
 pub use retry::{RetryBudget, RetryPolicy};

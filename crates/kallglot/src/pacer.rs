@@ -65,7 +65,9 @@ pub struct PacerSnapshot {
     pub waiting: usize,
     /// The configured cap on requests in flight.
     pub max_in_flight: Option<usize>,
-    /// Requests that had to wait for a permit, since the client was built.
+    /// Attempts sent since the client was built (retries included).
+    pub sent: u64,
+    /// Attempts that had to wait for a permit, since the client was built.
     pub paced_requests: u64,
     /// The total time requests waited for permits.
     pub total_wait: Duration,
@@ -335,6 +337,7 @@ impl Pacer {
             in_flight: state.in_flight,
             waiting: state.waiting,
             max_in_flight: self.in_flight_cap.as_ref().map(|(n, _)| *n),
+            sent: state.issued,
             paced_requests: state.paced_requests,
             total_wait: state.total_wait,
         }

@@ -50,7 +50,8 @@ where
     let shared = client.shared.clone();
     Call::new(move |options| async move {
         let reply = transport::call(&shared, op, options, send).await?;
-        Ok(Response::new(convert(reply.value), reply.meta).with_idempotency_key(reply.idempotency_key))
+        Ok(Response::new(convert(reply.value), reply.meta)
+            .with_idempotency_key(reply.idempotency_key))
     })
 }
 

@@ -55,7 +55,10 @@ pub(crate) struct Shared {
 enum Verdict {
     /// The deadline came; `with_last` tells whether the outcome returned is a real answer
     /// (the last attempt's failure) rather than a placeholder.
-    Deadline { waited_for: WaitedFor, with_last: bool },
+    Deadline {
+        waited_for: WaitedFor,
+        with_last: bool,
+    },
     /// A body exceeded the cap of `limit` bytes.
     TooLarge { limit: usize },
 }
@@ -617,9 +620,7 @@ where
     let started = shared.clock.now();
     // The generated request future is large; boxing it once keeps the wrappers around it
     // from copying it at each layer.
-    let result = Box::pin(send(api, key_text))
-        .instrument(span.clone())
-        .await;
+    let result = Box::pin(send(api, key_text)).instrument(span.clone()).await;
     let state = &executor.state;
     let outcome = match (result, state.verdict()) {
         (Ok(value), None) => {

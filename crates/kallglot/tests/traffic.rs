@@ -41,7 +41,10 @@ struct Answering {
 type Answer = (u16, Vec<(String, String)>, String);
 
 impl Answering {
-    async fn start(delay: Duration, answer: impl Fn(&str) -> Answer + Send + Sync + 'static) -> Self {
+    async fn start(
+        delay: Duration,
+        answer: impl Fn(&str) -> Answer + Send + Sync + 'static,
+    ) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let requests = Arc::new(Mutex::new(Vec::new()));
@@ -107,7 +110,10 @@ const ANALYSIS: &str =
 fn analysis_with(headers: &[(&str, String)]) -> Answer {
     (
         200,
-        headers.iter().map(|(n, v)| (n.to_string(), v.clone())).collect(),
+        headers
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.clone()))
+            .collect(),
         ANALYSIS.to_string(),
     )
 }
@@ -179,7 +185,11 @@ async fn requests_hold_while_remaining_is_zero_until_the_reset() {
     assert_eq!(state.remaining, Some(0));
     let started = Instant::now();
     client.analyses().retrieve("anl_1").await.unwrap();
-    assert!(started.elapsed() >= Duration::from_secs(29), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= Duration::from_secs(29),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(server.requests().len(), 2);
 }
 
@@ -259,7 +269,10 @@ async fn a_hung_server_meets_the_deadline_not_three_full_timeouts() {
             assert_eq!(*operation, "retrieve_session");
             assert_eq!(*waited_for, WaitedFor::Response);
             assert_eq!(*deadline, Duration::from_secs(90));
-            assert_eq!(*attempts, 2, "60 s for the first, the rest of the 90 for the second");
+            assert_eq!(
+                *attempts, 2,
+                "60 s for the first, the rest of the 90 for the second"
+            );
         }
         other => panic!("expected a deadline error, got {other:?}"),
     }
@@ -273,7 +286,11 @@ async fn the_default_deadline_is_two_minutes() {
     let client = client_for(&url, OLD_KEY).build().unwrap();
     let started = Instant::now();
     let err = client.sessions().retrieve("sess_1").await.unwrap_err();
-    assert!(started.elapsed() < Duration::from_secs(122), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(122),
+        "{:?}",
+        started.elapsed()
+    );
     assert!(matches!(err, Error::DeadlineExceeded { .. }), "{err:?}");
 }
 
@@ -291,7 +308,12 @@ async fn per_call_deadlines_on_call_raw_request_and_download() {
     };
     let started = Instant::now();
     check(
-        client.sessions().end("sess_1").deadline(short).await.unwrap_err(),
+        client
+            .sessions()
+            .end("sess_1")
+            .deadline(short)
+            .await
+            .unwrap_err(),
         started,
     );
     let started = Instant::now();
@@ -320,7 +342,11 @@ async fn per_call_deadlines_on_call_raw_request_and_download() {
 #[tokio::test(start_paused = true)]
 async fn a_backoff_that_would_pass_the_deadline_fails_at_once_with_the_last_error() {
     let server = Answering::start(Duration::ZERO, |_| {
-        (503, vec![("retry-after".into(), "30".into())], String::new())
+        (
+            503,
+            vec![("retry-after".into(), "30".into())],
+            String::new(),
+        )
     })
     .await;
     let client = client_for(&server.url, OLD_KEY)
@@ -456,7 +482,10 @@ async fn a_revoked_key_is_refreshed_once_from_the_source_and_the_request_retried
     client.sessions().create(params()).await.unwrap();
     assert_eq!(source.fetches.load(Ordering::Relaxed), 1);
     let shown = format!("{client:?}");
-    assert!(!shown.contains("NEWsecret") && !shown.contains("OLDsecret"), "{shown}");
+    assert!(
+        !shown.contains("NEWsecret") && !shown.contains("OLDsecret"),
+        "{shown}"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -466,7 +495,10 @@ async fn a_source_that_gives_the_same_or_a_wrong_environment_key_lets_the_401_su
         .start()
         .await
         .unwrap();
-    for (given, expect) in [(OLD_KEY, None), ("sk_live_LIVEsecret0123456789", Some(Environment::Test))] {
+    for (given, expect) in [
+        (OLD_KEY, None),
+        ("sk_live_LIVEsecret0123456789", Some(Environment::Test)),
+    ] {
         let source = source(given);
         let mut builder = client_for(&server.url(), OLD_KEY).api_key_source(source.clone());
         if let Some(env) = expect {
@@ -474,10 +506,17 @@ async fn a_source_that_gives_the_same_or_a_wrong_environment_key_lets_the_401_su
         }
         let client = builder.build().unwrap();
         let err = client.sessions().retrieve("sess_1").await.unwrap_err();
-        assert_eq!(err.code(), Some(&kallglot::ErrorCode::ApiKeyExpired), "{err:?}");
+        assert_eq!(
+            err.code(),
+            Some(&kallglot::ErrorCode::ApiKeyExpired),
+            "{err:?}"
+        );
         assert_eq!(source.fetches.load(Ordering::Relaxed), 1);
         let shown = format!("{err:?} {err}");
-        assert!(!shown.contains("OLDsecret") && !shown.contains("LIVEsecret"), "{shown}");
+        assert!(
+            !shown.contains("OLDsecret") && !shown.contains("LIVEsecret"),
+            "{shown}"
+        );
     }
 }
 
@@ -497,7 +536,9 @@ async fn set_api_key_applies_to_new_requests_while_in_flight_ones_keep_theirs() 
         tokio::task::yield_now().await;
     }
     client.set_api_key(NEW_KEY).unwrap();
-    let err = client.set_api_key("sk_live_LIVEsecret0123456789").unwrap_err();
+    let err = client
+        .set_api_key("sk_live_LIVEsecret0123456789")
+        .unwrap_err();
     assert!(err.to_string().contains("expects a test key"), "{err}");
     assert!(!err.to_string().contains("LIVEsecret"));
     assert!(client.set_api_key("not a key").is_err());
@@ -564,7 +605,13 @@ async fn an_endless_chunked_body_is_refused_once_over_the_cap() {
         .unwrap();
     let err = client.sessions().transcript("sess_1").await.unwrap_err();
     assert!(
-        matches!(err, Error::ResponseTooLarge { limit: 1_048_576, .. }),
+        matches!(
+            err,
+            Error::ResponseTooLarge {
+                limit: 1_048_576,
+                ..
+            }
+        ),
         "{err:?}"
     );
     assert!(err.to_string().contains("1048576-byte limit"), "{err}");
@@ -586,7 +633,10 @@ async fn an_announced_oversized_body_is_refused_before_reading_and_downloads_are
         .build()
         .unwrap();
     let err = client.sessions().transcript("sess_1").await.unwrap_err();
-    assert!(matches!(err, Error::ResponseTooLarge { limit: 1000, .. }), "{err:?}");
+    assert!(
+        matches!(err, Error::ResponseTooLarge { limit: 1000, .. }),
+        "{err:?}"
+    );
     let mut audio = Vec::new();
     let done = client
         .recordings()
@@ -650,7 +700,9 @@ async fn a_body_cut_off_mid_way_is_retried_for_a_keyed_write() {
             drop(socket);
         }
     });
-    let client = client_for(&format!("http://{addr}"), OLD_KEY).build().unwrap();
+    let client = client_for(&format!("http://{addr}"), OLD_KEY)
+        .build()
+        .unwrap();
     let ended = client.sessions().end("sess_1").await.unwrap();
     assert_eq!(ended.id, "sess_1");
     assert_eq!(*served.lock().unwrap(), 2);
@@ -664,7 +716,10 @@ async fn the_idempotency_key_is_readable_on_errors() {
     let keys = server.header("idempotency-key");
     assert_eq!(keys.len(), 3, "{keys:?}");
     assert!(keys.iter().all(|k| *k == keys[0]));
-    assert_eq!(err.idempotency_key().map(|k| k.as_str()), Some(keys[0].as_str()));
+    assert_eq!(
+        err.idempotency_key().map(|k| k.as_str()),
+        Some(keys[0].as_str())
+    );
     // The raw escape hatch reports it too.
     let err = client
         .request(Method::Post, "/v1/sessions")
