@@ -31,6 +31,11 @@
 //!   on each retry, so a retried write is never applied twice;
 //! - retries connection failures, timeouts, 429, 409 `idempotency_conflict` and 5xx with
 //!   jittered exponential backoff, honouring `Retry-After`, within a client-wide budget;
+//! - paces requests by the server's rate-limit headers (one pacer per client and its
+//!   clones), bounds every call by an overall deadline, and caps JSON bodies;
+//! - rotates the API key at run time ([`Client::set_api_key`], or an
+//!   [`ApiKeySource`](credentials::ApiKeySource) after a revoked or expired key) and
+//!   watches the credit balance ([`Client::watch_credits`]);
 //! - returns every result as a [`Response`] carrying the request id, rate-limit and credit
 //!   figures;
 //! - turns every failure into one [`Error`], whose API variant has the status, code,

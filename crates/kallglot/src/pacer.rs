@@ -1,7 +1,7 @@
 //! Client-side pacing from the server's `X-RateLimit-*` headers, so that a busy client
 //! spreads its requests over the rate-limit window instead of running into 429s.
 //!
-//! One [`Pacer`] belongs to a client and its clones. Every attempt (retries included) asks
+//! One pacer belongs to a client and its clones. Every attempt (retries included) asks
 //! it for a permit before it is sent, and hands back what the response said. The model:
 //!
 //! - **Window.** A response's `X-RateLimit-Remaining` and `X-RateLimit-Reset` describe the
@@ -14,7 +14,7 @@
 //!   delayed at all and a heavy one is spread evenly instead of spending the window at once.
 //! - **Holding.** When nothing is left, permits wait for the reset.
 //! - **Learning.** Before the first answer, and after a window has reset, the limits are
-//!   unknown: one request goes first and the others wait (at most [`PROBE_PATIENCE`]) for
+//!   unknown: one request goes first and the others wait (at most 2 s) for
 //!   its answer. A server that sends no rate-limit headers is not paced at all.
 //!
 //! Waits use the client's [`Clock`] and end at the call's deadline. Optionally the pacer
@@ -276,7 +276,7 @@ impl Pacer {
             }
         };
         let waited = clock.now().saturating_duration_since(started);
-        {
+        if counted_waiting || !waited.is_zero() {
             let mut state = self.lock();
             if counted_waiting && result.is_err() {
                 state.waiting -= 1;
