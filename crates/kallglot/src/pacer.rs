@@ -42,6 +42,9 @@ const RESET_GRANULARITY: Duration = Duration::from_secs(1);
 /// make waiters spin.
 const MIN_HOLD: Duration = Duration::from_millis(50);
 
+/// The furthest reset believed (Kallglot's window is a minute).
+const MAX_WINDOW: Duration = Duration::from_secs(3600);
+
 /// A window may be run ahead of an even spread by this fraction of its time to reset.
 const HEAD_START_DIVISOR: u32 = 10;
 
@@ -468,7 +471,12 @@ impl State {
         if limit.is_some() {
             self.limit = limit;
         }
-        let to_reset = (reset - wall_now).to_std().unwrap_or(Duration::ZERO);
+        // A reset further away than any real window is a mangled header: believing it
+        // would hold every request for that long.
+        let to_reset = (reset - wall_now)
+            .to_std()
+            .unwrap_or(Duration::ZERO)
+            .min(MAX_WINDOW);
         let mut resets_at = now + to_reset;
         // Requests issued after this one may already be counted by the server, or not: the
         // estimate assumes they are not (and so spends them), which errs on the safe side.
@@ -614,6 +622,22 @@ mod tests {
         for _ in 0..1000 {
             assert_eq!(go(s.next(t0)).1, t0);
         }
+    }
+
+    #[test]
+    fn an_absurd_reset_is_capped_at_an_hour() {
+        let mut s = state();
+        let t0 = Instant::now();
+        let wall = Utc::now();
+        let (probe, _) = go(s.next(t0));
+        s.observe(probe, Some(&figures(0, 10_000_000_000, wall)), t0, wall);
+        assert_eq!(
+            s.next(t0),
+            Next::Wait {
+                until: t0 + MAX_WINDOW,
+                why: PaceWait::Exhausted
+            }
+        );
     }
 
     #[test]

@@ -221,7 +221,11 @@ impl CallExecutor {
             if left.is_some_and(|left| left.is_zero()) {
                 return self.give_up(WaitedFor::Response, None);
             }
-            *request.timeout_mut() = Some(left.map_or(state.timeout, |l| l.min(state.timeout)));
+            let attempt_timeout = left.map_or(state.timeout, |l| l.min(state.timeout));
+            *request.timeout_mut() = Some(attempt_timeout);
+            // reqwest times out on tokio's clock; measured on it, a timeout that took the
+            // whole capped time is the deadline, and a shorter one (connecting) is not.
+            let sent_at = tokio::time::Instant::now();
             // Every request this SDK builds has a buffered body, so it can be cloned; a
             // streaming body could not be replayed and gets exactly one attempt.
             let Some(this_try) = request.try_clone() else {
@@ -229,7 +233,7 @@ impl CallExecutor {
             };
             let answer = match client.execute(this_try).await {
                 Ok(response) => self.inspect(response, &permit).await,
-                Err(e) if e.is_timeout() && capped => {
+                Err(e) if e.is_timeout() && capped && sent_at.elapsed() >= attempt_timeout => {
                     return self.give_up(WaitedFor::Response, None);
                 }
                 Err(e) => Answer::Failed {
