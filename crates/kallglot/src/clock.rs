@@ -1,9 +1,11 @@
-//! The time source the client waits with: retry backoff, retry budget windows and
-//! analysis polling.
+//! The time source the client waits with: retry backoff, retry budget windows, rate-limit
+//! pacing, call deadlines and analysis polling.
 //!
 //! Production code uses [`TokioClock`]. Tests can install a [`ManualClock`], whose `sleep`
 //! returns at once and moves its own time forward, so retry and polling schedules can be
-//! asserted exactly without waiting.
+//! asserted exactly without waiting. A manual clock cannot make one task wait for another
+//! (a sleep that ends at once cannot bound a wait), so tests of concurrent calls under
+//! pacing or an in-flight cap use tokio's paused clock with [`TokioClock`] instead.
 
 use std::fmt;
 use std::future::Future;

@@ -184,7 +184,8 @@ impl ClientBuilder {
         self
     }
 
-    /// The clock used for retry backoff, the retry budget and analysis polling. Tests can
+    /// The clock used for retry backoff, the retry budget, pacing, deadlines and analysis
+    /// polling. Tests can
     /// pass a [`ManualClock`](crate::clock::ManualClock) to observe waits without waiting.
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
