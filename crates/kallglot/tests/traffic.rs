@@ -194,6 +194,32 @@ async fn requests_hold_while_remaining_is_zero_until_the_reset() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn retries_go_through_the_pacer_too() {
+    // The first answer is a 503 that also says the window is spent for 20 s: the retry
+    // waits for the reset, not just for its 250-500 ms backoff.
+    let reset = (chrono::Utc::now().timestamp() + 20).to_string();
+    let answered = Arc::new(AtomicUsize::new(0));
+    let count = answered.clone();
+    let server = Answering::start(Duration::ZERO, move |_| {
+        if count.fetch_add(1, Ordering::Relaxed) == 0 {
+            let headers = vec![
+                ("x-ratelimit-remaining".to_string(), "0".to_string()),
+                ("x-ratelimit-reset".to_string(), reset.clone()),
+            ];
+            (503, headers, String::new())
+        } else {
+            analysis_with(&[])
+        }
+    })
+    .await;
+    let client = client_for(&server.url, OLD_KEY).build().unwrap();
+    let started = Instant::now();
+    client.analyses().retrieve("anl_1").await.unwrap();
+    assert!(started.elapsed() >= Duration::from_secs(19), "{:?}", started.elapsed());
+    assert_eq!(server.requests().len(), 2);
+}
+
+#[tokio::test(start_paused = true)]
 async fn max_in_flight_caps_concurrent_requests() {
     let server = Answering::start(Duration::from_millis(100), |_| analysis_with(&[])).await;
     let client = client_for(&server.url, OLD_KEY)
