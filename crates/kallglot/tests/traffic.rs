@@ -215,7 +215,11 @@ async fn retries_go_through_the_pacer_too() {
     let client = client_for(&server.url, OLD_KEY).build().unwrap();
     let started = Instant::now();
     client.analyses().retrieve("anl_1").await.unwrap();
-    assert!(started.elapsed() >= Duration::from_secs(19), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= Duration::from_secs(19),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(server.requests().len(), 2);
 }
 
