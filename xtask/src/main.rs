@@ -12,6 +12,9 @@ commands:
   codegen --check  fail if the checked-in generated client differs from the spec's output
   lint             only lint the spec
   conformance      run only the conformance suite and print its table of entries
+  conformance --live --base-url URL [--emulator]
+                   run the live suite against a server (key from KALLGLOT_API_KEY,
+                   sk_test_ only; see tests/conformance/src/live/mod.rs)
 
 options:
   --spec PATH      read another spec instead of openapi/kallglot.yaml (with --check and lint)
@@ -80,21 +83,40 @@ fn run_lint(spec_path: &std::path::Path) -> Result<(), String> {
     ))
 }
 
-/// Runs the conformance suite, which prints a table of documented entries and their status.
-fn run_conformance(root: &std::path::Path, filter: &[&str]) -> Result<(), String> {
+/// Runs the conformance suite, which prints a table of documented entries and their status:
+/// the offline suite, or with `--live` the live suite against a server.
+fn run_conformance(root: &std::path::Path, args: &[&str]) -> Result<(), String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let (command, rest): (&[&str], &[&str]) = match args {
+        ["--live", rest @ ..] => (
+            &[
+                "run",
+                "--quiet",
+                "-p",
+                "kallglot-conformance",
+                "--bin",
+                "conformance-live",
+                "--",
+            ],
+            rest,
+        ),
+        rest => (
+            &[
+                "test",
+                "--quiet",
+                "-p",
+                "kallglot-conformance",
+                "--test",
+                "conformance",
+                "--",
+            ],
+            rest,
+        ),
+    };
     let status = std::process::Command::new(cargo)
         .current_dir(root)
-        .args([
-            "test",
-            "--quiet",
-            "-p",
-            "kallglot-conformance",
-            "--test",
-            "conformance",
-            "--",
-        ])
-        .args(filter)
+        .args(command)
+        .args(rest)
         .status()
         .map_err(|e| format!("cannot run cargo: {e}"))?;
     if status.success() {

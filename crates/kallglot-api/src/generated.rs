@@ -3574,15 +3574,19 @@ let response = client.end_session()
     }
     /**List a session's recordings
 
-Lists the recordings of a session. Recordings appear after the session ends and are usually processed within seconds. The reference names this a cursor-paginated list but documents neither the parameter names nor `has_more`, so none are declared here. Requires `recordings:read` (inferred).
+Lists the recordings of a session. Recordings appear after the session ends and are usually processed within seconds. The reference names this a cursor-paginated list but documents neither the parameter names nor `has_more`; the parameters declared here carry the names of the legacy documentation (`limit`, `starting_after`), and `has_more` appears only in legacy list responses. Requires `recordings:read` (inferred).
 
 Sends a `GET` request to `/v1/sessions/{id}/recordings`
 
 Arguments:
 - `id`: The session id (`sess_…`). Treated as an opaque string.
+- `limit`: How many items a page holds, 1 to 100 (20 by default). The name and range are those of the legacy documentation; the current reference does not name the parameter.
+- `starting_after`: A cursor: the id of the last item of the previous page, to get the page after it. The name is that of the legacy documentation; the current reference does not name the parameter.
 ```ignore
 let response = client.list_session_recordings()
     .id(id)
+    .limit(limit)
+    .starting_after(starting_after)
     .send()
     .await;
 ```*/
@@ -4390,12 +4394,16 @@ pub mod builder {
     pub struct ListSessionRecordings<'a> {
         client: &'a super::Client,
         id: Result<::std::string::String, String>,
+        limit: Result<Option<::std::num::NonZeroU64>, String>,
+        starting_after: Result<Option<::std::string::String>, String>,
     }
     impl<'a> ListSessionRecordings<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
                 id: Err("id was not initialized".to_string()),
+                limit: Ok(None),
+                starting_after: Ok(None),
             }
         }
         pub fn id<V>(mut self, value: V) -> Self
@@ -4410,12 +4418,40 @@ pub mod builder {
                 });
             self
         }
+        pub fn limit<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU64>,
+        {
+            self.limit = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: num :: NonZeroU64` for limit failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn starting_after<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.starting_after = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for starting_after failed"
+                        .to_string()
+                });
+            self
+        }
         ///Sends a `GET` request to `/v1/sessions/{id}/recordings`
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::RecordingList>, Error<types::ErrorEnvelope>> {
-            let Self { client, id } = self;
+            let Self { client, id, limit, starting_after } = self;
             let id = id.map_err(Error::InvalidRequest)?;
+            let limit = limit.map_err(Error::InvalidRequest)?;
+            let starting_after = starting_after.map_err(Error::InvalidRequest)?;
             let url = format!(
                 "{}/v1/sessions/{}/recordings", client.baseurl, encode_path(& id
                 .to_string()),
@@ -4435,6 +4471,13 @@ pub mod builder {
                 .header(
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("limit", &limit))
+                .query(
+                    &progenitor_client::QueryParam::new(
+                        "starting_after",
+                        &starting_after,
+                    ),
                 )
                 .headers(header_map)
                 .build()?;

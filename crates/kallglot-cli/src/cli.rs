@@ -180,9 +180,13 @@ pub struct StreamArgs {
     /// Stream into this existing session instead of creating one.
     #[arg(long)]
     pub session: Option<String>,
-    /// Who is speaking in the file.
-    #[arg(long, default_value = "customer")]
+    /// Who is speaking in the file (all channels mixed into one).
+    #[arg(long, default_value = "customer", conflicts_with = "split_channels")]
     pub speaker: String,
+    /// Stream each channel as its own party instead, e.g. `agent,customer` for a stereo
+    /// call recording with the agent on the left.
+    #[arg(long, value_delimiter = ',', value_name = "SPEAKERS")]
+    pub split_channels: Option<Vec<String>>,
     /// Play the file this many times faster than real time (1 = real time).
     #[arg(long, default_value_t = 1.0)]
     pub speed: f64,

@@ -8,7 +8,6 @@ mod cli;
 mod commands;
 mod exit;
 mod output;
-mod wav;
 
 use clap::Parser;
 

@@ -3,12 +3,14 @@
 use kallglot::model::{Analysis, Recording, Session, Transcript};
 use kallglot::{Response, ResponseMeta};
 
-/// Prints a JSON value on stdout.
-pub fn json(value: &serde_json::Value) {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string())
-    );
+/// Prints a value on stdout as pretty JSON. The SDK's models serialize as the API's own
+/// JSON object, so `--json` shows what the API returned without asking for it again.
+pub fn json(value: &impl serde::Serialize) {
+    match serde_json::to_string_pretty(value) {
+        Ok(text) => println!("{text}"),
+        // The models and plain JSON values always serialize; say so if one ever does not.
+        Err(e) => eprintln!("error: cannot print the result as JSON: {e}"),
+    }
 }
 
 /// One line of rate-limit and credit figures, when the response had them.

@@ -5,7 +5,7 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
 use assert_cmd::cargo::CommandCargoExt;
-use kallglot_mock::{KeyConfig, MockServer};
+use kallglot_mock::{KeyConfig, MockServer, Scope};
 use serde_json::Value;
 
 /// One emulator for the whole test binary, on its own runtime thread.
@@ -122,6 +122,7 @@ fn sessions_create_get_end_and_transcript() {
     let id = create_session();
     let got = json(kallglot().args(["sessions", "get", &id]));
     assert_eq!(got["id"], id.as_str());
+    assert_eq!(got["object"], "session", "the API's own JSON object");
     assert_eq!(got["source_language"], "en");
     let ended = ok(kallglot().args(["sessions", "end", &id]));
     assert!(
@@ -131,6 +132,13 @@ fn sessions_create_get_end_and_transcript() {
     );
     let transcript = json(kallglot().args(["sessions", "transcript", &id]));
     assert_eq!(transcript["status"], "completed");
+    assert_eq!(transcript["object"], "transcript");
+    assert!(transcript["turns"].is_array(), "{transcript}");
+    let ended = json(kallglot().args(["sessions", "end", &id]));
+    assert_eq!(
+        (&ended["id"], &ended["status"]),
+        (&id.as_str().into(), &"ended".into())
+    );
     let human = ok(kallglot().args(["sessions", "transcript", &id]));
     assert!(human.stdout.contains("transcript of"), "{}", human.stdout);
 }
@@ -164,7 +172,17 @@ fn stream_a_wav_file_then_recordings_and_analysis() {
     );
 
     let list = json(kallglot().args(["recordings", "list", &id]));
+    assert_eq!(list["object"], "list");
     let recording = list["data"][0]["id"].as_str().unwrap().to_string();
+    let got = json(kallglot().args(["recordings", "get", &recording]));
+    assert_eq!(
+        (&got["object"], &got["status"]),
+        (&"recording".into(), &"ready".into())
+    );
+    assert!(
+        got["download_url"].as_str().unwrap().ends_with("/audio"),
+        "{got}"
+    );
     let got = ok(kallglot().args(["recordings", "get", &recording]));
     assert!(got.stdout.contains("ready"), "{}", got.stdout);
     let out = temp("recording.mp3");
@@ -186,6 +204,28 @@ fn stream_a_wav_file_then_recordings_and_analysis() {
     assert_eq!(analysis["status"], "completed");
     let shown = ok(kallglot().args(["analysis", "get", analysis["id"].as_str().unwrap()]));
     assert!(shown.stdout.contains("summary"), "{}", shown.stdout);
+}
+
+/// `--json` prints the result of the one call the command makes: with a key that may
+/// request analyses but not read them, `analysis create --json` still succeeds, which it
+/// could not while the CLI fetched the analysis again to print it.
+#[test]
+fn json_output_makes_no_extra_request() {
+    let id = create_session();
+    ok(kallglot().args(["sessions", "end", &id]));
+    let write_only = "sk_test_cli_analysis_write_only_00";
+    server().add_key(KeyConfig::test(write_only).scopes([Scope::AnalysisWrite]));
+    let created = json(
+        kallglot()
+            .env("KALLGLOT_API_KEY", write_only)
+            .args(["analysis", "create", &id]),
+    );
+    assert_eq!(created["object"], "analysis");
+    assert_eq!(created["session_id"], id.as_str());
+    assert!(
+        created["id"].as_str().unwrap().starts_with("anl_"),
+        "{created}"
+    );
 }
 
 #[test]
@@ -237,6 +277,64 @@ fn errors_are_one_line_with_distinct_exit_codes() {
     // A missing file is a local problem.
     let file = run(kallglot().args(["stream", "/nonexistent.wav"]));
     assert_eq!(file.code, 5, "{}", file.stderr);
+}
+
+#[test]
+fn stream_splits_a_stereo_call_into_agent_and_customer() {
+    let id = create_session();
+    let wav = wav_file();
+    let streamed = ok(kallglot().args([
+        "stream",
+        wav.to_str().unwrap(),
+        "--session",
+        &id,
+        "--split-channels",
+        "agent,customer",
+        "--speed",
+        "50",
+    ]));
+    assert!(
+        streamed.stderr.contains("session ended"),
+        "{}",
+        streamed.stderr
+    );
+    // More speakers than the file has channels is a usage error, before any streaming.
+    let three = run(kallglot().args([
+        "stream",
+        wav.to_str().unwrap(),
+        "--session",
+        &id,
+        "--split-channels",
+        "agent,customer,supervisor",
+    ]));
+    assert_eq!(three.code, 2, "{}", three.stderr);
+    assert!(three.stderr.contains("channel"), "{}", three.stderr);
+}
+
+#[test]
+fn an_implausible_wav_header_is_a_clear_local_error() {
+    // A 1 Hz "recording": converting it would turn each sample into 8000.
+    let path = temp("one-hertz.wav");
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 1,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut writer = hound::WavWriter::create(&path, spec).unwrap();
+    for _ in 0..100 {
+        writer.write_sample(1000_i16).unwrap();
+    }
+    writer.finalize().unwrap();
+    let refused = run(kallglot().args(["stream", path.to_str().unwrap()]));
+    assert_eq!(refused.code, 5, "{}", refused.stderr);
+    assert!(
+        refused
+            .stderr
+            .contains("1 Hz is not a plausible sample rate"),
+        "{}",
+        refused.stderr
+    );
 }
 
 #[test]

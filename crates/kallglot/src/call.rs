@@ -1,8 +1,9 @@
 //! Per-call options and the awaitable [`Call`] every resource method returns.
 
 use std::fmt;
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use crate::error::{ConfigError, Error, Result};
@@ -142,10 +143,23 @@ type Runner<T> = Box<dyn FnOnce(RequestOptions) -> CallFuture<T> + Send>;
 ///     .await?;
 /// # Ok(()) }
 /// ```
+///
+/// A `Call` is itself a [`Future`] (and `Unpin`), so it composes with future adapters
+/// directly: `futures::future::join_all(calls)`, `tokio::select!`, or
+/// `tracing::Instrument::instrument(call, span)`. Nothing is sent until it is first
+/// polled; set the options before that.
 #[must_use = "a Call does nothing until it is awaited"]
 pub struct Call<T> {
     options: PendingOptions,
-    run: Runner<T>,
+    state: State<T>,
+}
+
+/// Whether a [`Call`] has started: before its first poll it holds what to run, after it
+/// the running request.
+enum State<T> {
+    Pending(Runner<T>),
+    Running(CallFuture<T>),
+    Done,
 }
 
 impl<T: Send + 'static> Call<T> {
@@ -156,7 +170,7 @@ impl<T: Send + 'static> Call<T> {
     {
         Self {
             options: PendingOptions::default(),
-            run: Box::new(move |options| Box::pin(run(options))),
+            state: State::Pending(Box::new(move |options| Box::pin(run(options)))),
         }
     }
 
@@ -202,14 +216,26 @@ impl<T> fmt::Debug for Call<T> {
     }
 }
 
-impl<T: Send + 'static> IntoFuture for Call<T> {
+impl<T> Future for Call<T> {
     type Output = Result<Response<T>>;
-    type IntoFuture = CallFuture<T>;
 
-    fn into_future(self) -> Self::IntoFuture {
-        match self.options.finish() {
-            Ok(options) => (self.run)(options),
-            Err(e) => Box::pin(std::future::ready(Err(Error::Config(e)))),
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let mut future = match std::mem::replace(&mut this.state, State::Done) {
+            // The first poll: the options are final now, so check them and start.
+            State::Pending(run) => match std::mem::take(&mut this.options).finish() {
+                Ok(options) => run(options),
+                Err(e) => return Poll::Ready(Err(Error::Config(e))),
+            },
+            State::Running(future) => future,
+            State::Done => panic!("a Call was polled after it completed"),
+        };
+        match future.as_mut().poll(cx) {
+            Poll::Ready(output) => Poll::Ready(output),
+            Poll::Pending => {
+                this.state = State::Running(future);
+                Poll::Pending
+            }
         }
     }
 }
@@ -232,6 +258,23 @@ mod tests {
         let generated = IdempotencyKey::generate();
         assert_eq!(generated.as_str().len(), 36);
         assert_ne!(generated, IdempotencyKey::generate());
+    }
+
+    #[tokio::test]
+    async fn a_call_is_a_send_unpin_future() {
+        fn future<F: Future + Send + Unpin>(f: F) -> F {
+            f
+        }
+        let call: Call<u8> = Call::new(|options| async move {
+            assert_eq!(
+                options.max_retries,
+                Some(1),
+                "options set before the poll apply"
+            );
+            tokio::task::yield_now().await;
+            Ok(Response::new(7, Default::default()))
+        });
+        assert_eq!(*future(call.max_retries(1)).await.unwrap(), 7);
     }
 
     #[tokio::test]

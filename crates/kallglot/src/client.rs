@@ -169,6 +169,17 @@ fn raw_operation(method: Method, path: &str) -> Operation {
         })
 }
 
+/// Checks a raw path and puts it in the one form that is both matched against the
+/// catalogue and sent, so that the route the SDK believes it calls (and whose
+/// idempotency it applies) is the route the server sees.
+///
+/// Percent-encoded unreserved characters (`%2E`, `%73`) are decoded, as RFC 3986 says they
+/// are equivalent; other escapes keep their byte and get upper-case hex. Dot segments
+/// (`.`, `..`, in any encoding) and empty segments (`//`) are refused rather than
+/// resolved: a URL parser would send `/v1/sessions/../end` to `/v1/end`, and in a path
+/// built from ids they mean an id was empty or hostile, which resolving would hide. So is
+/// `\`, which URL parsers read as `/`. A trailing `/` is kept. The query and fragment are
+/// left as given.
 fn validate_path(path: &str) -> Result<String, ConfigError> {
     let invalid = |reason| ConfigError::InvalidPath {
         path: path.to_string(),
@@ -184,7 +195,53 @@ fn validate_path(path: &str) -> Result<String, ConfigError> {
             "it must not contain a URL, spaces or control characters",
         ));
     }
-    Ok(path.to_string())
+    if path.contains('\\') {
+        // URL parsers read `\` as `/` in http(s) URLs, so it would hide segments from
+        // the checks below; `%5C` is the way to send the character itself.
+        return Err(invalid("it must not contain '\\' (send it as %5C)"));
+    }
+    let split = path.find(['?', '#']).unwrap_or(path.len());
+    let (route, rest) = path.split_at(split);
+    let route = decode_unreserved(route)
+        .ok_or_else(|| invalid("a '%' must start a percent-encoded byte such as %2F"))?;
+    let segments: Vec<&str> = route[1..].split('/').collect();
+    for (index, segment) in segments.iter().enumerate() {
+        if *segment == "." || *segment == ".." {
+            return Err(invalid(
+                "it must not contain '.' or '..' segments (also percent-encoded)",
+            ));
+        }
+        if segment.is_empty() && index + 1 < segments.len() {
+            return Err(invalid("it must not contain empty segments ('//')"));
+        }
+    }
+    Ok(format!("{route}{rest}"))
+}
+
+/// Decodes `%XX` escapes of unreserved characters and upper-cases the hex of the others;
+/// `None` for a `%` not followed by two hex digits.
+fn decode_unreserved(route: &str) -> Option<String> {
+    let bytes = route.as_bytes();
+    let mut out = String::with_capacity(route.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'%' {
+            let c = route[i..].chars().next()?;
+            out.push(c);
+            i += c.len_utf8();
+            continue;
+        }
+        let hex = route.get(i + 1..i + 3)?;
+        let byte = u8::from_str_radix(hex, 16).ok()?;
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push('%');
+            out.push_str(&hex.to_ascii_uppercase());
+        }
+        i += 3;
+    }
+    Some(out)
 }
 
 /// A raw request built by [`Client::request`]; await it to send.
@@ -290,7 +347,6 @@ mod tests {
         assert!(!keyed(Method::Get, "/v1/agents"));
         assert!(!keyed(Method::Post, "/v1/sessions/sess_1/hangup"));
         assert!(!keyed(Method::Post, "/v1/agents/agt_1"));
-        assert!(!keyed(Method::Post, "/v1/sessions//end"));
         let dial = raw_operation(Method::Post, "/v1/sessions/sess_1/dial");
         assert_eq!(
             (dial.id, dial.path, dial.scope),
@@ -314,6 +370,46 @@ mod tests {
             "/v1/a b",
         ] {
             assert!(validate_path(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn raw_paths_are_normalised_before_they_are_matched() {
+        for (given, normal) in [
+            ("/v1/%73essions/sess_1/%65nd", "/v1/sessions/sess_1/end"),
+            (
+                "/v1/sessions/a%2fb/end?x=%2e",
+                "/v1/sessions/a%2Fb/end?x=%2e",
+            ),
+            ("/v1/sessions/a%2Eb", "/v1/sessions/a.b"),
+            ("/v1/agents/", "/v1/agents/"),
+            (
+                "/v1/sessions/sess_1?next=/../x",
+                "/v1/sessions/sess_1?next=/../x",
+            ),
+        ] {
+            assert_eq!(validate_path(given).as_deref(), Ok(normal), "{given}");
+        }
+        assert!(raw_operation(Method::Post, &validate_path("/v1/%73essions").unwrap()).idempotent);
+        for hostile in [
+            "/v1/sessions/../end",
+            "/v1/sessions/./end",
+            "/v1/sessions/sess_1/..",
+            "/v1/sessions/%2e%2E/end",
+            "/v1/sessions/.%2E/end",
+            "/v1/sessions/%2E/end",
+            "/v1/sessions//end",
+            "/v1//sessions",
+            "/v1/sessions/%zz/end",
+            "/v1/sessions/%2",
+            "/v1/sessions\\..\\end",
+            "/v1/sessions/sess_1\\",
+        ] {
+            let err = validate_path(hostile).expect_err(hostile);
+            assert!(
+                matches!(err, ConfigError::InvalidPath { .. }),
+                "{hostile}: {err:?}"
+            );
         }
     }
 }

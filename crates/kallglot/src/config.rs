@@ -44,7 +44,7 @@ pub const ENV_BASE_URL: &str = "KALLGLOT_BASE_URL";
 #[derive(Debug)]
 pub struct ClientBuilder {
     api_key: Option<Result<ApiKey, ApiKeyError>>,
-    base_url: Option<String>,
+    base_url: Option<BaseUrlInput>,
     auth_style: AuthStyle,
     timeout: Duration,
     connect_timeout: Duration,
@@ -126,7 +126,7 @@ impl ClientBuilder {
     /// The API's base URL, `https://api.kallglot.com` by default. It must be `https`,
     /// except for loopback hosts (a local emulator, tests).
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
-        self.base_url = Some(url.into());
+        self.base_url = Some(BaseUrlInput(url.into()));
         self
     }
 
@@ -251,7 +251,7 @@ impl ClientBuilder {
         }
         let raw_url = self
             .base_url
-            .unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
+            .map_or_else(|| DEFAULT_BASE_URL.to_string(), |input| input.0);
         let base = parse_base_url(&raw_url)?;
         let user_agent = match &self.app_info {
             Some(app) => format!("{} {app}", default_user_agent()),
@@ -294,9 +294,39 @@ pub fn default_user_agent() -> String {
     format!("kallglot-rust/{}", env!("CARGO_PKG_VERSION"))
 }
 
+/// A base URL as given, before validation. It may be anything, including credentials in
+/// its user info or an API key pasted into the wrong variable, so its `Debug` shows only
+/// what [`shown_url`] allows.
+struct BaseUrlInput(String);
+
+impl std::fmt::Debug for BaseUrlInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match shown_url(&self.0) {
+            Some(shown) => write!(f, "{shown:?}"),
+            None => f.write_str("(not shown)"),
+        }
+    }
+}
+
+/// The part of a base URL that is safe to print: its scheme, host and port, for an http(s)
+/// URL with a host. User info, path and query are never shown (they can carry secrets),
+/// and neither is anything that does not parse as such a URL, which is how an API key
+/// given as the base URL stays out of errors.
+fn shown_url(raw: &str) -> Option<String> {
+    let url = url::Url::parse(raw.trim()).ok()?;
+    let host = url.host_str()?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return None;
+    }
+    Some(match url.port() {
+        Some(port) => format!("{}://{host}:{port}", url.scheme()),
+        None => format!("{}://{host}", url.scheme()),
+    })
+}
+
 fn parse_base_url(raw: &str) -> Result<url::Url, ConfigError> {
     let invalid = |reason| ConfigError::InvalidBaseUrl {
-        url: raw.to_string(),
+        url: shown_url(raw),
         reason,
     };
     let url = url::Url::parse(raw.trim()).map_err(|_| invalid("it is not an absolute URL"))?;
@@ -352,6 +382,34 @@ mod tests {
             let err = parse_base_url(bad).unwrap_err().to_string();
             assert!(err.contains(reason), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn invalid_base_urls_are_never_echoed_with_their_secrets() {
+        for (given, shown) in [
+            (
+                "https://user:hunter2@api.kallglot.com",
+                Some("https://api.kallglot.com"),
+            ),
+            (
+                "http://admin:hunter2@10.0.0.1:8080/x",
+                Some("http://10.0.0.1:8080"),
+            ),
+            (
+                "https://api.kallglot.com/?key=hunter2",
+                Some("https://api.kallglot.com"),
+            ),
+            ("sk_live_hunter2", None),
+            ("sk_test_hunter2", None),
+            ("ftp://hunter2@host", None),
+        ] {
+            let ConfigError::InvalidBaseUrl { url, .. } = parse_base_url(given).unwrap_err() else {
+                panic!("{given}");
+            };
+            assert_eq!(url.as_deref(), shown, "{given}");
+        }
+        let builder = ClientBuilder::new().base_url("https://u:hunter2@h");
+        assert!(!format!("{builder:?}").contains("hunter2"));
     }
 
     #[test]

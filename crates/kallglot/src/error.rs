@@ -94,12 +94,17 @@ pub enum Error {
     #[cfg(feature = "stream")]
     #[error(transparent)]
     Stream(crate::stream::StreamError),
-    /// [`Analyses::wait`](crate::Analyses::wait) reached its deadline before the analysis
-    /// finished.
-    #[error("analysis {analysis_id} was still {last_status} when the wait deadline passed")]
+    /// A wait helper ([`Analyses::wait`](crate::Analyses::wait),
+    /// [`Sessions::wait_for_transcript`](crate::Sessions::wait_for_transcript),
+    /// [`Sessions::wait_for_recordings`](crate::Sessions::wait_for_recordings)) reached its
+    /// deadline before what it waited for was done.
+    #[error("{waited_for} {id} was still {last_status} when the wait deadline passed")]
     WaitTimeout {
-        /// The analysis waited for.
-        analysis_id: String,
+        /// What was waited for: `analysis`, `transcript of session` or
+        /// `recording list of session`.
+        waited_for: &'static str,
+        /// The id of the analysis, or of the session.
+        id: String,
         /// Its status at the last poll.
         last_status: String,
     },
@@ -373,10 +378,25 @@ pub enum ConfigError {
         actual: Environment,
     },
     /// The base URL cannot be parsed or is not usable.
-    #[error("invalid base URL {url:?}: {reason}")]
+    ///
+    /// The value is never echoed whole: it may carry credentials, or be an API key given
+    /// in the wrong variable.
+    #[error("invalid base URL {}: {reason}", url.as_deref().unwrap_or("(not shown)"))]
     InvalidBaseUrl {
-        /// The URL given.
-        url: String,
+        /// The URL's scheme, host and port, when it has them; `None` when not even those
+        /// could be read, so that nothing of the value is shown.
+        url: Option<String>,
+        /// Why it was refused.
+        reason: &'static str,
+    },
+    /// An id cannot be one segment of a request path: it is empty, `.` or `..`, or contains
+    /// `/`, `\` or a control character. Ids are not secrets, so the value is shown (escaped).
+    #[error("invalid {kind} {id:?}: {reason}")]
+    InvalidId {
+        /// Which id, such as `session id`.
+        kind: &'static str,
+        /// The id given.
+        id: String,
         /// Why it was refused.
         reason: &'static str,
     },

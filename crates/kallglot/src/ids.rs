@@ -6,6 +6,39 @@
 //! one prefix (analysis ids were `ana_…` and are now `anl_…`), so no prefix
 //! or format is checked. Validating here would only turn a future server
 //! change into a client-side failure.
+//!
+//! What *is* checked, when an id is put into a request path, is that it stays one path
+//! segment: an empty id, `.`, `..`, or one containing `/`, `\` or a control character is
+//! refused with [`ConfigError::InvalidId`] before anything
+//! is sent, because a URL parser resolves `sessions/../end` to `/v1/end` and `sessions//end`
+//! names no session at all. Every other character is percent-encoded by the client.
+
+use crate::error::ConfigError;
+
+/// Checks that `id` can be one path segment of a request; see the [module docs](self).
+/// `kind` names the id in the error, such as `session id`.
+pub(crate) fn check_path_segment(kind: &'static str, id: &str) -> Result<(), ConfigError> {
+    let reason = if id.is_empty() {
+        "it is empty"
+    } else if id == "." || id == ".." {
+        "`.` and `..` are path navigation, not ids"
+    } else if id.contains('/') {
+        "it contains `/`, which would change the route"
+    } else if id.contains('\\') {
+        // The generated client leaves `\` unencoded, and URL parsers read it as `/` in
+        // http(s) URLs: `\..` would become a `..` segment.
+        "it contains `\\`, which URL parsers read as `/`"
+    } else if id.chars().any(char::is_control) {
+        "it contains a control character"
+    } else {
+        return Ok(());
+    };
+    Err(ConfigError::InvalidId {
+        kind,
+        id: id.to_owned(),
+        reason,
+    })
+}
 
 /// Defines one id newtype with its conversions and comparisons.
 macro_rules! id_type {
@@ -147,6 +180,31 @@ mod tests {
             assert_eq!(AnalysisId::from(raw), id);
             assert_eq!(AnalysisId::from(raw.to_owned()), id);
             assert_eq!(AnalysisId::from(&id), id);
+        }
+    }
+
+    #[test]
+    fn ids_that_would_leave_their_path_segment_are_refused() {
+        for bad in [
+            "",
+            ".",
+            "..",
+            "a/b",
+            "/",
+            "../end",
+            "sess\n1",
+            "sess\u{0}",
+            "\u{7f}",
+        ] {
+            let err = check_path_segment("session id", bad).expect_err(bad);
+            let ConfigError::InvalidId { kind, id, .. } = &err else {
+                panic!("{err:?}");
+            };
+            assert_eq!((*kind, id.as_str()), ("session id", bad));
+            assert!(err.to_string().starts_with("invalid session id"), "{err}");
+        }
+        for ok in ["sess_1", "...", ".a", "a.", "ä b?c#d%e", "%2e%2e"] {
+            assert_eq!(check_path_segment("session id", ok), Ok(()), "{ok}");
         }
     }
 

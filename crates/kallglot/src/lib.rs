@@ -43,6 +43,9 @@
 //!
 //! Response enums are open: a status, mode or code this version does not know arrives as
 //! `Unknown(String)` instead of failing.
+//!
+//! Every model is `Serialize` and `Deserialize` in the API's own JSON shape, and
+//! [`testing`] builds them as fixtures for your tests.
 #![deny(missing_docs)]
 
 pub mod api_key;
@@ -61,12 +64,15 @@ pub mod metadata;
 pub mod model;
 mod open_enum;
 pub mod pacer;
+mod pages;
 mod resources;
 mod response;
 pub mod retry;
 #[cfg(feature = "stream")]
 pub mod stream;
+pub mod testing;
 mod transport;
+mod wait;
 #[cfg(feature = "webhooks")]
 pub mod webhooks;
 
@@ -83,11 +89,12 @@ pub use error_code::{ErrorCode, ErrorType, Scope};
 pub use ids::{AnalysisId, RecordingId, SessionId, TranscriptId};
 pub use metadata::{Credits, RateLimit, ResponseMeta};
 pub use pacer::PacerSnapshot;
-pub use resources::{Analyses, Download, Downloaded, Recordings, Sessions, WaitOptions};
+pub use resources::{Analyses, Download, Downloaded, RecordingStream, Recordings, Sessions};
 pub use response::Response;
 pub use retry::{RetryBudget, RetryPolicy};
+pub use wait::WaitOptions;
 
 /// The README's Rust examples, compiled as doctests so they cannot rot.
 #[cfg(doctest)]
-#[doc = include_str!("../../../README.md")]
+#[doc = include_str!("../README.md")]
 struct ReadmeDoctests;

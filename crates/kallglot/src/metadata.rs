@@ -26,7 +26,12 @@ const CREDITS_USED: HeaderName = HeaderName::from_static("x-api-credits-used");
 const RETRY_AFTER: HeaderName = HeaderName::from_static("retry-after");
 
 /// Metadata about one HTTP response, taken from its status and headers.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+///
+/// `Serialize`/`Deserialize` (like [`RateLimit`] and [`Credits`]) for logging it or
+/// keeping it with a result; missing fields read as `None`. `retry_after` is serde's
+/// `{"secs", "nanos"}` form of a `Duration`, `reset` an RFC 3339 time.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 #[non_exhaustive]
 pub struct ResponseMeta {
     /// The HTTP status code.
@@ -46,7 +51,7 @@ pub struct ResponseMeta {
 }
 
 /// The rate-limit window, from the `X-RateLimit-*` headers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct RateLimit {
     /// `X-RateLimit-Limit`: requests allowed in the current window.
@@ -64,7 +69,7 @@ pub struct RateLimit {
 /// ruling out a negative balance (e.g. an overage on a request that was
 /// already under way), and an unsigned type would turn such a legitimate
 /// value into `None`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct Credits {
     /// `X-API-Credits-Remaining`: credits left after this request.

@@ -2,27 +2,30 @@
 //!
 //! Each method maps to one documented operation and returns a [`Call`] (await it, after
 //! any per-call options) that yields a [`Response`] with the typed result and the
-//! response metadata.
+//! response metadata. Ids are checked as path segments first (see [`crate::ids`]).
+//!
+//! On top of the operations: the wait helpers ([`Sessions::wait_for_transcript`],
+//! [`Sessions::wait_for_recordings`], [`Analyses::wait`]), which share one polling loop,
+//! and [`Sessions::recordings_stream`], which walks a session's recordings page by page.
 
 use std::future::Future;
 use std::path::Path;
 use std::time::Duration;
 
-use futures_util::StreamExt;
+use futures_util::{Stream, StreamExt};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use crate::call::{Call, RequestOptions};
 use crate::client::Client;
-use crate::deadline::Deadline;
 use crate::error::{ConfigError, Error, Result};
-use crate::ids::{AnalysisId, RecordingId, SessionId};
+use crate::ids::{AnalysisId, RecordingId, SessionId, check_path_segment};
 use crate::model::{
     Analysis, CreateAnalysisParams, CreateSessionParams, EndedSession, Recording, RecordingList,
-    Session, Transcript,
+    RecordingListParams, RecordingStatus, Session, Transcript, TranscriptStatus,
 };
 use crate::response::Response;
-use crate::retry::Backoff;
 use crate::transport::{self, ApiResult, Operation};
+use crate::wait::{Poller, WaitOptions};
 
 use kallglot_api::catalogue::{
     CREATE_ANALYSIS, CREATE_SESSION, DOWNLOAD_RECORDING_AUDIO as DOWNLOAD_AUDIO, END_SESSION,
@@ -34,10 +37,13 @@ use kallglot_api::catalogue::{
 /// options, then convert the generated value into the SDK's model.
 ///
 /// `send` performs the generated request on a client wired to this call's executor; it
-/// receives the idempotency key to send when the route honours one.
+/// receives the idempotency key to send when the route honours one. `path_ids` is the
+/// [path segment check](crate::ids) of the ids in the path: a refused id fails the call
+/// when it is awaited, before anything is sent.
 fn typed<A, T, F, Fut>(
     client: &Client,
     op: &'static Operation,
+    path_ids: Result<(), ConfigError>,
     convert: fn(A) -> T,
     send: F,
 ) -> Call<T>
@@ -49,11 +55,22 @@ where
 {
     let shared = client.shared.clone();
     Call::new(move |options| async move {
+        path_ids?;
         let reply = transport::call(&shared, op, options, send).await?;
         Ok(Response::new(convert(reply.value), reply.meta)
             .with_idempotency_key(reply.idempotency_key))
     })
 }
+
+/// The recordings of a session, fetched page by page: what
+/// [`Sessions::recordings_stream`] returns. A [`Stream`] (`futures::Stream`), so the
+/// adapters of `futures::StreamExt` and `TryStreamExt` apply.
+pub type RecordingStream = std::pin::Pin<Box<dyn Stream<Item = Result<Recording>> + Send>>;
+
+/// How the [path segment check](crate::ids) names each kind of id.
+const SESSION_ID: &str = "session id";
+const RECORDING_ID: &str = "recording id";
+const ANALYSIS_ID: &str = "analysis id";
 
 /// Sessions: `client.sessions()`.
 #[derive(Debug, Clone, Copy)]
@@ -78,6 +95,7 @@ impl<'a> Sessions<'a> {
         typed(
             self.client,
             &CREATE_SESSION,
+            Ok(()),
             Session::from_api,
             |api, key| async move {
                 let mut request = api.create_session().body(body);
@@ -95,6 +113,7 @@ impl<'a> Sessions<'a> {
         typed(
             self.client,
             &RETRIEVE_SESSION,
+            check_path_segment(SESSION_ID, id.as_str()),
             Session::from_api,
             move |api, _| async move { api.retrieve_session().id(id.as_str()).send().await },
         )
@@ -107,6 +126,7 @@ impl<'a> Sessions<'a> {
         typed(
             self.client,
             &END_SESSION,
+            check_path_segment(SESSION_ID, id.as_str()),
             EndedSession::from_api,
             move |api, key| async move {
                 let mut request = api.end_session().id(id.as_str());
@@ -125,6 +145,7 @@ impl<'a> Sessions<'a> {
         typed(
             self.client,
             &SESSION_TRANSCRIPT,
+            check_path_segment(SESSION_ID, id.as_str()),
             Transcript::from_api,
             move |api, _| async move {
                 api.retrieve_session_transcript()
@@ -135,16 +156,150 @@ impl<'a> Sessions<'a> {
         )
     }
 
-    /// The session's recordings (`GET /v1/sessions/{id}/recordings`). They appear once the
-    /// session has ended.
+    /// The session's recordings (`GET /v1/sessions/{id}/recordings`): the first page, of
+    /// the server's default size. They appear once the session has ended.
     pub fn recordings(&self, id: impl Into<SessionId>) -> Call<RecordingList> {
+        self.list_recordings(id, RecordingListParams::new())
+    }
+
+    /// One page of the session's recordings, chosen with `limit` and `starting_after`.
+    ///
+    /// The parameter names are the legacy documentation's: the current reference does not
+    /// name the list's cursor parameters (see [`RecordingListParams`]). Follow
+    /// [`has_more`](RecordingList::has_more), or let
+    /// [`recordings_stream`](Self::recordings_stream) do it.
+    pub fn list_recordings(
+        &self,
+        id: impl Into<SessionId>,
+        params: RecordingListParams,
+    ) -> Call<RecordingList> {
         let id = id.into();
+        let checks = check_path_segment(SESSION_ID, id.as_str()).and_then(|()| params.check());
         typed(
             self.client,
             &SESSION_RECORDINGS,
+            checks,
             RecordingList::from_api,
-            move |api, _| async move { api.list_session_recordings().id(id.as_str()).send().await },
+            move |api, _| async move {
+                let mut request = api.list_session_recordings().id(id.as_str());
+                if let Some(limit) = params.limit {
+                    request = request.limit(u64::from(limit));
+                }
+                if let Some(cursor) = &params.starting_after {
+                    request = request.starting_after(cursor.as_str());
+                }
+                request.send().await
+            },
         )
+    }
+
+    /// Every recording of the session, as a stream that fetches the pages one after the
+    /// other, starting with the page `params` names.
+    ///
+    /// It asks for the next page (`starting_after` the last id) only while a page says
+    /// `has_more: true`, as legacy lists did; current responses carry no `has_more`, so the
+    /// stream then ends after the first page. Only one page is held at a time. A server
+    /// that answers `has_more` but returns the same page again (it ignores the legacy
+    /// cursor) ends the stream with an [`Error::Decode`] instead of looping forever. An
+    /// error ends the stream after it is yielded.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: kallglot::Client) -> kallglot::Result<()> {
+    /// use futures_util::TryStreamExt;
+    /// use kallglot::model::RecordingListParams;
+    ///
+    /// let all: Vec<_> = client
+    ///     .sessions()
+    ///     .recordings_stream("sess_1", RecordingListParams::new().limit(100))
+    ///     .try_collect()
+    ///     .await?;
+    /// # let _ = all;
+    /// # Ok(()) }
+    /// ```
+    pub fn recordings_stream(
+        &self,
+        id: impl Into<SessionId>,
+        params: RecordingListParams,
+    ) -> RecordingStream {
+        Box::pin(crate::pages::recordings(
+            self.client.clone(),
+            id.into(),
+            params,
+        ))
+    }
+
+    /// Polls the session's transcript until it is `completed` (legacy `complete` counts),
+    /// with the jittered, growing interval of `options`, until `options.timeout` passes.
+    ///
+    /// The transcript completes once the session has ended. Reaching the deadline first
+    /// gives [`Error::WaitTimeout`]; an API error while polling is returned as it is.
+    pub async fn wait_for_transcript(
+        &self,
+        id: impl Into<SessionId>,
+        options: WaitOptions,
+    ) -> Result<Response<Transcript>> {
+        let id = id.into();
+        let mut poller = Poller::new(self.client.shared.clock.clone(), &options);
+        loop {
+            let transcript = self.transcript(id.clone()).await?;
+            if transcript.status == TranscriptStatus::Completed {
+                return Ok(transcript);
+            }
+            if !poller.pause().await {
+                return Err(Error::WaitTimeout {
+                    waited_for: "transcript of session",
+                    id: id.to_string(),
+                    last_status: transcript.status.to_string(),
+                });
+            }
+        }
+    }
+
+    /// Polls the session's recordings (the first page) until there is at least one and
+    /// every one is `ready` or `failed`, with the jittered, growing interval of `options`,
+    /// until `options.timeout` passes.
+    ///
+    /// Recordings appear after the session ends and usually take seconds to process. A
+    /// `failed` recording is returned in the list: check each `status`. A status this SDK
+    /// does not know counts as not finished. When the list is empty, the session is looked
+    /// up once: if it reports recording as disabled, the empty list is returned at once
+    /// rather than waiting for recordings that will never come. Reaching the deadline
+    /// first gives [`Error::WaitTimeout`]; an API error while polling is returned as it is.
+    pub async fn wait_for_recordings(
+        &self,
+        id: impl Into<SessionId>,
+        options: WaitOptions,
+    ) -> Result<Response<RecordingList>> {
+        let id = id.into();
+        let mut poller = Poller::new(self.client.shared.clock.clone(), &options);
+        let mut asked_session = false;
+        loop {
+            let list = self.recordings(id.clone()).await?;
+            let processed = |r: &Recording| {
+                matches!(r.status, RecordingStatus::Ready | RecordingStatus::Failed)
+            };
+            if !list.data.is_empty() && list.data.iter().all(processed) {
+                return Ok(list);
+            }
+            if list.data.is_empty() && !asked_session {
+                asked_session = true;
+                let session = self.retrieve(id.clone()).await?;
+                if session.recording.as_ref().and_then(|r| r.enabled) == Some(false) {
+                    return Ok(list);
+                }
+            }
+            if !poller.pause().await {
+                let pending = list.data.iter().filter(|r| !processed(r)).count();
+                return Err(Error::WaitTimeout {
+                    waited_for: "recording list of session",
+                    id: id.to_string(),
+                    last_status: match list.data.len() {
+                        0 => "empty".to_owned(),
+                        total => format!("processing ({pending} of {total} not ready)"),
+                    },
+                });
+            }
+        }
     }
 }
 
@@ -165,6 +320,7 @@ impl<'a> Recordings<'a> {
         typed(
             self.client,
             &RETRIEVE_RECORDING,
+            check_path_segment(RECORDING_ID, id.as_str()),
             Recording::from_api,
             move |api, _| async move { api.retrieve_recording().id(id.as_str()).send().await },
         )
@@ -239,6 +395,7 @@ impl Download {
         if self.options.deadline.is_some_and(|t| t.is_zero()) {
             return Err(ConfigError::ZeroTimeout("the download deadline").into());
         }
+        check_path_segment(RECORDING_ID, self.id.as_str())?;
         let shared = self.client.shared.clone();
         let id = self.id;
         let reply = transport::call(
@@ -310,61 +467,6 @@ pub struct Analyses<'a> {
     client: &'a Client,
 }
 
-/// How [`Analyses::wait`] polls.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct WaitOptions {
-    /// Give up once this much time has passed (5 minutes by default).
-    pub timeout: Duration,
-    /// The ceiling of the first wait between polls (1 s by default); it doubles after each
-    /// poll, and each wait is jittered between half the ceiling and the ceiling.
-    pub initial_interval: Duration,
-    /// The longest wait between polls (15 s by default). Kallglot asks clients to prefer
-    /// webhooks to tight polling, so the interval grows.
-    pub max_interval: Duration,
-}
-
-impl Default for WaitOptions {
-    fn default() -> Self {
-        Self {
-            timeout: Duration::from_secs(300),
-            initial_interval: Duration::from_secs(1),
-            max_interval: Duration::from_secs(15),
-        }
-    }
-}
-
-impl WaitOptions {
-    /// Sets the overall deadline.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
-    /// Sets the first interval between polls.
-    pub fn initial_interval(mut self, interval: Duration) -> Self {
-        self.initial_interval = interval;
-        self
-    }
-
-    /// Sets the longest interval between polls.
-    pub fn max_interval(mut self, interval: Duration) -> Self {
-        self.max_interval = interval;
-        self
-    }
-
-    /// The polling schedule: `initial_interval` doubling up to `max_interval`, each wait
-    /// jittered between half its ceiling and the ceiling so that many waiters do not poll
-    /// in step. An interval of zero is raised to 1 ms so that polling never spins.
-    fn schedule(&self) -> Backoff {
-        let floor = Duration::from_millis(1);
-        Backoff::new(
-            self.initial_interval.max(floor),
-            self.max_interval.max(floor),
-        )
-    }
-}
-
 impl<'a> Analyses<'a> {
     pub(crate) fn new(client: &'a Client) -> Self {
         Self { client }
@@ -383,6 +485,7 @@ impl<'a> Analyses<'a> {
         typed(
             self.client,
             &CREATE_ANALYSIS,
+            check_path_segment(SESSION_ID, id.as_str()),
             Analysis::from_api,
             move |api, key| async move {
                 let mut request = api.create_analysis().id(id.as_str()).body(body);
@@ -400,6 +503,7 @@ impl<'a> Analyses<'a> {
         typed(
             self.client,
             &RETRIEVE_ANALYSIS,
+            check_path_segment(ANALYSIS_ID, id.as_str()),
             Analysis::from_api,
             move |api, _| async move { api.retrieve_analysis().id(id.as_str()).send().await },
         )
@@ -417,24 +521,20 @@ impl<'a> Analyses<'a> {
         options: WaitOptions,
     ) -> Result<Response<Analysis>> {
         let id = id.into();
-        let clock = self.client.shared.clock.clone();
-        let deadline = Deadline::after(clock.now(), options.timeout);
-        let schedule = options.schedule();
-        for poll in 1u32.. {
+        let mut poller = Poller::new(self.client.shared.clock.clone(), &options);
+        loop {
             let analysis = self.retrieve(id.clone()).await?;
             if analysis.status.is_terminal() {
                 return Ok(analysis);
             }
-            let wait = schedule.jittered(poll);
-            if !deadline.allows(clock.now(), wait) {
+            if !poller.pause().await {
                 return Err(Error::WaitTimeout {
-                    analysis_id: id.to_string(),
+                    waited_for: "analysis",
+                    id: id.to_string(),
                     last_status: analysis.status.to_string(),
                 });
             }
-            clock.sleep(wait).await;
         }
-        unreachable!("a u32 of polls outlasts any deadline")
     }
 }
 

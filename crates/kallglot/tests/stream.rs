@@ -209,7 +209,7 @@ async fn happy_path_ready_partial_final_with_translation_ended() {
                 json!({"type": "session.ready", "session_id": "sess_1"}),
             )
             .await;
-            for _ in 0..2 {
+            for _ in 0..3 {
                 let message = recv_json(&mut ws).await;
                 log.lock().unwrap().push(message);
             }
@@ -235,6 +235,7 @@ async fn happy_path_ready_partial_final_with_translation_ended() {
         .send_audio_as(Speaker::Agent, frame_ms(100))
         .await
         .unwrap();
+    sender.send_audio(frame_ms(100)).await.unwrap();
     match events.next().await {
         Some(Ok(Event::TranscriptPartial(p))) => assert_eq!(p.text, "Hol"),
         other => panic!("{other:?}"),
@@ -276,12 +277,20 @@ async fn happy_path_ready_partial_final_with_translation_ended() {
     assert_eq!(audio[0]["type"], "audio.input");
     assert_eq!(audio[0]["sequence"], 1);
     assert_eq!(audio[1]["sequence"], 2);
+    assert_eq!(audio[2]["sequence"], 3);
     assert_eq!(audio[0]["speaker"], "customer");
     assert_eq!(audio[1]["speaker"], "agent");
+    assert_eq!(audio[2]["speaker"], "customer");
+    let timestamp = |i: usize| audio[i]["timestamp_ms"].as_u64().unwrap();
     assert_eq!(
-        audio[1]["timestamp_ms"].as_u64().unwrap() - audio[0]["timestamp_ms"].as_u64().unwrap(),
+        timestamp(2) - timestamp(0),
         100,
-        "timestamps follow the audio"
+        "timestamps follow each speaker's audio"
+    );
+    assert_eq!(
+        timestamp(1),
+        timestamp(0),
+        "each speaker is its own timeline: the agent's first frame starts with the call"
     );
     assert_eq!(
         audio[0]["audio"],
@@ -579,7 +588,10 @@ async fn a_server_that_stops_reading_pushes_back_on_the_sender() {
         }
     })
     .await;
-    let options = StreamOptions::default().keepalive_interval(Duration::from_secs(3600));
+    // Long liveness bounds: this test is about backpressure, not about giving up.
+    let options = StreamOptions::default()
+        .keepalive_interval(Duration::from_secs(3600))
+        .write_timeout(Duration::from_secs(3600));
     let (sender, _events) = server.connect(options).await;
     let frame = frame_ms(200);
     let mut accepted = 0u64;
@@ -612,7 +624,10 @@ async fn end_racing_keep_alives_never_panics() {
             answer_end(&mut ws).await;
         })
         .await;
-        let options = StreamOptions::default().keepalive_interval(Duration::from_millis(1));
+        // Real time: a 2 ms pong timeout would be a race against the scheduler.
+        let options = StreamOptions::default()
+            .keepalive_interval(Duration::from_millis(1))
+            .pong_timeout(Duration::from_secs(60));
         let (sender, events) = server.connect(options).await;
         let a = sender.clone();
         let b = sender.clone();
@@ -730,7 +745,7 @@ async fn stream_audio_resamples_frames_and_ends_when_the_input_ends() {
         .stream_audio(
             &session,
             futures_util::stream::iter(chunks),
-            StreamOptions::default(),
+            StreamOptions::default().pacing(stream::Pacing::Unpaced),
         )
         .await
         .unwrap();
@@ -761,6 +776,551 @@ async fn stream_audio_resamples_frames_and_ends_when_the_input_ends() {
     assert_eq!(received.last().unwrap()["type"], "session.end");
 }
 
+/// Hostile peers: each of these hung the stream (or `end()`) forever before every wait
+/// had a deadline. All run under paused time, so the deadlines pass without real waiting.
+mod liveness {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+    use tokio::time::Instant;
+
+    /// Past the WebSocket handshake, reads raw bytes and throws them away: it never
+    /// answers anything, not even a WebSocket ping (a hung server behind a live kernel).
+    async fn swallow_everything(mut ws: Ws) {
+        let mut buffer = vec![0u8; 64 * 1024];
+        while let Ok(n) = ws.get_mut().read(&mut buffer).await {
+            if n == 0 {
+                return;
+            }
+        }
+    }
+
+    /// Holds the connection open and never reads from it again.
+    async fn never_read(ws: Ws) {
+        std::future::pending::<()>().await;
+        drop(ws);
+    }
+
+    /// Queues big audio frames from a background task until the sender blocks: the
+    /// server's and the kernel's buffers are then full.
+    async fn fill_the_pipe(sender: &stream::StreamSender) {
+        let feeder = sender.clone();
+        let (blocked_tx, blocked_rx) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            let big = MulawAudio::from_mulaw_bytes(vec![0xFF; 100_000]);
+            let mut blocked = Some(blocked_tx);
+            loop {
+                match tokio::time::timeout(Duration::from_secs(1), feeder.send_audio(big.clone()))
+                    .await
+                {
+                    Ok(Ok(())) => {}
+                    Ok(Err(_)) => return,
+                    Err(_) => {
+                        if let Some(tx) = blocked.take() {
+                            let _ = tx.send(());
+                        }
+                    }
+                }
+            }
+        });
+        tokio::time::timeout(Duration::from_secs(600), blocked_rx)
+            .await
+            .expect("the sender never blocked")
+            .unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_server_that_never_answers_a_ping_is_unresponsive() {
+        let server = serve(|ws, _| swallow_everything(ws)).await;
+        let options = StreamOptions::default().keepalive_interval(Duration::from_secs(15));
+        let start = Instant::now();
+        let (_sender, events) = server.connect(options).await;
+        let all = collect(events).await;
+        match &all[..] {
+            [
+                Err(Error::Stream(StreamError::Unresponsive {
+                    stall: stream::Stall::NoAnswerToPing,
+                    waited,
+                })),
+            ] => assert_eq!(*waited, Duration::from_secs(30), "twice the interval"),
+            other => panic!("{other:?}"),
+        }
+        // The first ping at 15 s, then 30 s of silence.
+        let elapsed = start.elapsed();
+        assert!(
+            (Duration::from_secs(45)..Duration::from_secs(46)).contains(&elapsed),
+            "{elapsed:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_busy_stream_to_a_silent_server_is_probed_and_found_unresponsive() {
+        let server = serve(|ws, _| swallow_everything(ws)).await;
+        let options = StreamOptions::default()
+            .keepalive_interval(Duration::from_secs(15))
+            .pong_timeout(Duration::from_secs(10));
+        let (sender, events) = server.connect(options).await;
+        // Audio every 100 ms: the sending side is never idle, so only the probe of the
+        // receiving side can notice the silence.
+        tokio::spawn(async move {
+            while sender.send_audio(frame_ms(100)).await.is_ok() {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        });
+        let all = collect(events).await;
+        assert!(
+            matches!(
+                &all[..],
+                [Err(Error::Stream(StreamError::Unresponsive {
+                    stall: stream::Stall::NoAnswerToPing,
+                    ..
+                }))]
+            ),
+            "{all:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_server_that_stops_reading_is_unresponsive_once_a_write_blocks() {
+        let server = serve(|ws, _| never_read(ws)).await;
+        let options = StreamOptions::default().keepalive_interval(Duration::from_secs(3600));
+        let (sender, events) = server.connect(options).await;
+        fill_the_pipe(&sender).await;
+        let all = collect(events).await;
+        assert!(
+            matches!(
+                &all[..],
+                [Err(Error::Stream(StreamError::Unresponsive {
+                    stall: stream::Stall::WriteBlocked,
+                    waited,
+                }))] if *waited == Duration::from_secs(10)
+            ),
+            "{all:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn end_returns_within_the_end_timeout_when_the_server_stops_reading() {
+        let server = serve(|ws, _| never_read(ws)).await;
+        // The other bounds are far away: only end()'s own deadline may save it.
+        let options = StreamOptions::default()
+            .keepalive_interval(Duration::from_secs(3600))
+            .write_timeout(Duration::from_secs(3600))
+            .end_timeout(Duration::from_secs(5));
+        let (sender, events) = server.connect(options).await;
+        fill_the_pipe(&sender).await;
+        let start = Instant::now();
+        let ended = tokio::time::timeout(Duration::from_secs(600), sender.end())
+            .await
+            .expect("end() must return");
+        assert!(
+            matches!(ended, Err(Error::Stream(StreamError::EndTimedOut(t))) if t == Duration::from_secs(5)),
+            "{ended:?}"
+        );
+        assert!(
+            start.elapsed() <= Duration::from_secs(5),
+            "{:?}",
+            start.elapsed()
+        );
+        // The stream shuts down too, within the close bound.
+        let all = collect(events).await;
+        assert!(
+            matches!(all.last(), Some(Ok(Event::Closed(c))) if !c.session_ended),
+            "{all:?}"
+        );
+        assert!(
+            start.elapsed() <= Duration::from_secs(10),
+            "{:?}",
+            start.elapsed()
+        );
+        assert!(sender.is_closed());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn end_returns_within_the_end_timeout_when_the_server_swallows_session_end() {
+        let server = serve(|ws, _| swallow_everything(ws)).await;
+        let options = StreamOptions::default().end_timeout(Duration::from_secs(3));
+        let (sender, events) = server.connect(options).await;
+        let start = Instant::now();
+        let ended = tokio::time::timeout(Duration::from_secs(600), sender.end())
+            .await
+            .expect("end() must return");
+        assert!(
+            matches!(ended, Err(Error::Stream(StreamError::EndTimedOut(_)))),
+            "{ended:?}"
+        );
+        assert_eq!(start.elapsed(), Duration::from_secs(3));
+        // It does not answer our close frame either: Events still ends.
+        let all = collect(events).await;
+        assert!(matches!(all.last(), Some(Ok(Event::Closed(_)))), "{all:?}");
+    }
+
+    /// Answers `session.end` with `session.ended`, then never reads again, so our close
+    /// frame is never answered.
+    async fn end_then_ignore_the_close(mut ws: Ws) {
+        loop {
+            let message = recv_json(&mut ws).await;
+            if message["type"] == "session.end" {
+                break;
+            }
+        }
+        send_json(
+            &mut ws,
+            json!({"type": "session.ended", "session_id": "sess_1", "reason": "explicit_end"}),
+        )
+        .await;
+        never_read(ws).await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn session_ended_without_a_close_reply_still_ends_the_events() {
+        let server = serve(|ws, _| end_then_ignore_the_close(ws)).await;
+        let (sender, events) = server.connect(StreamOptions::default()).await;
+        let start = Instant::now();
+        sender.end().await.unwrap();
+        let all = collect(events).await;
+        assert!(matches!(&all[0], Ok(Event::SessionEnded { .. })), "{all:?}");
+        assert!(
+            matches!(
+                &all[1..],
+                [Ok(Event::Closed(Closed {
+                    code: None,
+                    session_ended: true,
+                    ..
+                }))]
+            ),
+            "{all:?}"
+        );
+        // The default close timeout.
+        assert_eq!(start.elapsed(), Duration::from_secs(5));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_server_that_ends_the_session_but_never_closes_still_ends_the_events() {
+        let server = serve(|mut ws, _| async move {
+            send_json(
+                &mut ws,
+                json!({"type": "session.ended", "session_id": "sess_1", "reason": "timeout"}),
+            )
+            .await;
+            never_read(ws).await;
+        })
+        .await;
+        let options = StreamOptions::default().close_timeout(Duration::from_secs(2));
+        let (sender, events) = server.connect(options).await;
+        let all = collect(events).await;
+        assert!(
+            matches!(
+                &all[..],
+                [
+                    Ok(Event::SessionEnded { .. }),
+                    Ok(Event::Closed(Closed {
+                        session_ended: true,
+                        ..
+                    }))
+                ]
+            ),
+            "{all:?}"
+        );
+        // end() after the session ended is immediate.
+        sender.end().await.unwrap_or(());
+    }
+
+    #[tokio::test]
+    async fn every_duration_option_saturates_at_duration_max() {
+        let server = serve(|mut ws, _| async move {
+            answer_end(&mut ws).await;
+        })
+        .await;
+        let options = StreamOptions::default()
+            .keepalive_interval(Duration::MAX)
+            .pong_timeout(Duration::MAX)
+            .write_timeout(Duration::MAX)
+            .end_timeout(Duration::MAX)
+            .close_timeout(Duration::MAX)
+            .connect_timeout(Duration::MAX);
+        let (sender, events) = server.connect(options).await;
+        sender.send_audio(frame_ms(100)).await.unwrap();
+        sender.ping().await.unwrap();
+        sender.end().await.unwrap();
+        let all = collect(events).await;
+        assert!(
+            matches!(all.last(), Some(Ok(Event::Closed(c))) if c.session_ended),
+            "{all:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_zero_keep_alive_interval_does_not_spin() {
+        let pings = Arc::new(Mutex::new(0u32));
+        let count = pings.clone();
+        let server = serve(move |mut ws, _| {
+            let count = count.clone();
+            async move {
+                while let Some(Ok(message)) = ws.next().await {
+                    if let Message::Text(text) = message
+                        && text.contains("\"ping\"")
+                    {
+                        *count.lock().unwrap() += 1;
+                        send_json(&mut ws, json!({"type": "pong"})).await;
+                    }
+                }
+            }
+        })
+        .await;
+        let options = StreamOptions::default().keepalive_interval(Duration::ZERO);
+        let (_sender, _events) = server.connect(options).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        // At most one ping per millisecond, not one per loop turn.
+        let pings = *pings.lock().unwrap();
+        assert!((1..=110).contains(&pings), "{pings}");
+    }
+}
+
+/// `stream_audio`: real-time pacing, both parties of a call, and chunks that fail.
+mod feeding {
+    use super::*;
+    use kallglot::stream::audio::Pcm;
+    use kallglot::stream::{AudioChunk, Pacing, PartyChunk};
+    use tokio::time::Instant;
+
+    /// One `audio.input` (or `session.end`) as the server saw it, with when it arrived.
+    #[derive(Debug, Clone)]
+    struct Seen {
+        at: Duration,
+        message: Value,
+    }
+
+    impl Seen {
+        fn payload(&self) -> Vec<u8> {
+            let b64 = self.message["audio"]["payload"].as_str().unwrap();
+            decode_base64(b64)
+        }
+    }
+
+    fn decode_base64(text: &str) -> Vec<u8> {
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let values: Vec<u32> = text
+            .bytes()
+            .filter(|&b| b != b'=')
+            .map(|b| ALPHABET.iter().position(|&a| a == b).unwrap() as u32)
+            .collect();
+        let mut out = Vec::new();
+        for chunk in values.chunks(4) {
+            let n = chunk
+                .iter()
+                .enumerate()
+                .fold(0, |n, (i, v)| n | v << (18 - 6 * i));
+            for i in 0..chunk.len() - 1 {
+                out.push((n >> (16 - 8 * i)) as u8);
+            }
+        }
+        out
+    }
+
+    /// A server that records every message with its arrival time (from the first one)
+    /// and answers `session.end`; `done` fires when the connection is over.
+    async fn recording_server() -> (
+        Server,
+        Arc<Mutex<Vec<Seen>>>,
+        tokio::sync::oneshot::Receiver<()>,
+    ) {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+        let done_tx = Arc::new(Mutex::new(Some(done_tx)));
+        let log = seen.clone();
+        let server = serve(move |mut ws, _| {
+            let log = log.clone();
+            let done_tx = done_tx.clone();
+            async move {
+                let mut first: Option<Instant> = None;
+                while let Some(Ok(frame)) = ws.next().await {
+                    let Message::Text(text) = frame else { continue };
+                    let message: Value = serde_json::from_str(&text).unwrap();
+                    let start = *first.get_or_insert_with(Instant::now);
+                    let is_end = message["type"] == "session.end";
+                    log.lock().unwrap().push(Seen {
+                        at: start.elapsed(),
+                        message,
+                    });
+                    if is_end {
+                        send_json(
+                            &mut ws,
+                            json!({"type": "session.ended", "session_id": "sess_1",
+                                   "reason": "explicit_end"}),
+                        )
+                        .await;
+                    }
+                }
+                if let Some(tx) = done_tx.lock().unwrap().take() {
+                    let _ = tx.send(());
+                }
+            }
+        })
+        .await;
+        (server, seen, done_rx)
+    }
+
+    /// Streams `items` with `pacing` under paused time (the session is fetched first, on
+    /// real time, from a REST mock) and returns the events and what the server saw.
+    async fn stream_items(
+        items: Vec<PartyChunk>,
+        pacing: Pacing,
+    ) -> (Vec<Result<Event, Error>>, Vec<Seen>) {
+        let (server, seen, done) = recording_server().await;
+        let (_rest, client, _clock, session) = reconnect::rest(server.addr, &["active"]).await;
+        tokio::time::pause();
+        let events = client
+            .sessions()
+            .stream_audio(
+                &session,
+                futures_util::stream::iter(items),
+                StreamOptions::default().pacing(pacing),
+            )
+            .await
+            .unwrap();
+        let all = collect(events).await;
+        tokio::time::timeout(Duration::from_secs(60), done)
+            .await
+            .expect("the server saw the connection end")
+            .unwrap();
+        tokio::time::resume();
+        let seen = seen.lock().unwrap().clone();
+        (all, seen)
+    }
+
+    fn mono_8k(ms: usize) -> PartyChunk {
+        AudioChunk::Pcm16 {
+            samples: vec![0; ms * 8],
+            sample_rate_hz: 8000,
+        }
+        .into()
+    }
+
+    fn arrivals(seen: &[Seen]) -> Vec<u128> {
+        seen.iter().map(|s| s.at.as_millis()).collect()
+    }
+
+    #[tokio::test]
+    async fn frames_go_out_in_real_time_by_default() {
+        let (all, seen) = stream_items(vec![mono_8k(1000)], Pacing::default()).await;
+        assert!(
+            matches!(all.last(), Some(Ok(Event::Closed(c))) if c.session_ended),
+            "{all:?}"
+        );
+        // Ten 100 ms frames, 100 ms apart, then session.end once the audio has played.
+        assert_eq!(
+            arrivals(&seen),
+            [0, 100, 200, 300, 400, 500, 600, 700, 800, 900, 1000]
+        );
+        assert_eq!(seen.last().unwrap().message["type"], "session.end");
+    }
+
+    #[tokio::test]
+    async fn faster_pacing_for_backfill_and_tests() {
+        let (_, seen) = stream_items(vec![mono_8k(400)], Pacing::Accelerated(4.0)).await;
+        assert_eq!(arrivals(&seen), [0, 25, 50, 75, 100]);
+        let (_, seen) = stream_items(vec![mono_8k(400)], Pacing::Unpaced).await;
+        assert_eq!(arrivals(&seen), [0, 0, 0, 0, 0]);
+        // Nonsense factors mean unpaced, never a panic or a stall.
+        for factor in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+            let (_, seen) = stream_items(vec![mono_8k(200)], Pacing::Accelerated(factor)).await;
+            assert_eq!(arrivals(&seen), [0, 0, 0], "{factor}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stereo_recording_streams_both_parties_side_by_side() {
+        // 500 ms at 16 kHz: the agent (left) speaks a tone, the customer (right) is silent.
+        let samples: Vec<i16> = (0..8_000)
+            .flat_map(|i| {
+                let tone = (i as f64 * 300.0 * std::f64::consts::TAU / 16_000.0).sin() * 9_000.0;
+                [tone as i16, 0]
+            })
+            .collect();
+        let call = Pcm::new(samples, 16_000, 2).unwrap();
+        let items = PartyChunk::per_channel(&call, &[Speaker::Agent, Speaker::Customer]).unwrap();
+        assert_eq!(items.len(), 10, "100 ms blocks, alternating");
+        let (all, seen) = stream_items(items, Pacing::RealTime).await;
+        assert!(
+            matches!(all.last(), Some(Ok(Event::Closed(c))) if c.session_ended),
+            "{all:?}"
+        );
+        let audio: Vec<&Seen> = seen
+            .iter()
+            .filter(|s| s.message["type"] == "audio.input")
+            .collect();
+        let party = |who: &str| -> Vec<&Seen> {
+            audio
+                .iter()
+                .copied()
+                .filter(|s| s.message["speaker"] == who)
+                .collect()
+        };
+        let (agent, customer) = (party("agent"), party("customer"));
+        assert_eq!(agent.len(), 5, "{seen:?}");
+        assert_eq!(customer.len(), 5, "{seen:?}");
+        assert_eq!(audio.len(), 10, "no other speaker");
+        // Each party's audio is its own channel.
+        assert!(agent.iter().any(|s| s.payload().iter().any(|&b| b != 0xFF)));
+        assert!(
+            customer
+                .iter()
+                .all(|s| s.payload().iter().all(|&b| b == 0xFF))
+        );
+        for frames in [&agent, &customer] {
+            // Both timelines run in real time, side by side: frame k at k × 100 ms.
+            let at: Vec<u128> = frames.iter().map(|s| s.at.as_millis()).collect();
+            assert_eq!(at, [0, 100, 200, 300, 400], "{seen:?}");
+            // Timestamps follow each party's own audio.
+            let ts: Vec<u64> = frames
+                .iter()
+                .map(|s| s.message["timestamp_ms"].as_u64().unwrap())
+                .collect();
+            let offsets: Vec<u64> = ts.iter().map(|t| t - ts[0]).collect();
+            assert_eq!(offsets[..4], [0, 100, 200, 300]);
+        }
+        assert_eq!(
+            agent[0].message["timestamp_ms"], customer[0].message["timestamp_ms"],
+            "both parties start with the call"
+        );
+        // Sequence numbers stay one increasing series across both parties.
+        let sequences: Vec<u64> = audio
+            .iter()
+            .map(|s| s.message["sequence"].as_u64().unwrap())
+            .collect();
+        assert_eq!(sequences, (1..=10).collect::<Vec<u64>>());
+    }
+
+    #[tokio::test]
+    async fn a_chunk_that_cannot_be_converted_is_an_error_on_the_stream() {
+        let items = vec![
+            mono_8k(100),
+            AudioChunk::Pcm16 {
+                samples: vec![0; 100],
+                sample_rate_hz: 0,
+            }
+            .into(),
+            mono_8k(100),
+        ];
+        let (all, seen) = stream_items(items, Pacing::Unpaced).await;
+        assert!(
+            matches!(
+                all.last(),
+                Some(Err(Error::Stream(StreamError::Audio(
+                    kallglot::stream::AudioError::ZeroSampleRate
+                ))))
+            ),
+            "{all:?}"
+        );
+        // The first frame went out; nothing after the bad chunk, and no session.end.
+        let kinds: Vec<&str> = seen
+            .iter()
+            .map(|s| s.message["type"].as_str().unwrap())
+            .collect();
+        assert_eq!(kinds, ["audio.input"], "{seen:?}");
+    }
+}
+
 mod reconnect {
     use super::*;
     use wiremock::matchers::{method, path};
@@ -780,7 +1340,7 @@ mod reconnect {
     /// A REST mock answering the session's GETs with `statuses` in turn (the last one
     /// repeats), a client with a manual clock, and the session fetched once (consuming
     /// the first status), ready to connect.
-    async fn rest(
+    pub(super) async fn rest(
         ws_addr: SocketAddr,
         statuses: &[&str],
     ) -> (MockServer, Client, ManualClock, kallglot::model::Session) {
@@ -888,5 +1448,38 @@ mod reconnect {
             ),
             "{all:?}"
         );
+    }
+
+    #[tokio::test]
+    async fn an_unresponsive_server_is_replaced_by_a_reconnect() {
+        let ws = serve(|mut ws, index| async move {
+            if index == 0 {
+                // Hung: reads bytes but never answers anything.
+                use tokio::io::AsyncReadExt;
+                let mut buffer = vec![0u8; 4096];
+                while let Ok(n) = ws.get_mut().read(&mut buffer).await {
+                    if n == 0 {
+                        return;
+                    }
+                }
+            } else {
+                answer_end(&mut ws).await;
+            }
+        })
+        .await;
+        let (_rest, client, _clock, session) = rest(ws.addr, &["active", "active"]).await;
+        // Real time (the REST mock runs on real time), so short bounds.
+        let options = StreamOptions::default()
+            .keepalive_interval(Duration::from_millis(50))
+            .pong_timeout(Duration::from_millis(150))
+            .reconnect(ReconnectPolicy::new(3));
+        let (sender, mut events) = client.sessions().connect(&session, options).await.unwrap();
+        let first = tokio::time::timeout(Duration::from_secs(30), events.next())
+            .await
+            .expect("the hung server must be noticed");
+        assert_eq!(first.unwrap().unwrap(), Event::Reconnected { attempt: 1 });
+        sender.end().await.unwrap();
+        let rest = collect(events).await;
+        assert!(matches!(rest.last(), Some(Ok(Event::Closed(c))) if c.session_ended));
     }
 }

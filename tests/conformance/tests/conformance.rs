@@ -19,6 +19,8 @@ use futures_util::{FutureExt, SinkExt, StreamExt};
 use kallglot::model::{CreateSessionParams, Language, Mode};
 use kallglot::stream::{self, Event, MulawAudio, StreamOptions};
 use kallglot::{AuthStyle, Method};
+use kallglot_conformance::manifest;
+use kallglot_conformance::report::{self, Row};
 use serde_json::{Value, json};
 use support::*;
 use tokio_tungstenite::tungstenite::Message;
@@ -29,13 +31,13 @@ type Output = Pin<Box<dyn Future<Output = String>>>;
 type Scenario = Box<dyn Fn() -> Output>;
 
 fn main() {
-    let manifest = load_manifest();
+    let manifest = manifest::load();
     let scenarios = registry();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    let mut rows: Vec<(String, Result<(), String>)> = Vec::new();
+    let mut rows: Vec<Row> = Vec::new();
 
     // Coverage, both ways: every documented entry has a scenario and every scenario
     // names a documented entry.
@@ -54,7 +56,7 @@ fn main() {
             "entries without a scenario: {missing:?}; scenarios without an entry: {unknown:?}"
         ))
     };
-    rows.push(("coverage (manifest <-> scenarios)".into(), coverage));
+    rows.push(Row::new("coverage (manifest <-> scenarios)", coverage));
 
     let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     for (id, run) in &scenarios {
@@ -82,59 +84,13 @@ fn main() {
                 .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
                 .unwrap_or_else(|| "scenario panicked".into())
         });
-        rows.push((id.clone(), result));
+        rows.push(Row::new(id.clone(), result));
     }
 
-    let width = rows.iter().map(|(id, _)| id.len()).max().unwrap_or(10);
-    println!("\n{:width$}  status", "entry");
-    println!("{}  ------", "-".repeat(width));
-    for (id, result) in &rows {
-        match result {
-            Ok(()) => println!("{id:width$}  ok"),
-            Err(e) => println!("{id:width$}  FAILED: {}", e.lines().next().unwrap_or("")),
-        }
-    }
-    let failed = rows.iter().filter(|(_, r)| r.is_err()).count();
-    println!(
-        "\nconformance: {} passed, {failed} failed",
-        rows.len() - failed
-    );
-    if failed > 0 {
-        for (id, result) in &rows {
-            if let Err(e) = result {
-                eprintln!("\n--- {id} ---\n{e}");
-            }
-        }
+    print!("{}", report::render("conformance", &rows));
+    if report::failures(&rows) > 0 {
         std::process::exit(1);
     }
-}
-
-/// Entry ids (`table/key`, nested tables joined with `.`) and their descriptions.
-fn load_manifest() -> BTreeMap<String, String> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/documented.toml");
-    let text = std::fs::read_to_string(path).expect("documented.toml is readable");
-    let table: toml::Table = toml::from_str(&text).expect("documented.toml is valid TOML");
-    let mut entries = BTreeMap::new();
-    fn walk(prefix: &str, table: &toml::Table, entries: &mut BTreeMap<String, String>) {
-        for (key, value) in table {
-            match value {
-                toml::Value::Table(inner) => {
-                    let prefix = if prefix.is_empty() {
-                        key.clone()
-                    } else {
-                        format!("{prefix}.{key}")
-                    };
-                    walk(&prefix, inner, entries);
-                }
-                toml::Value::String(description) => {
-                    entries.insert(format!("{prefix}/{key}"), description.clone());
-                }
-                other => panic!("documented.toml: {prefix}/{key} must be a string, not {other}"),
-            }
-        }
-    }
-    walk("", &table, &mut entries);
-    entries
 }
 
 fn snapshot_name(id: &str) -> String {
@@ -259,6 +215,10 @@ fn registry() -> BTreeMap<String, Scenario> {
             );
         }
     }
+    add(
+        "sdk_output/error_debug",
+        Box::new(|| Box::pin(error_debug())),
+    );
     add(
         "error_codes.current/agent_not_found",
         Box::new(|| Box::pin(agent_not_found())),
@@ -611,6 +571,25 @@ async fn create_session_error(status: u16, kind: &str, code: &str) -> String {
         .await
         .unwrap_err();
     format!("HTTP {status} {kind}/{code}\n{}", render_error(&err))
+}
+
+/// The one scenario that shows an error's full `Debug`: every other error snapshot shows
+/// its typed fields and `Display`, so a new field changes this file alone.
+async fn error_debug() -> String {
+    let server = server_with(
+        documented_headers(ResponseTemplate::new(403)).set_body_json(error_body(
+            "permission_error",
+            "insufficient_permissions",
+            "Described by the server.",
+        )),
+    )
+    .await;
+    let err = client(&server)
+        .sessions()
+        .retrieve("sess_01HXYZ123456789")
+        .await
+        .unwrap_err();
+    format!("{err:#?}")
 }
 
 async fn agent_not_found() -> String {

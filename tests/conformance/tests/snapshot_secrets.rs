@@ -1,4 +1,5 @@
-//! No committed snapshot contains a fake secret used by the scenarios.
+//! What the committed snapshots may contain: no fake secret used by the scenarios, and
+//! the full `Debug` of an error in one snapshot only.
 
 mod support;
 
@@ -48,4 +49,21 @@ fn the_scan_would_catch_a_leak() {
         scrubbed,
         "authorization: Bearer [api key], token=[stream token]"
     );
+}
+
+#[test]
+fn only_the_dedicated_scenario_dumps_an_error_debug() {
+    // Error snapshots show `Display` and the typed fields; a `Debug` dump in each of them
+    // would make one new field rewrite them all. One scenario keeps the dump.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("snapshots");
+    let mut dumps = Vec::new();
+    for entry in std::fs::read_dir(&dir).expect("the snapshots directory exists") {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        if text.contains("ApiError {") || text.contains("Api(\n") {
+            dumps.push(path.file_name().unwrap().to_string_lossy().into_owned());
+        }
+    }
+    dumps.sort();
+    assert_eq!(dumps, ["sdk_output_error_debug.snap"]);
 }

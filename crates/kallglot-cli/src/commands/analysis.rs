@@ -1,9 +1,9 @@
 //! `kallglot analysis create [--wait]|get`
 
+use kallglot::WaitOptions;
 use kallglot::model::{AnalysisPart, CreateAnalysisParams};
-use kallglot::{Method, WaitOptions};
 
-use super::{client, segment};
+use super::client;
 use crate::cli::{AnalysisCommand, Cli};
 use crate::exit::Failure;
 use crate::output;
@@ -35,19 +35,18 @@ pub async fn run(cli: &Cli, command: &AnalysisCommand) -> Result<(), Failure> {
                 created
             };
             if cli.json {
-                let path = format!("/v1/analyses/{}", segment(analysis.id.as_str()));
-                output::json(&*client.request(Method::Get, &path).await?);
+                output::json(&*analysis);
             } else {
                 output::analysis(&analysis);
                 println!("{}", output::figures(analysis.meta()));
             }
         }
         AnalysisCommand::Get { id } => {
+            let analysis = client.analyses().retrieve(id.as_str()).await?;
             if cli.json {
-                let path = format!("/v1/analyses/{}", segment(id));
-                output::json(&*client.request(Method::Get, &path).await?);
+                output::json(&*analysis);
             } else {
-                output::analysis(&*client.analyses().retrieve(id.as_str()).await?);
+                output::analysis(&analysis);
             }
         }
     }

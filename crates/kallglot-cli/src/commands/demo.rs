@@ -5,24 +5,24 @@ use std::time::Duration;
 use kallglot::model::{
     AnalysisPart, CreateAnalysisParams, CreateSessionParams, Language, Mode, Speaker,
 };
-use kallglot::stream::audio::{Framer, MulawAudio, SAMPLE_RATE_HZ};
+use kallglot::stream::PartyChunk;
+use kallglot::stream::audio::{Pcm, SAMPLE_RATE_HZ};
 use kallglot::{Client, WaitOptions};
 
-use super::stream::stream_frames;
+use super::stream::{pacing, stream_audio};
 use crate::exit::Failure;
 use crate::output;
 
-/// Each synthetic turn lasts this long. The emulator keeps one audio timeline per
-/// speaker and scripts an utterance per [`UTTERANCE`] of it: with two alternating
-/// speakers, every turn yields a transcript line.
+/// Each synthetic turn lasts this long. Both parties stream all the time, as the two
+/// legs of a call do (the one not speaking sends silence); the emulator's conversation
+/// clock follows that call time and scripts an utterance per [`UTTERANCE`] of it, so
+/// every turn yields a transcript line.
 const TURN: Duration = Duration::from_millis(1_000);
-const UTTERANCE: Duration = Duration::from_millis(500);
+const UTTERANCE: Duration = TURN;
 const TURNS: usize = 6;
 
 pub async fn run(speed: f64) -> Result<(), Failure> {
-    if !(speed > 0.0 && speed.is_finite()) {
-        return Err(Failure::usage("--speed must be a positive number"));
-    }
+    let pacing = pacing(speed)?;
     println!("== Kallglot demo: everything runs locally against the embedded emulator ==\n");
     let server = kallglot_mock::MockServer::builder()
         .utterance_duration(UTTERANCE)
@@ -51,8 +51,8 @@ pub async fn run(speed: f64) -> Result<(), Failure> {
     println!(
         "-- live bilingual transcript ({TURNS} turns of sample audio, streamed in real time) --"
     );
-    let frames = sample_conversation();
-    let ended = stream_frames(&client, &session, frames, speed, false).await?;
+    let (items, total) = sample_conversation()?;
+    let ended = stream_audio(&client, &session, items, total, pacing, false).await?;
     println!();
     if !ended {
         return Err(Failure::local(
@@ -118,40 +118,35 @@ pub async fn run(speed: f64) -> Result<(), Failure> {
     Ok(())
 }
 
-/// A short synthetic conversation: alternating customer and agent "voices" (harmonic
-/// tones with a syllable-rate envelope), 8 kHz μ-law in 100 ms frames. The emulator's
-/// transcripts are scripted and paced by the amount of audio, so the sound only has to
-/// be plausible, and synthesizing it keeps binary files out of the repository.
-fn sample_conversation() -> Vec<(MulawAudio, Speaker)> {
-    let mut frames = Vec::new();
+/// A short synthetic call: the customer (left channel) and the agent (right) take turns,
+/// as harmonic tones with a syllable-rate envelope, while the other channel is silent.
+/// It is split into the two parties, 8 kHz. The emulator's transcripts
+/// are scripted and paced by the amount of audio, so the sound only has to be plausible,
+/// and synthesizing it keeps binary files out of the repository.
+fn sample_conversation() -> Result<(Vec<PartyChunk>, Duration), Failure> {
+    let per_turn = (TURN.as_secs_f64() * f64::from(SAMPLE_RATE_HZ)) as usize;
+    let mut stereo = Vec::with_capacity(2 * per_turn * TURNS);
     for turn in 0..TURNS {
-        let (speaker, pitch) = if turn % 2 == 0 {
-            (Speaker::Customer, 140.0)
+        let (channel, pitch) = if turn % 2 == 0 {
+            (0, 140.0)
         } else {
-            (Speaker::Agent, 210.0)
+            (1, 210.0)
         };
-        let samples = (TURN.as_secs_f64() * f64::from(SAMPLE_RATE_HZ)) as usize;
-        let pcm: Vec<i16> = (0..samples)
-            .map(|i| {
-                let t = i as f64 / f64::from(SAMPLE_RATE_HZ);
-                let syllables = 0.5 - 0.5 * (std::f64::consts::TAU * 4.0 * t).cos();
-                let voice: f64 = (1..=5)
-                    .map(|h| {
-                        (std::f64::consts::TAU * pitch * f64::from(h) * t).sin() / f64::from(h)
-                    })
-                    .sum();
-                (voice * syllables * 6_000.0) as i16
-            })
-            .collect();
-        let audio = MulawAudio::from_pcm16(&pcm, SAMPLE_RATE_HZ).expect("8 kHz audio");
-        let mut framer = Framer::default();
-        framer.push(&audio);
-        while let Some(frame) = framer.next_frame() {
-            frames.push((frame, speaker.clone()));
-        }
-        if let Some(rest) = framer.finish() {
-            frames.push((rest, speaker.clone()));
+        for i in 0..per_turn {
+            let t = i as f64 / f64::from(SAMPLE_RATE_HZ);
+            let syllables = 0.5 - 0.5 * (std::f64::consts::TAU * 4.0 * t).cos();
+            let voice: f64 = (1..=5)
+                .map(|h| (std::f64::consts::TAU * pitch * f64::from(h) * t).sin() / f64::from(h))
+                .sum();
+            let sample = (voice * syllables * 6_000.0) as i16;
+            let mut frame = [0_i16; 2];
+            frame[channel] = sample;
+            stereo.extend(frame);
         }
     }
-    frames
+    let local = |e: kallglot::stream::AudioError| Failure::local(e.to_string());
+    let call = Pcm::new(stereo, SAMPLE_RATE_HZ, 2).map_err(local)?;
+    let items =
+        PartyChunk::per_channel(&call, &[Speaker::Customer, Speaker::Agent]).map_err(local)?;
+    Ok((items, call.duration()))
 }

@@ -30,19 +30,6 @@ pub fn client(cli: &Cli) -> Result<Client, Failure> {
     Ok(builder.build()?)
 }
 
-/// An id as one URL path segment: ids are opaque, so anything outside the unreserved set
-/// is percent-encoded rather than trusted.
-pub fn segment(id: &str) -> String {
-    id.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 /// Session parameters from the command line.
 pub fn create_params(args: &CreateSession) -> Result<CreateSessionParams, Failure> {
     let mode = match args.mode {

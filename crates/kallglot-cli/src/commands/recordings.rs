@@ -4,10 +4,9 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use kallglot::Method;
 use tokio::io::AsyncWrite;
 
-use super::{client, segment};
+use super::client;
 use crate::cli::{Cli, RecordingsCommand};
 use crate::exit::Failure;
 use crate::output;
@@ -16,11 +15,10 @@ pub async fn run(cli: &Cli, command: &RecordingsCommand) -> Result<(), Failure> 
     let client = client(cli)?;
     match command {
         RecordingsCommand::List { session_id } => {
+            let list = client.sessions().recordings(session_id.as_str()).await?;
             if cli.json {
-                let path = format!("/v1/sessions/{}/recordings", segment(session_id));
-                output::json(&*client.request(Method::Get, &path).await?);
+                output::json(&*list);
             } else {
-                let list = client.sessions().recordings(session_id.as_str()).await?;
                 if list.data.is_empty() {
                     println!("no recordings (they appear once the session has ended)");
                 }
@@ -30,11 +28,11 @@ pub async fn run(cli: &Cli, command: &RecordingsCommand) -> Result<(), Failure> 
             }
         }
         RecordingsCommand::Get { id } => {
+            let recording = client.recordings().retrieve(id.as_str()).await?;
             if cli.json {
-                let path = format!("/v1/recordings/{}", segment(id));
-                output::json(&*client.request(Method::Get, &path).await?);
+                output::json(&*recording);
             } else {
-                output::recording(&*client.recordings().retrieve(id.as_str()).await?);
+                output::recording(&recording);
             }
         }
         RecordingsCommand::Download { id, output: path } => {

@@ -1,8 +1,6 @@
 //! `kallglot sessions create|get|end|transcript`
 
-use kallglot::Method;
-
-use super::{client, create_params, segment};
+use super::{client, create_params};
 use crate::cli::{Cli, SessionsCommand};
 use crate::exit::Failure;
 use crate::output;
@@ -12,36 +10,30 @@ pub async fn run(cli: &Cli, command: &SessionsCommand) -> Result<(), Failure> {
     match command {
         SessionsCommand::Create(args) => {
             let params = create_params(args)?;
+            let mut call = client.sessions().create(params);
+            if let Some(key) = &args.idempotency_key {
+                call = call.idempotency_key(key.clone());
+            }
+            let session = call.await?;
             if cli.json {
-                let mut request = client
-                    .request(Method::Post, "/v1/sessions")
-                    .json(params.to_json());
-                if let Some(key) = &args.idempotency_key {
-                    request = request.idempotency_key(key.clone());
-                }
-                output::json(&*request.await?);
+                output::json(&*session);
             } else {
-                let mut call = client.sessions().create(params);
-                if let Some(key) = &args.idempotency_key {
-                    call = call.idempotency_key(key.clone());
-                }
-                output::session(&call.await?);
+                output::session(&session);
             }
         }
         SessionsCommand::Get { id } => {
+            let session = client.sessions().retrieve(id.as_str()).await?;
             if cli.json {
-                let path = format!("/v1/sessions/{}", segment(id));
-                output::json(&*client.request(Method::Get, &path).await?);
+                output::json(&*session);
             } else {
-                output::session(&client.sessions().retrieve(id.as_str()).await?);
+                output::session(&session);
             }
         }
         SessionsCommand::End { id } => {
+            let ended = client.sessions().end(id.as_str()).await?;
             if cli.json {
-                let path = format!("/v1/sessions/{}/end", segment(id));
-                output::json(&*client.request(Method::Post, &path).await?);
+                output::json(&*ended);
             } else {
-                let ended = client.sessions().end(id.as_str()).await?;
                 println!(
                     "session {} {} ({} s)",
                     ended.id,
@@ -54,11 +46,11 @@ pub async fn run(cli: &Cli, command: &SessionsCommand) -> Result<(), Failure> {
             }
         }
         SessionsCommand::Transcript { id } => {
+            let transcript = client.sessions().transcript(id.as_str()).await?;
             if cli.json {
-                let path = format!("/v1/sessions/{}/transcript", segment(id));
-                output::json(&*client.request(Method::Get, &path).await?);
+                output::json(&*transcript);
             } else {
-                output::transcript(&*client.sessions().transcript(id.as_str()).await?);
+                output::transcript(&transcript);
             }
         }
     }

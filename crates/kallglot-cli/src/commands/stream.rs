@@ -5,21 +5,26 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use kallglot::model::{Session, Speaker};
-use kallglot::stream::audio::{Framer, MulawAudio, Resampler, SAMPLE_RATE_HZ};
-use kallglot::stream::{Event, StreamOptions};
+use kallglot::stream::audio::{Pcm, read_wav};
+use kallglot::stream::{AudioChunk, Event, Pacing, PartyChunk, StreamOptions};
 use kallglot::{Client, Response};
 
 use super::{client, create_params};
 use crate::cli::{Cli, StreamArgs};
 use crate::exit::Failure;
-use crate::wav;
 
 pub async fn run(cli: &Cli, args: &StreamArgs) -> Result<(), Failure> {
-    if !(args.speed > 0.0 && args.speed.is_finite()) {
-        return Err(Failure::usage("--speed must be a positive number"));
-    }
-    let pcm = wav::read(&args.wav).map_err(Failure::local)?;
-    let frames = to_frames(&pcm)?;
+    let pacing = pacing(args.speed)?;
+    // The whole file is read and checked before a session is created for it.
+    let pcm =
+        read_wav(&args.wav).map_err(|e| Failure::local(format!("{}: {e}", args.wav.display())))?;
+    let items = match &args.split_channels {
+        Some(speakers) => split(&pcm, speakers)?,
+        None => vec![PartyChunk::new(
+            Speaker::from(args.speaker.as_str()),
+            AudioChunk::from(pcm.clone()),
+        )],
+    };
     let client = client(cli)?;
     let session: Response<Session> = match &args.session {
         Some(id) => client.sessions().retrieve(id.as_str()).await?,
@@ -32,51 +37,51 @@ pub async fn run(cli: &Cli, args: &StreamArgs) -> Result<(), Failure> {
     };
     eprintln!(
         "streaming {:.1} s of audio into session {}",
-        pcm.seconds(),
+        pcm.duration().as_secs_f64(),
         session.id
     );
-    let speaker = Speaker::from(args.speaker.as_str());
-    let frames = frames.into_iter().map(|f| (f, speaker.clone())).collect();
-    let ended = stream_frames(&client, &session, frames, args.speed, true).await?;
+    let ended = stream_audio(&client, &session, items, pcm.duration(), pacing, true).await?;
     if !ended {
         eprintln!("the stream closed before session.ended");
     }
     Ok(())
 }
 
-/// Resamples to 8 kHz, encodes μ-law and cuts 100 ms frames.
-pub fn to_frames(pcm: &wav::Pcm) -> Result<Vec<MulawAudio>, Failure> {
-    let mut resampler = Resampler::new(pcm.sample_rate_hz)
-        .map_err(|e| Failure::local(format!("the WAV file cannot be used: {e}")))?;
-    let mut at_8k = Vec::new();
-    resampler.process(&pcm.samples, &mut at_8k);
-    resampler.flush(&mut at_8k);
-    let audio = MulawAudio::from_pcm16(&at_8k, SAMPLE_RATE_HZ)
-        .map_err(|e| Failure::local(e.to_string()))?;
-    let mut framer = Framer::default();
-    framer.push(&audio);
-    let mut frames = Vec::new();
-    while let Some(frame) = framer.next_frame() {
-        frames.push(frame);
+/// `--speed` as the SDK's pacing: 1 is real time.
+pub fn pacing(speed: f64) -> Result<Pacing, Failure> {
+    if !(speed > 0.0 && speed.is_finite()) {
+        return Err(Failure::usage("--speed must be a positive number"));
     }
-    frames.extend(framer.finish());
-    Ok(frames)
+    Ok(if speed == 1.0 {
+        Pacing::RealTime
+    } else {
+        Pacing::Accelerated(speed)
+    })
 }
 
-/// Sends `frames` paced in real time (divided by `speed`), prints the transcript as it
-/// arrives, ends the session, and returns whether `session.ended` arrived.
-pub async fn stream_frames(
+/// One party per channel, as `--split-channels` names them.
+fn split(pcm: &Pcm, speakers: &[String]) -> Result<Vec<PartyChunk>, Failure> {
+    let speakers: Vec<Speaker> = speakers.iter().map(|s| Speaker::from(s.as_str())).collect();
+    PartyChunk::per_channel(pcm, &speakers)
+        .map_err(|e| Failure::usage(format!("--split-channels: {e}")))
+}
+
+/// Streams `items` through the SDK (paced, framed, both parties), prints the transcript
+/// as it arrives, and returns whether `session.ended` arrived. `total` is the audio's
+/// length, for the progress bar.
+pub async fn stream_audio(
     client: &Client,
     session: &Session,
-    frames: Vec<(MulawAudio, Speaker)>,
-    speed: f64,
+    items: Vec<PartyChunk>,
+    total: Duration,
+    pacing: Pacing,
     progress: bool,
 ) -> Result<bool, Failure> {
-    let (sender, mut events) = client
+    let options = StreamOptions::default().pacing(pacing);
+    let mut events = client
         .sessions()
-        .connect(session, StreamOptions::default())
+        .stream_audio(session, futures_util::stream::iter(items), options)
         .await?;
-    let total: Duration = frames.iter().map(|(f, _)| f.duration()).sum();
     let bar = if progress {
         let bar = ProgressBar::new(total.as_millis() as u64);
         bar.set_style(
@@ -88,21 +93,24 @@ pub async fn stream_frames(
     } else {
         ProgressBar::hidden()
     };
-    let feeder_bar = bar.clone();
-    let feeder = tokio::spawn(async move {
-        let start = tokio::time::Instant::now();
-        let mut sent = Duration::ZERO;
-        for (frame, speaker) in frames {
-            let length = frame.duration();
-            sender.send_audio_as(speaker, frame).await?;
-            sent += length;
-            feeder_bar.set_position(sent.as_millis() as u64);
-            tokio::time::sleep_until(start + sent.div_f64(speed)).await;
-        }
-        sender.end().await
-    });
+    // The SDK paces the audio, so the position follows the clock.
+    let speed = match pacing {
+        Pacing::Accelerated(speed) => speed,
+        _ => 1.0,
+    };
+    let start = tokio::time::Instant::now();
+    let mut ticks = tokio::time::interval(Duration::from_millis(100));
     let mut ended = false;
-    while let Some(event) = events.next().await {
+    loop {
+        let event = tokio::select! {
+            event = events.next() => event,
+            _ = ticks.tick() => {
+                let played = start.elapsed().mul_f64(speed).min(total);
+                bar.set_position(played.as_millis() as u64);
+                continue;
+            }
+        };
+        let Some(event) = event else { break };
         match event? {
             Event::TranscriptPartial(partial) => bar.set_message(format!(
                 "{}…",
@@ -133,11 +141,5 @@ pub async fn stream_frames(
         }
     }
     bar.finish_and_clear();
-    match feeder.await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) if ended => tracing::debug!(error = %e, "the feeder stopped after the end"),
-        Ok(Err(e)) => return Err(e.into()),
-        Err(e) => return Err(Failure::local(format!("the audio feeder failed: {e}"))),
-    }
     Ok(ended)
 }

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use kallglot_api::types;
 
+use super::serde_via_wire;
 use crate::ids::{AnalysisId, SessionId};
 use crate::open_enum::open_enum;
 
@@ -81,20 +82,81 @@ impl Analysis {
             profile: v.profile,
             status: AnalysisStatus::from(v.status),
             summary: v.summary,
-            sentiment: v.sentiment.map(|s| Sentiment {
-                customer: s.customer,
-                agent: s.agent,
-            }),
-            compliance: v.compliance.map(|c| Compliance {
-                status: c.status,
-                flags: c.flags,
-            }),
-            performance: v.performance.map(|p| Performance { score: p.score }),
+            sentiment: v.sentiment.map(Sentiment::from_api),
+            compliance: v.compliance.map(Compliance::from_api),
+            performance: v.performance.map(Performance::from_api),
             error: v.error,
             created_at: v.created_at,
             completed_at: v.completed_at,
         }
     }
+
+    fn to_api(&self) -> types::Analysis {
+        types::Analysis {
+            id: self.id.to_string(),
+            object: "analysis".to_owned(),
+            session_id: self.session_id.to_string(),
+            call_id: self.call_id.clone(),
+            profile: self.profile.clone(),
+            status: self.status.as_str().to_owned(),
+            summary: self.summary.clone(),
+            sentiment: self.sentiment.as_ref().map(Sentiment::to_api),
+            compliance: self.compliance.as_ref().map(Compliance::to_api),
+            performance: self.performance.as_ref().map(Performance::to_api),
+            error: self.error.clone(),
+            created_at: self.created_at,
+            completed_at: self.completed_at,
+        }
+    }
+}
+
+impl Sentiment {
+    fn from_api(v: types::AnalysisSentiment) -> Self {
+        Self {
+            customer: v.customer,
+            agent: v.agent,
+        }
+    }
+
+    fn to_api(&self) -> types::AnalysisSentiment {
+        types::AnalysisSentiment {
+            customer: self.customer.clone(),
+            agent: self.agent.clone(),
+        }
+    }
+}
+
+impl Compliance {
+    fn from_api(v: types::AnalysisCompliance) -> Self {
+        Self {
+            status: v.status,
+            flags: v.flags,
+        }
+    }
+
+    fn to_api(&self) -> types::AnalysisCompliance {
+        types::AnalysisCompliance {
+            status: self.status.clone(),
+            flags: self.flags.clone(),
+        }
+    }
+}
+
+impl Performance {
+    fn from_api(v: types::AnalysisPerformance) -> Self {
+        Self { score: v.score }
+    }
+
+    fn to_api(&self) -> types::AnalysisPerformance {
+        types::AnalysisPerformance { score: self.score }
+    }
+}
+
+serde_via_wire! {
+    Analysis => types::Analysis,
+    Sentiment => types::AnalysisSentiment,
+    Compliance => types::AnalysisCompliance,
+    Performance => types::AnalysisPerformance,
 }
 
 /// The sentiment of each party, in words (free text such as "positive" or

@@ -16,6 +16,14 @@
 //! Decoding is lenient throughout: a response is never rejected because a
 //! value is unknown or an optional field is missing, as both happen
 //! routinely with this API.
+//!
+//! Every response model is `Serialize` and `Deserialize`, in the API's own JSON shape
+//! (with its `object` field): serializing a [`Session`] gives the JSON the API returned
+//! for it, and deserializing goes through the same lenient decoding as a response, so
+//! legacy shapes are read too and a round trip gives back an equal value. Serializing a
+//! session or [`StreamCredentials`] includes the stream token in clear, since handing it
+//! to a browser or worker is what it is for; treat that JSON as a secret. To build models
+//! as fixtures in your own tests, see [`crate::testing`].
 
 mod analysis;
 mod params;
@@ -32,7 +40,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 pub use analysis::{Analysis, AnalysisStatus, Compliance, Performance, Sentiment};
 pub use params::{
     AiAgentConfig, AiAgentTool, AnalysisPart, CreateAnalysisParams, CreateSessionParams, Direction,
-    Routing,
+    RecordingListParams, Routing,
 };
 pub use recording::{Channel, Recording, RecordingList, RecordingStatus};
 pub use session::{
@@ -271,6 +279,41 @@ impl<'de> Deserialize<'de> for Language {
 fn language_from_wire(code: Option<String>) -> Option<Language> {
     code.map(Language::from_wire)
 }
+
+/// The wire form of an optional language code.
+fn language_to_wire(language: &Option<Language>) -> Option<String> {
+    language.as_ref().map(|l| l.as_str().to_owned())
+}
+
+/// `deserialize_with` for an optional language received from the server: kept verbatim
+/// like [`language_from_wire`], where `Language`'s own `Deserialize` would validate it.
+/// The stream events use it.
+#[cfg(feature = "stream")]
+pub(crate) fn lenient_language<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Language>, D::Error> {
+    Option::<String>::deserialize(deserializer).map(language_from_wire)
+}
+
+/// `Serialize` and `Deserialize` for a model through its generated wire type, with the
+/// model's `to_api` and `from_api`: the JSON is exactly the API's, and deserializing is
+/// the same lenient decoding a response gets.
+macro_rules! serde_via_wire {
+    ($($model:ty => $wire:ty),+ $(,)?) => {$(
+        impl ::serde::Serialize for $model {
+            fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                ::serde::Serialize::serialize(&self.to_api(), serializer)
+            }
+        }
+
+        impl<'de> ::serde::Deserialize<'de> for $model {
+            fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                <$wire as ::serde::Deserialize>::deserialize(deserializer).map(Self::from_api)
+            }
+        }
+    )+};
+}
+use serde_via_wire;
 
 #[cfg(test)]
 mod tests {

@@ -3,11 +3,21 @@
 //! Only what the caller sets is sent. Kallglot applies its own defaults to
 //! omitted fields (detected languages, the organization's default route…),
 //! and sending a guessed default instead would override them.
+//!
+//! [`CreateSessionParams`] and [`CreateAnalysisParams`] are `Serialize` and
+//! `Deserialize` as their request body (to queue a request, or keep it in
+//! configuration). Deserializing checks like the builders do: language codes
+//! must be well formed and a routing object must name one route. Empty
+//! metadata and empty tool parameters are not sent, so they read back as
+//! none.
 
 use kallglot_api::types;
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
 use super::{Language, Metadata, Mode};
+use crate::ids::RecordingId;
 use crate::open_enum::open_enum;
 
 /// Parameters for creating a session.
@@ -120,6 +130,34 @@ impl CreateSessionParams {
     }
 }
 
+impl Serialize for CreateSessionParams {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.to_api().serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for CreateSessionParams {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let v = types::CreateSessionRequest::deserialize(deserializer)?;
+        let language = |code: Option<String>| {
+            code.map(|c| Language::new(&c).map_err(D::Error::custom))
+                .transpose()
+        };
+        Ok(Self {
+            mode: Mode::from(v.mode),
+            source_language: language(v.source_language)?,
+            target_language: language(v.target_language)?,
+            routing: v
+                .routing
+                .map(Routing::from_api)
+                .transpose()
+                .map_err(D::Error::custom)?,
+            metadata: (!v.metadata.is_empty()).then(|| Metadata::from(v.metadata)),
+            ai_agent: v.ai_agent.map(AiAgentConfig::from_api),
+        })
+    }
+}
+
 open_enum! {
     /// A hint for the direction of the call.
     pub enum Direction: kallglot_api::catalogue::SESSION_ROUTING_DIRECTION {
@@ -215,6 +253,22 @@ impl Routing {
             *from_uri = Some(uri.into());
         }
         self
+    }
+
+    /// The route a request body names, refusing one that names none.
+    fn from_api(v: types::SessionRouting) -> Result<Self, &'static str> {
+        let direction = v.direction.map(Direction::from);
+        match (v.phone_number, v.connection_id, v.type_.as_deref()) {
+            (Some(number), None, None) => Ok(Self::PhoneNumber { number, direction }),
+            (None, Some(connection_id), None) => Ok(Self::Connection {
+                connection_id,
+                direction,
+            }),
+            (None, None, Some("sip")) => Ok(Self::Sip {
+                from_uri: v.sip.and_then(|sip| sip.from_uri),
+            }),
+            _ => Err("routing must name exactly one of phone_number, connection_id or type: sip"),
+        }
     }
 
     fn to_api(&self) -> types::SessionRouting {
@@ -313,6 +367,16 @@ impl AiAgentConfig {
         self
     }
 
+    fn from_api(v: types::AiAgentConfig) -> Self {
+        Self {
+            system_prompt: v.system_prompt,
+            voice: v.voice,
+            temperature: v.temperature,
+            knowledge_base_id: v.knowledge_base_id,
+            tools: v.tools.into_iter().map(AiAgentTool::from_api).collect(),
+        }
+    }
+
     fn to_api(&self) -> types::AiAgentConfig {
         types::AiAgentConfig {
             system_prompt: self.system_prompt.clone(),
@@ -359,6 +423,14 @@ impl AiAgentTool {
     pub fn parameters(mut self, schema: Map<String, Value>) -> Self {
         self.parameters = Some(schema);
         self
+    }
+
+    fn from_api(v: types::AiAgentTool) -> Self {
+        Self {
+            name: v.name,
+            description: v.description,
+            parameters: (!v.parameters.is_empty()).then_some(v.parameters),
+        }
     }
 
     fn to_api(&self) -> types::AiAgentTool {
@@ -445,6 +517,84 @@ impl CreateAnalysisParams {
                 .iter()
                 .map(|part| part.as_str().to_owned())
                 .collect(),
+        }
+    }
+}
+
+impl Serialize for CreateAnalysisParams {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.to_api().serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for CreateAnalysisParams {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let v = types::CreateAnalysisRequest::deserialize(deserializer)?;
+        let params = Self {
+            profile: v.profile,
+            include: Vec::new(),
+        };
+        Ok(params.include(
+            v.include
+                .iter()
+                .map(|part| AnalysisPart::from(part.as_str())),
+        ))
+    }
+}
+
+/// The most items a page of a list may hold, in the legacy documentation's rules.
+pub(crate) const MAX_PAGE_LIMIT: u32 = 100;
+
+/// Which page of a session's recordings to list.
+///
+/// The current API reference calls the list cursor-paginated but names no parameters, so
+/// these use the names of the legacy documentation: `limit` (1 to 100; the server's
+/// default is 20) and `starting_after` (the id of the last recording of the previous
+/// page). A server that does not know them returns the whole list, which is correct too.
+///
+/// ```
+/// use kallglot::model::RecordingListParams;
+///
+/// let next = RecordingListParams::new().limit(50).starting_after("rec_01HABC");
+/// # let _ = next;
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecordingListParams {
+    pub(crate) limit: Option<u32>,
+    pub(crate) starting_after: Option<RecordingId>,
+}
+
+impl RecordingListParams {
+    /// No parameters: the server's first page of its default size.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How many recordings a page holds, 1 to 100. Another value fails the call with
+    /// [`ConfigError::InvalidRequest`](crate::ConfigError::InvalidRequest) before
+    /// anything is sent.
+    #[must_use]
+    pub fn limit(mut self, limit: u32) -> Self {
+        self.limit = Some(limit);
+        self
+    }
+
+    /// Lists the recordings after this one: the last id of the previous page.
+    #[must_use]
+    pub fn starting_after(mut self, id: impl Into<RecordingId>) -> Self {
+        self.starting_after = Some(id.into());
+        self
+    }
+
+    /// Checks the limit's range.
+    pub(crate) fn check(&self) -> Result<(), crate::ConfigError> {
+        match self.limit {
+            Some(limit) if !(1..=MAX_PAGE_LIMIT).contains(&limit) => {
+                Err(crate::ConfigError::InvalidRequest(format!(
+                    "the page limit must be 1 to {MAX_PAGE_LIMIT}, not {limit}"
+                )))
+            }
+            _ => Ok(()),
         }
     }
 }

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use kallglot_api::types;
 
+use super::serde_via_wire;
 use crate::ids::{RecordingId, SessionId};
 use crate::open_enum::open_enum;
 
@@ -91,6 +92,30 @@ impl Recording {
             expires_at: v.expires_at,
         }
     }
+
+    /// The wire form. A size above `i64::MAX`, which no response can carry, is left out.
+    fn to_api(&self) -> types::Recording {
+        types::Recording {
+            id: self.id.to_string(),
+            object: Some("recording".to_owned()),
+            session_id: self.session_id.as_ref().map(SessionId::to_string),
+            channel: self.channel.as_ref().map(|c| c.as_str().to_owned()),
+            status: self.status.as_str().to_owned(),
+            duration: self.duration,
+            format: self.format.clone(),
+            size: self.size.and_then(|n| i64::try_from(n).ok()),
+            sample_rate: self.sample_rate.map(i64::from),
+            bit_depth: self.bit_depth.map(i64::from),
+            download_url: self.download_url.clone(),
+            created_at: self.created_at,
+            expires_at: self.expires_at,
+        }
+    }
+}
+
+serde_via_wire! {
+    Recording => types::Recording,
+    RecordingList => types::RecordingList,
 }
 
 /// One page of a session's recordings.
@@ -110,6 +135,15 @@ impl RecordingList {
         Self {
             data: v.data.into_iter().map(Recording::from_api).collect(),
             has_more: v.has_more,
+        }
+    }
+
+    fn to_api(&self) -> types::RecordingList {
+        types::RecordingList {
+            object: "list".to_owned(),
+            data: self.data.iter().map(Recording::to_api).collect(),
+            has_more: self.has_more,
+            url: None,
         }
     }
 }

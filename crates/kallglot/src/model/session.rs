@@ -8,7 +8,7 @@ use kallglot_api::types;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{Language, language_from_wire};
+use super::{Language, language_from_wire, language_to_wire, serde_via_wire};
 use crate::ids::SessionId;
 use crate::open_enum::open_enum;
 
@@ -117,15 +117,40 @@ impl Session {
             stream: v.stream.map(StreamCredentials::from_api),
             provider: v.provider.map(Provider::from_api),
             phone_number: v.phone_number,
-            recording: v
-                .recording
-                .map(|r| RecordingSettings { enabled: r.enabled }),
+            recording: v.recording.map(RecordingSettings::from_api),
             metadata: v.metadata.map(Metadata::from),
             created_at: v.created_at,
             started_at: v.started_at,
             ended_at: v.ended_at,
         }
     }
+
+    fn to_api(&self) -> types::Session {
+        types::Session {
+            id: self.id.to_string(),
+            object: "session".to_owned(),
+            status: self.status.as_str().to_owned(),
+            mode: self.mode.as_str().to_owned(),
+            source_language: language_to_wire(&self.source_language),
+            target_language: language_to_wire(&self.target_language),
+            stream: self.stream.as_ref().map(StreamCredentials::to_api),
+            provider: self.provider.as_ref().map(Provider::to_api),
+            phone_number: self.phone_number.clone(),
+            recording: self.recording.as_ref().map(RecordingSettings::to_api),
+            metadata: self.metadata.as_ref().map(|m| m.as_map().clone()),
+            created_at: self.created_at,
+            started_at: self.started_at,
+            ended_at: self.ended_at,
+        }
+    }
+}
+
+serde_via_wire! {
+    Session => types::Session,
+    StreamCredentials => types::SessionStream,
+    Provider => types::SessionProvider,
+    RecordingSettings => types::SessionRecordingSettings,
+    EndedSession => types::SessionEnded,
 }
 
 /// How to connect to a session's audio WebSocket.
@@ -133,6 +158,11 @@ impl Session {
 /// The token is checked only when the socket connects, so it must be used
 /// before [`expires_at`](Self::expires_at) (about five minutes after it is
 /// issued); a stream that is already open survives the expiry.
+///
+/// `Debug` redacts the token, but **serializing exposes it**: the JSON is
+/// `{"url", "token", "expires_at"}` with the real token, which is what a
+/// browser or media worker needs to open the stream. Send it only to the
+/// party that streams the audio, over TLS, and never log it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct StreamCredentials {
@@ -164,6 +194,14 @@ impl StreamCredentials {
         }
     }
 
+    fn to_api(&self) -> types::SessionStream {
+        types::SessionStream {
+            url: self.url.clone(),
+            token: self.token.expose_secret().to_owned(),
+            expires_at: self.expires_at,
+        }
+    }
+
     /// Whether the token can no longer open a connection at `now`.
     ///
     /// Taking the time as a parameter keeps this deterministic in tests and
@@ -183,11 +221,16 @@ impl StreamCredentials {
 /// session's audio stream.
 ///
 /// `Debug` and `Display` show only the non-secret prefix, such as
-/// `kst_live_…`, so the token cannot leak through logs or panic messages;
-/// there is deliberately no `Serialize`. Use
-/// [`expose_secret`](Self::expose_secret) at the one place the real value is
-/// needed.
-#[derive(Clone, PartialEq, Eq)]
+/// `kst_live_…`, so the token cannot leak through logs or panic messages.
+/// Use [`expose_secret`](Self::expose_secret) at the one place the real
+/// value is needed.
+///
+/// It is `Serialize` (as the plain string) because handing the token to the
+/// browser or worker that opens the stream is its purpose: **serializing
+/// exposes the secret**, so only serialize it into a message meant for that
+/// party, never into logs.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct StreamToken(String);
 
 /// Token prefixes shown by the redacted form. Anything beyond these is
@@ -265,6 +308,23 @@ impl Provider {
         }
     }
 
+    fn to_api(&self) -> types::SessionProvider {
+        match self {
+            Self::Name(name) => types::SessionProvider::String(name.as_str().to_owned()),
+            Self::Legacy {
+                kind,
+                phone_number,
+                status,
+                call_sid,
+            } => types::SessionProvider::LegacyProvider(types::LegacyProvider {
+                type_: kind.clone(),
+                phone_number: phone_number.clone(),
+                status: status.clone(),
+                call_sid: call_sid.clone(),
+            }),
+        }
+    }
+
     /// The carrier's name in either shape, such as `"twilio"`; `None` for a
     /// legacy object without a `type`.
     pub fn name(&self) -> Option<&str> {
@@ -281,6 +341,18 @@ impl Provider {
 pub struct RecordingSettings {
     /// Whether the session is recorded; `None` if the server did not say.
     pub enabled: Option<bool>,
+}
+
+impl RecordingSettings {
+    fn from_api(v: types::SessionRecordingSettings) -> Self {
+        Self { enabled: v.enabled }
+    }
+
+    fn to_api(&self) -> types::SessionRecordingSettings {
+        types::SessionRecordingSettings {
+            enabled: self.enabled,
+        }
+    }
 }
 
 /// The summary returned when a session is ended.
@@ -306,6 +378,16 @@ impl EndedSession {
             status: SessionStatus::from(v.status),
             duration_seconds: v.duration_seconds,
             ended_at: v.ended_at,
+        }
+    }
+
+    fn to_api(&self) -> types::SessionEnded {
+        types::SessionEnded {
+            id: self.id.to_string(),
+            object: Some("session".to_owned()),
+            status: self.status.as_str().to_owned(),
+            duration_seconds: self.duration_seconds,
+            ended_at: self.ended_at,
         }
     }
 }

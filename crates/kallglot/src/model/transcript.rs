@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use kallglot_api::types;
 
-use super::{Language, language_from_wire};
+use super::{Language, language_from_wire, language_to_wire, serde_via_wire};
 use crate::ids::{SessionId, TranscriptId};
 use crate::open_enum::open_enum;
 
@@ -55,6 +55,24 @@ impl Transcript {
             metadata: v.metadata.map(TranscriptMetadata::from_api),
         }
     }
+
+    fn to_api(&self) -> types::Transcript {
+        types::Transcript {
+            id: self.id.as_ref().map(TranscriptId::to_string),
+            object: "transcript".to_owned(),
+            session_id: self.session_id.to_string(),
+            status: self.status.as_str().to_owned(),
+            turns: self.turns.iter().map(Turn::to_api).collect(),
+            metadata: self.metadata.as_ref().map(TranscriptMetadata::to_api),
+        }
+    }
+}
+
+serde_via_wire! {
+    Transcript => types::Transcript,
+    Turn => types::TranscriptTurn,
+    Translation => types::TurnTranslation,
+    TranscriptMetadata => types::TranscriptMetadata,
 }
 
 /// One utterance of the conversation.
@@ -85,6 +103,17 @@ impl Turn {
             text: v.text,
             translation: v.translation.map(Translation::from_api),
             timestamp: v.timestamp,
+        }
+    }
+
+    fn to_api(&self) -> types::TranscriptTurn {
+        types::TranscriptTurn {
+            sequence: self.sequence,
+            speaker: self.speaker.as_str().to_owned(),
+            language: language_to_wire(&self.language),
+            text: self.text.clone(),
+            translation: self.translation.as_ref().map(Translation::to_api),
+            timestamp: self.timestamp,
         }
     }
 }
@@ -118,6 +147,14 @@ impl Translation {
             },
         }
     }
+
+    /// Always the current object shape; a bare legacy string reads back the same.
+    fn to_api(&self) -> types::TurnTranslation {
+        types::TurnTranslation::Translation(types::Translation {
+            language: language_to_wire(&self.language),
+            text: self.text.clone(),
+        })
+    }
 }
 
 /// Figures about a transcript.
@@ -141,6 +178,18 @@ impl TranscriptMetadata {
                 .languages_detected
                 .into_iter()
                 .map(Language::from_wire)
+                .collect(),
+        }
+    }
+
+    fn to_api(&self) -> types::TranscriptMetadata {
+        types::TranscriptMetadata {
+            total_turns: self.total_turns,
+            duration_seconds: self.duration_seconds,
+            languages_detected: self
+                .languages_detected
+                .iter()
+                .map(|l| l.as_str().to_owned())
                 .collect(),
         }
     }

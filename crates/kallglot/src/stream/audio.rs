@@ -16,6 +16,11 @@
 //! 3. 8 kHz PCM → μ-law with [`MulawAudio::from_pcm16`];
 //! 4. μ-law → evenly sized frames of 20–200 ms with a [`Framer`].
 //!
+//! Or all of it at once: a [`FrameEncoder`] takes mono PCM at any rate (and μ-law) chunk by
+//! chunk and hands out frames, and [`Pcm`] holds interleaved PCM of any channel count, with
+//! [`Pcm::to_mulaw_frames`] for a whole clip. [`read_wav`] and [`WavReader`] read WAV
+//! files into [`Pcm`], refusing headers no real recording has.
+//!
 //! ```
 //! use kallglot::stream::audio::{Framer, MulawAudio, SAMPLE_RATE_HZ, resample_to_8k};
 //!
@@ -35,6 +40,14 @@
 //! assert!(framer.finish().is_none());
 //! # Ok(()) }
 //! ```
+
+mod encoder;
+mod pcm;
+mod wav;
+
+pub use encoder::FrameEncoder;
+pub use pcm::{MAX_CHANNELS, MIN_INPUT_HZ, Pcm};
+pub use wav::{WavError, WavReader, read_wav};
 
 use std::collections::VecDeque;
 use std::f64::consts::PI;
@@ -94,6 +107,37 @@ pub enum AudioError {
     FrameDurationOutOfRange {
         /// The requested duration, in milliseconds.
         got_ms: u32,
+    },
+    /// A sample rate below [`MIN_INPUT_HZ`]: no real recording is that slow, and converting
+    /// it would multiply its size many times over.
+    #[error("{got} Hz is not a plausible sample rate: the lowest accepted is {min} Hz")]
+    SampleRateTooLow {
+        /// The rate that was offered, in hertz.
+        got: u32,
+        /// The lowest rate accepted ([`MIN_INPUT_HZ`]).
+        min: u32,
+    },
+    /// PCM with no channels, or more than [`MAX_CHANNELS`].
+    #[error("{got} channels is not a plausible channel count (1..={max} are accepted)", max = MAX_CHANNELS)]
+    ChannelCount {
+        /// The channel count that was offered.
+        got: u16,
+    },
+    /// Interleaved PCM whose length is not a whole number of frames of all channels.
+    #[error("{len} samples cannot be split evenly into {channels} channels")]
+    PartialFrame {
+        /// How many samples were given.
+        len: usize,
+        /// The channel count.
+        channels: u16,
+    },
+    /// A channel was asked for that the audio does not have.
+    #[error("channel {index} was asked for, but the audio has {channels} channel(s)")]
+    NoSuchChannel {
+        /// The channel asked for (0 is the first).
+        index: u16,
+        /// How many channels the audio has.
+        channels: u16,
     },
     /// 16-bit PCM bytes whose count is odd, so they cannot be whole samples.
     #[error("16-bit PCM needs an even number of bytes, but got {len}")]

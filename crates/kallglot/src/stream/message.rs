@@ -3,8 +3,14 @@
 //! Decoding never fails: a frame with an unknown `type`, a known type whose fields are not
 //! the documented ones, or extra fields all arrive as events ([`Event::Unknown`] keeps the
 //! raw JSON), so a protocol change on the server can never end the stream.
+//!
+//! [`Event`] is `Serialize` and `Deserialize`, to forward events (to a browser, a queue)
+//! or record them: a server message serializes as the protocol's JSON message (its
+//! `type` and fields), and the two events the SDK itself produces as `sdk.reconnected`
+//! (`attempt`) and `sdk.closed` (`code`, `reason`, `session_ended`). Deserializing is as
+//! lenient as decoding a frame, so a round trip gives back an equal event.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error_code::ErrorCode;
@@ -145,34 +151,47 @@ pub enum Event {
 }
 
 /// An interim transcript.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct TranscriptPartial {
     /// Who is speaking, when the server says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub speaker: Option<Speaker>,
     /// The text so far.
     pub text: String,
     /// The language, when the server says.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::model::lenient_language"
+    )]
     pub language: Option<Language>,
 }
 
 /// A finished utterance.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct TranscriptFinal {
     /// Who spoke, when the server says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub speaker: Option<Speaker>,
     /// What was said.
     pub text: String,
     /// The language, when the server says.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::model::lenient_language"
+    )]
     pub language: Option<Language>,
     /// The translation, when languages are set. The protocol leaves its shape open, so an
     /// object `{language, text}` and a bare string are both accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub translation: Option<Translation>,
 }
 
 /// How the stream closed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Closed {
     /// The WebSocket close code, when the server sent a close frame.
@@ -186,7 +205,11 @@ pub struct Closed {
 /// Decodes one text frame. Returns `None` for text that is not a JSON object with a
 /// string `type` (it is logged and skipped by the caller).
 pub(crate) fn decode(text: &str) -> Option<Event> {
-    let raw: Value = serde_json::from_str(text).ok()?;
+    decode_value(serde_json::from_str(text).ok()?)
+}
+
+/// [`decode`] for an already parsed message.
+fn decode_value(raw: Value) -> Option<Event> {
     let kind = raw.get("type")?.as_str()?.to_string();
     let text_field = |name: &str| raw.get(name).and_then(Value::as_str).map(str::to_string);
     let speaker = text_field("speaker").map(Speaker::from);
@@ -255,6 +278,87 @@ fn translation(value: &Value) -> Option<Translation> {
             Some(Translation::new(language, text))
         }
         _ => None,
+    }
+}
+
+/// The `type` of the [`Event::Reconnected`] the SDK produces, when serialized.
+const SDK_RECONNECTED: &str = "sdk.reconnected";
+/// The `type` of the [`Event::Closed`] the SDK produces, when serialized.
+const SDK_CLOSED: &str = "sdk.closed";
+
+impl Event {
+    /// The event as one JSON message; see the [module docs](self).
+    fn to_value(&self) -> Value {
+        let tagged = |kind: &str, body: Value| match body {
+            Value::Object(mut map) => {
+                map.insert("type".to_owned(), kind.into());
+                Value::Object(map)
+            }
+            other => other,
+        };
+        match self {
+            Self::Ready { raw } => tagged("session.ready", raw.clone()),
+            Self::TranscriptPartial(p) => tagged("transcript.partial", value_of(p)),
+            Self::TranscriptFinal(f) => tagged("transcript.final", value_of(f)),
+            Self::Pong { session_id } => {
+                tagged("pong", serde_json::json!({ "session_id": session_id }))
+            }
+            Self::SessionEnded { session_id, reason } => tagged(
+                "session.ended",
+                serde_json::json!({ "session_id": session_id, "reason": reason }),
+            ),
+            Self::SessionError { code, message, raw } => {
+                let mut value = tagged("session.error", raw.clone());
+                if let Value::Object(map) = &mut value {
+                    map.insert("code".to_owned(), code.as_str().into());
+                    if let Some(message) = message {
+                        map.insert("message".to_owned(), message.as_str().into());
+                    }
+                }
+                value
+            }
+            Self::Reconnected { attempt } => {
+                tagged(SDK_RECONNECTED, serde_json::json!({ "attempt": attempt }))
+            }
+            Self::Closed(closed) => tagged(SDK_CLOSED, value_of(closed)),
+            Self::Unknown { kind, raw } => tagged(kind, raw.clone()),
+        }
+    }
+
+    /// Reads a message serialized by [`to_value`](Self::to_value), or one straight from
+    /// the server.
+    fn from_value(raw: Value) -> Option<Self> {
+        let local = match raw.get("type").and_then(Value::as_str) {
+            Some(SDK_RECONNECTED) => raw
+                .get("attempt")
+                .and_then(Value::as_u64)
+                .and_then(|n| u32::try_from(n).ok())
+                .map(|attempt| Self::Reconnected { attempt }),
+            Some(SDK_CLOSED) => serde_json::from_value(raw.clone()).ok().map(Self::Closed),
+            _ => None,
+        };
+        local.or_else(|| decode_value(raw))
+    }
+}
+
+/// An event struct as a JSON value. It cannot fail: the fields are strings, numbers and
+/// options of them.
+fn value_of(body: &impl Serialize) -> Value {
+    serde_json::to_value(body).unwrap_or_default()
+}
+
+impl Serialize for Event {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.to_value().serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Event {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = Value::deserialize(deserializer)?;
+        Self::from_value(raw).ok_or_else(|| {
+            serde::de::Error::custom("a stream event is a JSON object with a string `type`")
+        })
     }
 }
 

@@ -30,9 +30,20 @@
 //! down instead of growing a queue; [`Events`] is a `futures::Stream` of what arrives. The
 //! worker answers WebSocket pings, sends a `ping` message when the stream has been idle,
 //! and reports how the connection closed. It stops when every handle is dropped.
+//!
+//! Nothing waits on the server without a deadline ([`StreamOptions`]): a server that goes
+//! silent after a ping, or stops taking data, fails the stream with
+//! [`StreamError::Unresponsive`] (or, with reconnect on, is replaced); [`StreamSender::end`]
+//! returns within its end timeout; and once the session has ended, [`Events`] ends within
+//! the close timeout even if the server never completes the close handshake.
+//!
+//! [`Sessions::stream_audio`] feeds a whole source: PCM of any rate or μ-law, one or both
+//! parties of a call ([`PartyChunk`]), paced in real time by default ([`Pacing`]).
+//! [`audio`] has the pieces it is built from, including a WAV reader.
 
 pub mod audio;
 mod connect;
+mod feed;
 mod message;
 mod worker;
 
@@ -41,7 +52,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use futures_util::{Stream, StreamExt};
+use futures_util::Stream;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::{Error, Result};
@@ -49,6 +60,7 @@ use crate::model::{Session, Speaker, StreamCredentials};
 use crate::resources::Sessions;
 
 pub use audio::{AudioError, MulawAudio};
+pub use feed::{AudioChunk, PARTY_BLOCK, PartyChunk};
 pub use message::{
     AudioInput, ClientMessage, Closed, EndReason, Event, TranscriptFinal, TranscriptPartial,
 };
@@ -100,6 +112,16 @@ pub enum StreamError {
     /// `session.ended` did not arrive within the end timeout after `session.end`.
     #[error("no session.ended arrived within {0:?} of session.end; the stream was closed")]
     EndTimedOut(Duration),
+    /// The server stopped responding: nothing arrived for the pong timeout after a ping,
+    /// or a write could not complete within the write timeout. With reconnect on, this
+    /// triggers a reconnect instead of ending the stream.
+    #[error("the server stopped responding: {stall} for {waited:?}")]
+    Unresponsive {
+        /// What went unanswered.
+        stall: Stall,
+        /// How long the stream waited before giving up.
+        waited: Duration,
+    },
     /// Reconnecting after an abnormal drop failed.
     #[error("reconnecting failed after {attempts} attempt(s): {last}")]
     ReconnectFailed {
@@ -111,6 +133,25 @@ pub enum StreamError {
     /// The audio given cannot be sent.
     #[error(transparent)]
     Audio(#[from] AudioError),
+}
+
+/// What an unresponsive server failed to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Stall {
+    /// Nothing at all arrived after a ping (neither the pong nor any other message).
+    NoAnswerToPing,
+    /// The server stopped taking our data: a write stayed blocked.
+    WriteBlocked,
+}
+
+impl std::fmt::Display for Stall {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::NoAnswerToPing => "nothing arrived after a ping",
+            Self::WriteBlocked => "a write made no progress",
+        })
+    }
 }
 
 /// What a refused WebSocket upgrade means.
@@ -201,14 +242,59 @@ impl Default for ReconnectPolicy {
     }
 }
 
+/// How [`Sessions::stream_audio`] times the frames it sends.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[non_exhaustive]
+pub enum Pacing {
+    /// One frame per frame duration, per speaker: 100 ms frames go out 100 ms apart, as
+    /// the API asks of live audio. The default.
+    #[default]
+    RealTime,
+    /// Real time sped up by this factor (2.0 sends 100 ms frames 50 ms apart). A factor
+    /// that is not a positive finite number is treated as [`Pacing::Unpaced`].
+    Accelerated(f64),
+    /// As fast as the connection takes them: for backfilling recordings and for tests.
+    Unpaced,
+}
+
+impl Pacing {
+    /// The wall-clock time at which audio `position` into a speaker's timeline is due,
+    /// counted from the start; `None` when unpaced.
+    pub(crate) fn due(self, position: Duration) -> Option<Duration> {
+        match self {
+            Self::RealTime => Some(position),
+            Self::Accelerated(factor) if factor.is_finite() && factor > 0.0 => Some(
+                Duration::try_from_secs_f64(position.as_secs_f64() / factor)
+                    .unwrap_or(Duration::MAX),
+            ),
+            Self::Accelerated(_) | Self::Unpaced => None,
+        }
+    }
+}
+
 /// How a stream behaves.
+///
+/// Every duration saturates: `Duration::MAX` means "never" and cannot overflow a deadline.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct StreamOptions {
-    /// Send a `ping` message after this long without sending anything (15 s by default).
+    /// Send a `ping` message after this long without sending anything, and a WebSocket
+    /// ping after this long without receiving anything (15 s by default; at least 1 ms).
     pub keepalive_interval: Duration,
-    /// How long [`StreamSender::end`] waits for `session.ended` (10 s by default).
+    /// How long the server may stay silent after a ping before the stream fails with
+    /// [`StreamError::Unresponsive`] (or reconnects). Any message counts as an answer.
+    /// `None` (the default) means twice the keep-alive interval.
+    pub pong_timeout: Option<Duration>,
+    /// How long one write to the socket may stay blocked, for example because the server
+    /// stopped reading, before the stream fails with [`StreamError::Unresponsive`] (10 s
+    /// by default).
+    pub write_timeout: Duration,
+    /// How long [`StreamSender::end`] waits for `session.ended` (10 s by default). `end()`
+    /// returns within this time whatever the server does.
     pub end_timeout: Duration,
+    /// How long the close handshake may take once the session has ended, before [`Events`]
+    /// ends anyway (5 s by default).
+    pub close_timeout: Duration,
     /// How long connecting may take (10 s by default).
     pub connect_timeout: Duration,
     /// The speaker stamped on audio sent with [`StreamSender::send_audio`] (customer by
@@ -221,18 +307,24 @@ pub struct StreamOptions {
     pub event_capacity: usize,
     /// Reconnection after abnormal drops; off by default.
     pub reconnect: Option<ReconnectPolicy>,
+    /// How [`Sessions::stream_audio`] times its frames (real time by default).
+    pub pacing: Pacing,
 }
 
 impl Default for StreamOptions {
     fn default() -> Self {
         Self {
             keepalive_interval: Duration::from_secs(15),
+            pong_timeout: None,
+            write_timeout: Duration::from_secs(10),
             end_timeout: Duration::from_secs(10),
+            close_timeout: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(10),
             speaker: Speaker::Customer,
             send_capacity: 32,
             event_capacity: 64,
             reconnect: None,
+            pacing: Pacing::RealTime,
         }
     }
 }
@@ -244,9 +336,27 @@ impl StreamOptions {
         self
     }
 
+    /// Sets how long the server may stay silent after a ping.
+    pub fn pong_timeout(mut self, timeout: Duration) -> Self {
+        self.pong_timeout = Some(timeout);
+        self
+    }
+
+    /// Sets how long one socket write may stay blocked.
+    pub fn write_timeout(mut self, timeout: Duration) -> Self {
+        self.write_timeout = timeout;
+        self
+    }
+
     /// Sets how long `end()` waits for `session.ended`.
     pub fn end_timeout(mut self, timeout: Duration) -> Self {
         self.end_timeout = timeout;
+        self
+    }
+
+    /// Sets how long the close handshake may take after the session ended.
+    pub fn close_timeout(mut self, timeout: Duration) -> Self {
+        self.close_timeout = timeout;
         self
     }
 
@@ -267,13 +377,52 @@ impl StreamOptions {
         self.reconnect = Some(policy);
         self
     }
+
+    /// Sets how [`Sessions::stream_audio`] times its frames.
+    pub fn pacing(mut self, pacing: Pacing) -> Self {
+        self.pacing = pacing;
+        self
+    }
+
+    /// The keep-alive interval actually used: at least 1 ms, so a zero cannot spin.
+    pub(crate) fn effective_keepalive(&self) -> Duration {
+        self.keepalive_interval.max(Duration::from_millis(1))
+    }
+
+    /// The pong timeout actually used.
+    pub(crate) fn effective_pong_timeout(&self) -> Duration {
+        self.pong_timeout
+            .unwrap_or_else(|| self.effective_keepalive().saturating_mul(2))
+    }
+}
+
+/// `from + duration`, saturating far in the future instead of overflowing: a
+/// `Duration::MAX` option means "never" rather than a panic.
+pub(crate) fn deadline_after(
+    from: tokio::time::Instant,
+    duration: Duration,
+) -> tokio::time::Instant {
+    // About 30 years, as tokio itself uses for a sleep that never ends.
+    const FAR: Duration = Duration::from_secs(86_400 * 365 * 30);
+    from.checked_add(duration.min(FAR))
+        .or_else(|| from.checked_add(Duration::from_secs(86_400)))
+        .unwrap_or(from)
 }
 
 /// A command from a handle to the worker.
 pub(crate) enum Command {
-    Audio { speaker: Speaker, audio: MulawAudio },
+    Audio {
+        speaker: Speaker,
+        audio: MulawAudio,
+    },
     Ping,
-    End { reply: oneshot::Sender<Result<()>> },
+    End {
+        reply: oneshot::Sender<Result<()>>,
+        /// When the caller's `end()` gives up; the worker gives up at the same instant.
+        deadline: tokio::time::Instant,
+    },
+    /// The audio feeding the stream failed: end the stream with this error.
+    Fail(StreamError),
 }
 
 /// Sends audio and control messages into the stream. Cheap to clone; every clone feeds
@@ -282,6 +431,9 @@ pub(crate) enum Command {
 pub struct StreamSender {
     tx: mpsc::Sender<Command>,
     speaker: Speaker,
+    end_timeout: Duration,
+    /// Wakes the worker when an `end()` gave up, even while it is stuck in a write.
+    abort: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for StreamSender {
@@ -312,14 +464,34 @@ impl StreamSender {
         self.command(Command::Ping).await
     }
 
-    /// Ends the session gracefully: sends `session.end`, waits (up to the end timeout) for
-    /// `session.ended`, then closes the connection. `session.ended` is also delivered to
-    /// [`Events`]. Calling it again, or from several clones, is harmless.
+    /// Ends the session gracefully: sends `session.end` (after the audio already queued),
+    /// waits for `session.ended`, then closes the connection. `session.ended` is also
+    /// delivered to [`Events`]. Calling it again, or from several clones, is harmless.
+    ///
+    /// It returns within the end timeout whatever the server does: a server that stops
+    /// reading, or never answers, gets [`StreamError::EndTimedOut`], and the stream is
+    /// then shut down.
     pub async fn end(&self) -> Result<()> {
-        let (reply, done) = oneshot::channel();
-        self.command(Command::End { reply }).await?;
-        done.await
-            .unwrap_or(Err(Error::Stream(StreamError::NotConnected)))
+        let deadline = deadline_after(tokio::time::Instant::now(), self.end_timeout);
+        let ending = async {
+            let (reply, done) = oneshot::channel();
+            self.command(Command::End { reply, deadline }).await?;
+            done.await
+                .unwrap_or(Err(Error::Stream(StreamError::NotConnected)))
+        };
+        match tokio::time::timeout_at(deadline, ending).await {
+            Ok(outcome) => outcome,
+            Err(_) => {
+                // The worker may be stuck behind a blocked write: wake it to shut down.
+                self.abort.notify_one();
+                Err(StreamError::EndTimedOut(self.end_timeout).into())
+            }
+        }
+    }
+
+    /// Ends the stream with `error` (used by the audio feeder when a chunk fails).
+    pub(crate) async fn fail(&self, error: StreamError) {
+        let _ = self.command(Command::Fail(error)).await;
     }
 
     /// Whether the worker has stopped.
@@ -357,21 +529,6 @@ impl Stream for Events {
     }
 }
 
-/// One chunk of input audio for [`Sessions::stream_audio`].
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub enum AudioChunk {
-    /// 16-bit mono PCM at any sample rate; it is resampled to 8 kHz and μ-law encoded.
-    Pcm16 {
-        /// The samples.
-        samples: Vec<i16>,
-        /// Their sample rate in Hz.
-        sample_rate_hz: u32,
-    },
-    /// Audio already in μ-law at 8 kHz mono.
-    Mulaw(MulawAudio),
-}
-
 /// Opens a stream from credentials alone, without an API key: for a process that got a
 /// session's `stream` (URL, token, expiry) from your backend. Reconnection needs the REST
 /// API, so `options.reconnect` is ignored here; use [`Sessions::connect`] for it.
@@ -399,6 +556,8 @@ async fn open(
     let (event_tx, event_rx) = mpsc::channel(options.event_capacity.max(1));
     let (ready_tx, ready_rx) = oneshot::channel();
     let speaker = options.speaker.clone();
+    let end_timeout = options.end_timeout;
+    let abort = std::sync::Arc::new(tokio::sync::Notify::new());
     // The worker dials too: the task that owns a connection is the only one that ever
     // touches it (tokio-tungstenite keeps per-task state for each direction).
     tokio::spawn(worker::run(worker::Setup {
@@ -409,9 +568,18 @@ async fn open(
         ready: ready_tx,
         reconnect,
         clock,
+        abort: abort.clone(),
     }));
     match ready_rx.await {
-        Ok(Ok(())) => Ok((StreamSender { tx, speaker }, Events { rx: event_rx })),
+        Ok(Ok(())) => Ok((
+            StreamSender {
+                tx,
+                speaker,
+                end_timeout,
+                abort,
+            },
+            Events { rx: event_rx },
+        )),
         Ok(Err(e)) => Err(e),
         Err(_) => Err(StreamError::NotConnected.into()),
     }
@@ -448,100 +616,36 @@ impl Sessions<'_> {
         .await
     }
 
-    /// Connects, then feeds `audio` into the stream in the background (resampled and μ-law
-    /// encoded as needed, cut into frames of `frame_ms`), ends the session when the input
-    /// ends, and returns the events. The one-call way to stream a recording or a live
-    /// source.
-    pub async fn stream_audio<S>(
+    /// Connects, then feeds `audio` into the stream in the background and returns the
+    /// events: the one-call way to stream a recording or a live source.
+    ///
+    /// Each item is an [`AudioChunk`], optionally with its speaker ([`PartyChunk`]; the
+    /// default is `options.speaker`). PCM is resampled and μ-law encoded, and every
+    /// speaker's audio is cut into 100 ms frames of its own. Frames are paced in real time
+    /// per speaker by default ([`StreamOptions::pacing`]), so both parties of a call,
+    /// interleaved, go out side by side; merge two live sources with
+    /// `futures_util::stream::select`, or split a stereo recording with
+    /// [`PartyChunk::per_channel`]. When the input ends, the session is ended.
+    ///
+    /// A chunk that cannot be converted (say, PCM at 0 Hz) ends the stream: [`Events`]
+    /// yields the [`StreamError::Audio`] error, and nothing after it is sent.
+    pub async fn stream_audio<S, I>(
         &self,
         session: &Session,
         audio: S,
         options: StreamOptions,
     ) -> Result<Events>
     where
-        S: Stream<Item = AudioChunk> + Send + 'static,
+        S: Stream<Item = I> + Send + 'static,
+        I: Into<PartyChunk> + Send + 'static,
     {
+        let pacing = options.pacing;
         let (sender, events) = self.connect(session, options).await?;
-        tokio::spawn(async move {
-            let mut feeder = Feeder::default();
-            let mut audio = std::pin::pin!(audio);
-            while let Some(chunk) = audio.next().await {
-                feeder.push(chunk);
-                while let Some(frame) = feeder.framer.next_frame() {
-                    if sender.send_audio(frame).await.is_err() {
-                        return;
-                    }
-                }
-            }
-            if let Some(rest) = feeder.finish()
-                && sender.send_audio(rest).await.is_err()
-            {
-                return;
-            }
-            if let Err(e) = sender.end().await {
-                tracing::debug!(error = %e, "ending the stream after the input ended failed");
-            }
-        });
+        // The feeder logs in the caller's span, like the worker.
+        tokio::spawn(tracing::Instrument::instrument(
+            feed::run(sender, audio, pacing),
+            tracing::Span::current(),
+        ));
         Ok(events)
-    }
-}
-
-/// Turns input chunks into μ-law frames, keeping their order: the resampler holds back a
-/// few milliseconds of PCM, which are flushed before any μ-law chunk, on a change of
-/// sample rate, and at the end.
-#[derive(Default)]
-struct Feeder {
-    framer: audio::Framer,
-    resampler: Option<audio::Resampler>,
-    pcm: Vec<i16>,
-}
-
-impl Feeder {
-    fn push(&mut self, chunk: AudioChunk) {
-        match chunk {
-            AudioChunk::Mulaw(mulaw) => {
-                self.flush_resampler();
-                self.framer.push(&mulaw);
-            }
-            AudioChunk::Pcm16 {
-                samples,
-                sample_rate_hz,
-            } => {
-                if self.resampler.as_ref().map(audio::Resampler::from_hz) != Some(sample_rate_hz) {
-                    self.flush_resampler();
-                    match audio::Resampler::new(sample_rate_hz) {
-                        Ok(r) => self.resampler = Some(r),
-                        Err(e) => {
-                            tracing::warn!(error = %e, "skipping an audio chunk");
-                            return;
-                        }
-                    }
-                }
-                self.pcm.clear();
-                if let Some(r) = self.resampler.as_mut() {
-                    r.process(&samples, &mut self.pcm);
-                }
-                self.push_pcm();
-            }
-        }
-    }
-
-    fn flush_resampler(&mut self) {
-        if let Some(mut r) = self.resampler.take() {
-            self.pcm.clear();
-            r.flush(&mut self.pcm);
-            self.push_pcm();
-        }
-    }
-
-    fn push_pcm(&mut self) {
-        let mulaw = MulawAudio::from_pcm16(&self.pcm, audio::SAMPLE_RATE_HZ)
-            .expect("resampled audio is at 8 kHz");
-        self.framer.push(&mulaw);
-    }
-
-    fn finish(mut self) -> Option<MulawAudio> {
-        self.flush_resampler();
-        self.framer.finish()
     }
 }

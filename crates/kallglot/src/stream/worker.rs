@@ -7,14 +7,21 @@
 //!   pushes back on the server instead of queueing without bound);
 //! - the next command from the senders (bounded channel: backpressure on the senders);
 //! - the next frame from the socket;
-//! - the keep-alive deadline, and the `end()` deadline.
+//! - the keep-alive timer, and the pong, `end()` and close deadlines.
+//!
+//! Every wait on the peer has a deadline: each write is bounded by the write timeout,
+//! silence after a ping by the pong timeout, `session.ended` by the end timeout, and the
+//! close handshake by the close timeout. A peer that misses one is dropped (or, with
+//! reconnect on, replaced).
 
+use std::future::Future;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use chrono::Utc;
 use futures_util::{SinkExt, StreamExt};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
@@ -23,11 +30,12 @@ use tracing::Instrument;
 
 use super::connect::{self, Socket, Target};
 use super::message::{self, AudioInput, ClientMessage, Closed, Event};
-use super::{Command, ReconnectPolicy, StreamError, StreamOptions};
+use super::{Command, ReconnectPolicy, Stall, StreamError, StreamOptions, deadline_after};
 use crate::client::Client;
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::ids::SessionId;
+use crate::model::Speaker;
 
 /// What the reconnect policy needs: the REST client to re-fetch the session.
 pub(crate) struct Reconnect {
@@ -45,6 +53,7 @@ pub(crate) struct Setup {
     pub ready: oneshot::Sender<Result<()>>,
     pub reconnect: Option<Reconnect>,
     pub clock: Arc<dyn Clock>,
+    pub abort: Arc<Notify>,
 }
 
 /// Connects, reports the outcome to `connect()`, then drives the stream to its end.
@@ -67,7 +76,7 @@ pub(crate) async fn run(setup: Setup) {
         }
         tracing::debug!("stream connected");
         let now = Instant::now();
-        let keepalive_interval = setup.options.keepalive_interval;
+        let keepalive_interval = setup.options.effective_keepalive();
         let mut worker = Worker {
             socket,
             options: setup.options,
@@ -75,18 +84,28 @@ pub(crate) async fn run(setup: Setup) {
             events: setup.events,
             reconnect: setup.reconnect,
             clock: setup.clock,
+            abort: setup.abort,
             sequence: 0,
             started_ms: Utc::now().timestamp_millis().max(0) as u64,
-            audio_ms: 0,
+            audio_ms: Vec::new(),
             last_sent: now,
-            keepalive: Box::pin(tokio::time::sleep_until(now + keepalive_interval)),
+            last_received: now,
+            last_probe: now,
+            unanswered_since: None,
+            keepalive: Box::pin(tokio::time::sleep_until(deadline_after(
+                now,
+                keepalive_interval,
+            ))),
             pending: None,
+            queued: None,
             finishing: false,
             senders_gone: false,
             session_ended: false,
             closing: false,
+            dead: false,
             end_waiters: Vec::new(),
             end_deadline: None,
+            close_deadline: None,
         };
         worker.drive().await;
         tracing::debug!("stream worker stopped");
@@ -102,28 +121,73 @@ struct Worker {
     events: mpsc::Sender<Result<Event>>,
     reconnect: Option<Reconnect>,
     clock: Arc<dyn Clock>,
+    /// Notified when an `end()` gave up waiting.
+    abort: Arc<Notify>,
     /// The last sequence number stamped (continues across reconnects).
     sequence: u64,
     /// Unix ms when the stream started; frame timestamps follow the audio from there.
     started_ms: u64,
-    /// Milliseconds of audio sent so far.
-    audio_ms: u64,
+    /// Milliseconds of audio sent so far, per speaker: each party is its own timeline
+    /// (a call's two legs run side by side), so a frame's timestamp is where it sits in
+    /// its speaker's audio. A short list: a call has one or two speakers.
+    audio_ms: Vec<(Speaker, u64)>,
     /// When anything was last written, for the idle keep-alive.
     last_sent: Instant,
-    /// One timer for the idle keep-alive, re-armed only when it fires: frames are sent
-    /// every 20–200 ms, and a fresh timer per frame would cost a timer-wheel insert and
-    /// removal each time.
+    /// When anything was last read, for the liveness probe.
+    last_received: Instant,
+    /// When the last liveness probe (a WebSocket ping) went out.
+    last_probe: Instant,
+    /// Since when a ping has gone unanswered: nothing has arrived since it was sent.
+    unanswered_since: Option<Instant>,
+    /// One timer for the keep-alive and the probe, re-armed only when it fires: frames
+    /// are sent every 20–200 ms, and a fresh timer per frame would cost a timer-wheel
+    /// insert and removal each time.
     keepalive: std::pin::Pin<Box<tokio::time::Sleep>>,
     /// The one event waiting for room in the event channel.
     pending: Option<Result<Event>>,
+    /// An event that came while `pending` was still waiting (a reconnect or the final
+    /// outcome, found while handling a command); delivered right after it.
+    queued: Option<Result<Event>>,
     /// Stop once `pending` is delivered.
     finishing: bool,
     senders_gone: bool,
     session_ended: bool,
     /// A close frame was sent: nothing may be written after it.
     closing: bool,
+    /// The connection is known to be broken or unresponsive: no close handshake is tried.
+    dead: bool,
     end_waiters: Vec<oneshot::Sender<Result<()>>>,
     end_deadline: Option<Instant>,
+    /// When the close handshake gives up, once the session has ended.
+    close_deadline: Option<Instant>,
+}
+
+/// How a bounded write ended.
+enum Written {
+    Done(std::result::Result<(), tokio_tungstenite::tungstenite::Error>),
+    TimedOut,
+    Aborted,
+}
+
+/// Why the connection is no longer usable.
+enum Broken {
+    Closed { code: Option<u16>, reason: String },
+    Unresponsive { stall: Stall, waited: Duration },
+}
+
+impl Broken {
+    fn to_error(&self) -> StreamError {
+        match self {
+            Self::Closed { code, reason } => StreamError::Closed {
+                code: *code,
+                reason: reason.clone(),
+            },
+            Self::Unresponsive { stall, waited } => StreamError::Unresponsive {
+                stall: *stall,
+                waited: *waited,
+            },
+        }
+    }
 }
 
 impl Worker {
@@ -137,6 +201,16 @@ impl Worker {
                 break;
             }
             let end_at = self.end_deadline;
+            let reading = self.pending.is_none() && !self.finishing;
+            // Like the pong deadline, paused while a slow listener keeps the worker from
+            // reading: the server's close reply may be waiting in the socket.
+            let close_at = self.close_deadline.filter(|_| reading);
+            // Paused while the worker is not reading: silence it cannot hear is not the
+            // server's fault.
+            let unanswered_at = self
+                .unanswered_since
+                .filter(|_| reading && !self.closing && !self.session_ended)
+                .map(|since| deadline_after(since, self.options.effective_pong_timeout()));
             // Each branch only takes what it needs; the work happens after the select so
             // that it can use the whole worker.
             let pending = &mut self.pending;
@@ -148,43 +222,49 @@ impl Worker {
                     if let (Ok(permit), Some(item)) = (permit, pending.take()) {
                         permit.send(item);
                     }
-                    Step::Idle
+                    Step::Delivered
                 }
                 _ = self.events.closed(), if !self.events.is_closed() && pending.is_none() => Step::Idle,
                 command = self.commands.recv(), if !self.senders_gone && !self.finishing => {
                     Step::Command(command)
                 }
-                frame = self.socket.next(), if pending.is_none() && !self.finishing => Step::Frame(frame),
-                _ = self.keepalive.as_mut(), if !self.finishing && !self.closing => {
+                frame = self.socket.next(), if reading => Step::Frame(frame),
+                _ = self.keepalive.as_mut(), if !self.finishing && !self.closing && !self.session_ended => {
                     Step::KeepAlive
                 }
+                _ = sleep_until_opt(unanswered_at), if unanswered_at.is_some() => Step::Unresponsive,
                 _ = sleep_until_opt(end_at), if end_at.is_some() && !self.finishing => Step::EndTimedOut,
+                _ = sleep_until_opt(close_at), if close_at.is_some() && !self.finishing => Step::CloseTimedOut,
             };
             match step {
                 Step::Idle => {}
+                Step::Delivered => self.pending = self.queued.take(),
                 Step::Command(Some(command)) => self.on_command(command).await,
                 Step::Command(None) => self.senders_gone = true,
-                Step::Frame(frame) => self.on_frame(frame).await,
-                Step::KeepAlive => {
-                    // The timer was armed from an older send; ping only if the stream has
-                    // really been idle for the whole interval since the last one.
-                    let interval = self.options.keepalive_interval;
-                    if Instant::now() >= self.last_sent + interval {
-                        tracing::trace!("idle: sending a keep-alive ping");
-                        self.write(ClientMessage::Ping).await;
-                    }
-                    let next = self.last_sent + interval;
-                    self.keepalive.as_mut().reset(next);
+                Step::Frame(frame) => {
+                    self.last_received = Instant::now();
+                    self.unanswered_since = None;
+                    self.on_frame(frame).await;
                 }
-                Step::EndTimedOut => {
-                    self.end_deadline = None;
-                    let timeout = self.options.end_timeout;
-                    self.reply_end(|| Err(StreamError::EndTimedOut(timeout).into()));
-                    self.close(CloseCode::Normal).await;
+                Step::KeepAlive => self.on_keepalive().await,
+                Step::Unresponsive => {
+                    let waited = self.options.effective_pong_timeout();
+                    tracing::warn!(?waited, "the server did not answer a ping in time");
+                    self.on_broken(Broken::Unresponsive {
+                        stall: Stall::NoAnswerToPing,
+                        waited,
+                    })
+                    .await;
+                }
+                Step::EndTimedOut => self.end_timed_out().await,
+                Step::CloseTimedOut => {
+                    tracing::debug!("the server did not complete the close handshake in time");
+                    self.close_deadline = None;
+                    self.dead = true;
                     self.finish(Ok(Event::Closed(Closed {
-                        code: Some(1000),
-                        reason: "session.ended did not arrive in time".into(),
-                        session_ended: false,
+                        code: None,
+                        reason: "the server did not complete the close handshake in time".into(),
+                        session_ended: self.session_ended,
                     })));
                 }
             }
@@ -193,48 +273,168 @@ impl Worker {
         self.close(CloseCode::Normal).await;
     }
 
+    /// The idle keep-alive (a `ping` message after an interval without sending) and the
+    /// liveness probe (a WebSocket ping after an interval without receiving).
+    async fn on_keepalive(&mut self) {
+        // The timer was armed from older activity; act only on what is really due.
+        let interval = self.options.effective_keepalive();
+        let now = Instant::now();
+        if now >= deadline_after(self.last_sent, interval) {
+            tracing::trace!("idle: sending a keep-alive ping");
+            self.write(Message::text(ClientMessage::Ping.to_json()))
+                .await;
+            self.expect_answer(now);
+        }
+        let quiet_since = self.last_received.max(self.last_probe);
+        if !self.finishing && now >= deadline_after(quiet_since, interval) {
+            tracing::trace!("nothing received lately: probing with a WebSocket ping");
+            self.last_probe = now;
+            self.write(Message::Ping(Default::default())).await;
+            self.expect_answer(now);
+        }
+        let quiet_since = self.last_received.max(self.last_probe);
+        let next =
+            deadline_after(self.last_sent, interval).min(deadline_after(quiet_since, interval));
+        self.keepalive.as_mut().reset(next);
+    }
+
+    /// A ping went out at `at`: the server must answer (with anything) in time.
+    fn expect_answer(&mut self, at: Instant) {
+        if self.unanswered_since.is_none() && !self.finishing {
+            self.unanswered_since = Some(at);
+        }
+    }
+
     async fn on_command(&mut self, command: Command) {
         match command {
             Command::Audio { speaker, audio } => {
                 self.sequence += 1;
                 let duration_ms = audio.duration().as_millis() as u64;
+                let started_ms = self.started_ms;
+                let position = self.timeline(&speaker);
+                let timestamp_ms = started_ms.saturating_add(*position);
+                *position = position.saturating_add(duration_ms);
                 let message = ClientMessage::AudioInput(AudioInput {
                     sequence: self.sequence,
-                    timestamp_ms: self.started_ms + self.audio_ms,
+                    timestamp_ms,
                     speaker,
                     audio,
                 });
-                self.audio_ms += duration_ms;
-                self.write(message).await;
+                self.write(Message::text(message.to_json())).await;
             }
-            Command::Ping => self.write(ClientMessage::Ping).await,
-            Command::End { reply } => {
+            Command::Ping => {
+                self.write(Message::text(ClientMessage::Ping.to_json()))
+                    .await;
+                self.expect_answer(Instant::now());
+            }
+            Command::End { reply, deadline } => {
                 if self.session_ended {
                     let _ = reply.send(Ok(()));
                     return;
                 }
                 self.end_waiters.push(reply);
                 if self.end_deadline.is_none() {
-                    self.end_deadline = Some(Instant::now() + self.options.end_timeout);
-                    self.write(ClientMessage::SessionEnd).await;
+                    self.end_deadline = Some(deadline);
+                    self.write(Message::text(ClientMessage::SessionEnd.to_json()))
+                        .await;
                 }
+            }
+            Command::Fail(error) => {
+                tracing::warn!(error = %error, "the audio feeding the stream failed");
+                self.reply_end(|| Err(StreamError::NotConnected.into()));
+                self.close(CloseCode::Normal).await;
+                self.finish(Err(error.into()));
             }
         }
     }
 
-    async fn write(&mut self, message: ClientMessage) {
-        if self.closing {
-            // The session is ending and our close frame is out: a ping or audio queued
-            // behind `end()` has nowhere to go, and sending it would be a protocol error.
+    /// The audio already sent for `speaker`, in milliseconds.
+    fn timeline(&mut self, speaker: &Speaker) -> &mut u64 {
+        let index = match self.audio_ms.iter().position(|(s, _)| s == speaker) {
+            Some(index) => index,
+            None => {
+                self.audio_ms.push((speaker.clone(), 0));
+                self.audio_ms.len() - 1
+            }
+        };
+        &mut self.audio_ms[index].1
+    }
+
+    /// Runs one socket operation within the write timeout, giving up early if an `end()`
+    /// gave up meanwhile.
+    ///
+    /// A write that completes at once (the usual case: the socket has room) costs no
+    /// timer and no wait on the abort signal. Only a write that has to wait can leave an
+    /// `end()` behind it in the channel, so only then is the abort signal watched; in the
+    /// main loop the `end()` command itself arrives in time.
+    async fn bounded<F>(abort: &Notify, timeout: Duration, operation: F) -> Written
+    where
+        F: Future<Output = std::result::Result<(), tokio_tungstenite::tungstenite::Error>>,
+    {
+        let mut operation = std::pin::pin!(operation);
+        let first = std::future::poll_fn(|cx| Poll::Ready(operation.as_mut().poll(cx))).await;
+        if let Poll::Ready(result) = first {
+            return Written::Done(result);
+        }
+        tokio::select! {
+            biased;
+            _ = abort.notified() => Written::Aborted,
+            outcome = tokio::time::timeout(timeout, operation) => match outcome {
+                Ok(result) => Written::Done(result),
+                Err(_) => Written::TimedOut,
+            },
+        }
+    }
+
+    async fn write(&mut self, message: Message) {
+        if self.closing || self.finishing {
+            // The session is ending and our close frame is out (or the connection is
+            // gone): a ping or audio queued behind it has nowhere to go, and sending it
+            // would be a protocol error.
             tracing::trace!("dropping a message queued after the close");
             return;
         }
         self.last_sent = Instant::now();
-        if let Err(e) = self.socket.send(Message::text(message.to_json())).await {
-            tracing::debug!(error = %e, "writing to the stream failed");
-            self.on_drop(None, format!("the connection broke while sending: {e}"))
+        let timeout = self.options.write_timeout;
+        match Self::bounded(&self.abort, timeout, self.socket.send(message)).await {
+            Written::Done(Ok(())) => {}
+            Written::Done(Err(e)) => {
+                tracing::debug!(error = %e, "writing to the stream failed");
+                self.on_broken(Broken::Closed {
+                    code: None,
+                    reason: format!("the connection broke while sending: {e}"),
+                })
                 .await;
+            }
+            Written::TimedOut => {
+                tracing::warn!(?timeout, "a write to the stream stayed blocked");
+                self.on_broken(Broken::Unresponsive {
+                    stall: Stall::WriteBlocked,
+                    waited: timeout,
+                })
+                .await;
+            }
+            Written::Aborted => self.end_timed_out().await,
         }
+    }
+
+    /// `end()` gave up, or `session.ended` did not come in time: shut the stream down.
+    async fn end_timed_out(&mut self) {
+        if self.finishing || self.session_ended {
+            // Already over, or `session.ended` won the race: the close deadline takes it
+            // from here.
+            return;
+        }
+        self.end_deadline = None;
+        let timeout = self.options.end_timeout;
+        tracing::debug!(?timeout, "session.ended did not arrive in time; closing");
+        self.reply_end(|| Err(StreamError::EndTimedOut(timeout).into()));
+        self.close(CloseCode::Normal).await;
+        self.finish(Ok(Event::Closed(Closed {
+            code: None,
+            reason: "session.ended did not arrive in time".into(),
+            session_ended: false,
+        })));
     }
 
     async fn on_frame(
@@ -245,12 +445,16 @@ impl Worker {
             Some(Ok(Message::Text(text))) => match message::decode(&text) {
                 Some(event) => {
                     let ended = matches!(event, Event::SessionEnded { .. });
-                    self.pending = Some(Ok(event));
+                    self.emit(Ok(event));
                     if ended {
                         let requested = self.end_deadline.is_some();
                         self.session_ended = true;
                         self.end_deadline = None;
                         self.reply_end(|| Ok(()));
+                        // The server closes next; if it never does, stop waiting after the
+                        // close timeout rather than holding `Events` open forever.
+                        self.close_deadline =
+                            Some(deadline_after(Instant::now(), self.options.close_timeout));
                         if requested {
                             // Our end() asked for it: close now; the server's close reply
                             // then ends the stream cleanly.
@@ -271,7 +475,19 @@ impl Worker {
             }
             Some(Ok(Message::Ping(_))) => {
                 // tungstenite queued the pong; flush it now rather than on the next write.
-                let _ = self.socket.flush().await;
+                if !self.closing {
+                    let timeout = self.options.write_timeout;
+                    if let Written::TimedOut =
+                        Self::bounded(&self.abort, timeout, self.socket.flush()).await
+                    {
+                        tracing::warn!(?timeout, "answering a ping stayed blocked");
+                        self.on_broken(Broken::Unresponsive {
+                            stall: Stall::WriteBlocked,
+                            waited: timeout,
+                        })
+                        .await;
+                    }
+                }
             }
             Some(Ok(Message::Pong(_) | Message::Frame(_))) => {}
             Some(Ok(Message::Close(frame))) => {
@@ -290,22 +506,24 @@ impl Worker {
                         session_ended: self.session_ended,
                     })));
                 } else {
-                    self.on_drop(code, reason).await;
+                    self.on_broken(Broken::Closed { code, reason }).await;
                 }
             }
             Some(Err(e)) => {
                 let reason = format!("connection error: {e}");
                 if self.session_ended {
+                    self.dead = true;
                     self.finish(Ok(Event::Closed(Closed {
                         code: None,
                         reason,
                         session_ended: true,
                     })));
                 } else {
-                    self.on_drop(None, reason).await;
+                    self.on_broken(Broken::Closed { code: None, reason }).await;
                 }
             }
             None => {
+                self.dead = true;
                 if self.session_ended {
                     self.finish(Ok(Event::Closed(Closed {
                         code: None,
@@ -313,47 +531,70 @@ impl Worker {
                         session_ended: true,
                     })));
                 } else {
-                    self.on_drop(None, "the connection closed without a close frame".into())
-                        .await;
+                    self.on_broken(Broken::Closed {
+                        code: None,
+                        reason: "the connection closed without a close frame".into(),
+                    })
+                    .await;
                 }
             }
         }
     }
 
-    /// An abnormal end of the connection: reconnect if configured, else report it.
-    async fn on_drop(&mut self, code: Option<u16>, reason: String) {
-        tracing::debug!(?code, reason = %reason, "the stream dropped");
+    /// The connection can no longer be used: reconnect if configured, else report it.
+    async fn on_broken(&mut self, broken: Broken) {
+        if self.finishing {
+            return;
+        }
+        if let Broken::Closed { code, reason } = &broken {
+            tracing::debug!(?code, reason = %reason, "the stream dropped");
+        }
+        if matches!(broken, Broken::Unresponsive { .. }) {
+            // Nothing more is written to a peer that stopped answering: a close frame
+            // would only wait out another timeout.
+            self.dead = true;
+        }
         let ending = !self.end_waiters.is_empty();
         if let (Some(_), false) = (&self.reconnect, ending) {
-            match self.reconnect().await {
-                Ok(Some(attempt)) => {
-                    self.pending = Some(Ok(Event::Reconnected { attempt }));
+            tracing::info!(error = %broken.to_error(), "the stream broke; reconnecting");
+            let abort = self.abort.clone();
+            let outcome = tokio::select! {
+                biased;
+                _ = abort.notified() => None,
+                // Boxed: the REST retrieve and the dial are large futures that would otherwise
+                // be part of every worker's state, though reconnects are rare.
+                outcome = Box::pin(self.reconnect()) => Some(outcome),
+            };
+            match outcome {
+                Some(Ok(Some(attempt))) => {
+                    self.emit(Ok(Event::Reconnected { attempt }));
                     return;
                 }
-                Ok(None) => {
+                Some(Ok(None)) => {
+                    tracing::info!("the session ended while the stream was down");
                     self.finish(Ok(Event::Closed(Closed {
-                        code,
+                        code: None,
                         reason: "the session has ended".into(),
                         session_ended: true,
                     })));
                     return;
                 }
-                Err(e) => {
+                Some(Err(e)) => {
+                    tracing::warn!(error = %e, "reconnecting the stream failed");
+                    self.dead = true;
                     self.finish(Err(e));
+                    return;
+                }
+                None => {
+                    self.dead = true;
+                    self.end_timed_out().await;
                     return;
                 }
             }
         }
-        let error = StreamError::Closed { code, reason };
-        let message = error.to_string();
-        self.reply_end(|| {
-            Err(StreamError::Closed {
-                code,
-                reason: message.clone(),
-            }
-            .into())
-        });
-        self.finish(Err(error.into()));
+        self.dead = true;
+        self.reply_end(|| Err(broken.to_error().into()));
+        self.finish(Err(broken.to_error().into()));
     }
 
     /// Re-fetches the session and reconnects. `Ok(Some(attempt))` when reconnected,
@@ -395,12 +636,22 @@ impl Worker {
             };
             match Box::pin(connect::dial(&target, self.options.connect_timeout)).await {
                 Ok(socket) => {
-                    tracing::debug!(attempt, "stream reconnected");
+                    tracing::info!(attempt, "stream reconnected");
                     self.socket = socket;
-                    self.last_sent = Instant::now();
+                    let now = Instant::now();
+                    self.last_sent = now;
+                    self.last_received = now;
+                    self.last_probe = now;
+                    self.unanswered_since = None;
+                    self.dead = false;
+                    let interval = self.options.effective_keepalive();
+                    self.keepalive.as_mut().reset(deadline_after(now, interval));
                     return Ok(Some(attempt));
                 }
-                Err(e) => last = e.to_string(),
+                Err(e) => {
+                    tracing::debug!(attempt, error = %e, "a reconnect attempt failed");
+                    last = e.to_string();
+                }
             }
         }
         Err(Error::Stream(StreamError::ReconnectFailed {
@@ -409,8 +660,21 @@ impl Worker {
         }))
     }
 
+    /// Queues an event for the listener, behind the one already waiting, if any.
+    fn emit(&mut self, item: Result<Event>) {
+        if self.pending.is_none() {
+            self.pending = Some(item);
+        } else {
+            // At most one event can be found while another waits (each path that finds
+            // one either stops reading or finishes); a second replaces it, so the final
+            // outcome is never lost.
+            self.queued = Some(item);
+        }
+    }
+
+    /// Ends the stream with `last` as its final item.
     fn finish(&mut self, last: Result<Event>) {
-        self.pending = Some(last);
+        self.emit(last);
         self.finishing = true;
     }
 
@@ -420,26 +684,37 @@ impl Worker {
         }
     }
 
-    /// Best-effort close handshake, bounded in time so a dead peer cannot hold the task.
+    /// Best-effort close frame, bounded in time so a dead peer cannot hold the task; not
+    /// tried at all on a connection known to be broken.
     async fn close(&mut self, code: CloseCode) {
-        if std::mem::replace(&mut self.closing, true) {
+        if std::mem::replace(&mut self.closing, true) || self.dead {
             return;
         }
         let frame = CloseFrame {
             code,
             reason: "".into(),
         };
-        let _ = tokio::time::timeout(Duration::from_secs(1), self.socket.close(Some(frame))).await;
+        let bound = self.options.write_timeout.min(self.options.close_timeout);
+        if tokio::time::timeout(bound, self.socket.close(Some(frame)))
+            .await
+            .is_err()
+        {
+            tracing::debug!("sending the close frame stayed blocked");
+            self.dead = true;
+        }
     }
 }
 
 /// What woke the worker up.
 enum Step {
     Idle,
+    Delivered,
     Command(Option<Command>),
     Frame(Option<std::result::Result<Message, tokio_tungstenite::tungstenite::Error>>),
     KeepAlive,
+    Unresponsive,
     EndTimedOut,
+    CloseTimedOut,
 }
 
 async fn sleep_until_opt(at: Option<Instant>) {

@@ -10,7 +10,11 @@ use super::{ORIGINAL_TIMESTAMP_HEADER, RETRY_COUNT_HEADER, SIGNATURE_HEADER, WEB
 /// are **not signed**, so they are read leniently (absent or malformed means
 /// `None`) and are fit for logging and metrics, not for security decisions.
 /// De-duplicate on the event id, not on [`delivery_id`](Self::delivery_id).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+///
+/// `Serialize`/`Deserialize`, to keep it with the event in a queue; missing fields read
+/// as `None`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 #[non_exhaustive]
 pub struct DeliveryInfo {
     /// `Kallglot-Webhook-Id`: the id of this delivery (e.g. `wh_del_…`).

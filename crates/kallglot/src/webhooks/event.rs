@@ -152,19 +152,31 @@ impl From<Value> for EventData {
 /// `duration` while the REST API says `duration_seconds`, so both are read;
 /// [`seconds`](Self::seconds) picks whichever is present. A field of an
 /// unexpected type reads as `None` rather than failing.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct SessionEndedData {
     /// The session that ended.
     pub id: SessionId,
     /// The session status, normally [`SessionStatus::Ended`].
-    #[serde(default, deserialize_with = "lenient")]
+    #[serde(
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub status: Option<SessionStatus>,
     /// The session's length in seconds, as the webhook example names it.
-    #[serde(default, deserialize_with = "lenient")]
+    #[serde(
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub duration: Option<f64>,
     /// The session's length in seconds, as the REST API names it.
-    #[serde(default, deserialize_with = "lenient")]
+    #[serde(
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub duration_seconds: Option<f64>,
 }
 
@@ -192,6 +204,18 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn session_ended_data_round_trips() {
+        let raw = json!({"id": "sess_1", "status": "ended", "duration": 12.5});
+        let data: SessionEndedData = serde_json::from_value(raw.clone()).unwrap();
+        assert_eq!(serde_json::to_value(&data).unwrap(), raw);
+        assert_eq!(
+            serde_json::from_value::<SessionEndedData>(serde_json::to_value(&data).unwrap())
+                .unwrap(),
+            data
+        );
+    }
 
     #[test]
     fn every_event_type_round_trips() {
