@@ -274,6 +274,28 @@ impl Clock for BriefClock {
     }
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_paced_call_waits_for_the_window_instead_of_meeting_a_429() {
+    let server = MockServer::builder()
+        .rate_limit(1, Duration::from_millis(100))
+        .start()
+        .await
+        .unwrap();
+    // No retries: a 429 would fail the call.
+    let client = Client::builder()
+        .api_key(server.api_key())
+        .base_url(server.url())
+        .max_retries(0)
+        .build()
+        .unwrap();
+    client.sessions().create(params()).await.unwrap();
+    let started = tokio::time::Instant::now();
+    let second = client.sessions().create(params()).await.unwrap();
+    assert_eq!(second.status(), 201);
+    assert!(started.elapsed() >= Duration::from_millis(100));
+    assert_eq!(server.credits_used(), 2);
+}
+
 #[tokio::test]
 async fn a_rate_limited_call_is_retried_after_the_window() {
     let server = MockServer::builder()
@@ -282,7 +304,14 @@ async fn a_rate_limited_call_is_retried_after_the_window() {
         .await
         .unwrap();
     let clock = Arc::new(BriefClock::default());
-    let client = client_with(&server, server.api_key(), clock.clone());
+    // Without pacing, the second call meets the limit and is retried.
+    let client = Client::builder()
+        .api_key(server.api_key())
+        .base_url(server.url())
+        .clock(clock.clone())
+        .rate_limit_pacing(false)
+        .build()
+        .unwrap();
     client.sessions().create(params()).await.unwrap();
     let second = client.sessions().create(params()).await.unwrap();
     assert_eq!(second.status(), 201);

@@ -74,6 +74,8 @@ pub struct RequestOptions {
     pub max_retries: Option<u32>,
     /// Total timeout of each attempt of this call.
     pub timeout: Option<Duration>,
+    /// Overall deadline of this call: attempts, backoff and rate-limit pacing together.
+    pub deadline: Option<Duration>,
 }
 
 /// Per-call options as a builder collects them: setters never fail, so the first
@@ -101,6 +103,13 @@ impl PendingOptions {
             self.invalid = Some(ConfigError::ZeroTimeout("the call timeout"));
         }
         self.options.timeout = Some(timeout);
+    }
+
+    pub(crate) fn deadline(&mut self, deadline: Duration) {
+        if deadline.is_zero() {
+            self.invalid = Some(ConfigError::ZeroTimeout("the call deadline"));
+        }
+        self.options.deadline = Some(deadline);
     }
 
     pub(crate) fn replace(&mut self, options: RequestOptions) {
@@ -181,6 +190,14 @@ impl<T: Send + 'static> Call<T> {
     /// Overrides the client's total timeout for each attempt of this call.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.options.timeout(timeout);
+        self
+    }
+
+    /// Overrides the client's overall deadline for this call, which covers every attempt,
+    /// the backoff between them and rate-limit pacing. When it passes the call fails with
+    /// [`Error::DeadlineExceeded`], saying what it was waiting for.
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.options.deadline(deadline);
         self
     }
 

@@ -60,7 +60,7 @@ impl Client {
 
     /// The environment of the configured key (from its prefix).
     pub fn environment(&self) -> Environment {
-        self.shared.key.environment()
+        self.shared.credentials.environment()
     }
 
     /// The base URL requests go to, without a trailing slash.
@@ -113,8 +113,8 @@ impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
             .field("base_url", &self.shared.base_url)
-            .field("api_key", &self.shared.key)
-            .field("auth_style", &self.shared.auth_style)
+            .field("api_key", &self.shared.credentials)
+            .field("auth_style", &self.shared.credentials.style())
             .field("retry_policy", &self.shared.policy)
             .finish_non_exhaustive()
     }
@@ -279,6 +279,12 @@ impl RawRequest {
         self
     }
 
+    /// Overrides the client's overall deadline (attempts, backoff and pacing together).
+    pub fn deadline(mut self, deadline: std::time::Duration) -> Self {
+        self.options.deadline(deadline);
+        self
+    }
+
     async fn send(self) -> Result<Response<Value>> {
         let options = self.options.finish()?;
         let path = self.path?;
@@ -302,8 +308,9 @@ impl RawRequest {
         let request = builder
             .build()
             .map_err(|e| ConfigError::InvalidRequest(e.to_string()))?;
-        let (value, meta) = transport::call_raw(&self.shared, op, options, request).await?;
-        Ok(Response::new(value, meta))
+        let (value, meta) =
+            transport::call_raw(&self.shared, op, options, request, key.clone()).await?;
+        Ok(Response::new(value, meta).with_idempotency_key(key))
     }
 }
 

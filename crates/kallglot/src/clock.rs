@@ -1,9 +1,11 @@
-//! The time source the client waits with: retry backoff, retry budget windows and
-//! analysis polling.
+//! The time source the client waits with: retry backoff, retry budget windows, rate-limit
+//! pacing, call deadlines and analysis polling.
 //!
 //! Production code uses [`TokioClock`]. Tests can install a [`ManualClock`], whose `sleep`
 //! returns at once and moves its own time forward, so retry and polling schedules can be
-//! asserted exactly without waiting.
+//! asserted exactly without waiting. A manual clock cannot make one task wait for another
+//! (a sleep that ends at once cannot bound a wait), so tests of concurrent calls under
+//! pacing or an in-flight cap use tokio's paused clock with [`TokioClock`] instead.
 
 use std::fmt;
 use std::future::Future;
@@ -99,8 +101,35 @@ impl Clock for ManualClock {
 
     fn sleep(&self, duration: Duration) -> SleepFuture {
         let mut state = self.lock();
-        state.now += duration;
+        // A sleep "for ever" (Duration::MAX) moves time far ahead instead of overflowing.
+        const FAR: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+        state.now = state
+            .now
+            .checked_add(duration)
+            .unwrap_or_else(|| state.now + FAR);
         state.sleeps.push(duration);
         Box::pin(std::future::ready(()))
+    }
+}
+
+/// Runs `future` until it completes or `wait` passes on `clock`, whichever is first;
+/// `None` when the wait ran out. The future is polled first, so one that is ready wins
+/// even against a [`ManualClock`], whose sleeps end at once.
+pub(crate) async fn within<F: Future>(
+    clock: &dyn Clock,
+    wait: Duration,
+    future: F,
+) -> Option<F::Output> {
+    use futures_util::FutureExt;
+    use futures_util::future::{Either, select};
+    let mut future = std::pin::pin!(future);
+    // Polled once before the sleep is even created: a manual clock moves its time when a
+    // sleep is created, which must not happen for a wait that was not needed.
+    if let Some(output) = future.as_mut().now_or_never() {
+        return Some(output);
+    }
+    match select(future, clock.sleep(wait)).await {
+        Either::Left((output, _)) => Some(output),
+        Either::Right(((), _)) => None,
     }
 }

@@ -6,8 +6,11 @@ use std::time::Duration;
 use crate::api_key::{ApiKey, ApiKeyError, AuthStyle, Environment};
 use crate::client::Client;
 use crate::clock::{Clock, TokioClock};
+use crate::credentials::{ApiKeySource, Credentials, check_environment};
+use crate::credits::CreditsWatches;
 use crate::error::{ConfigError, Result};
 use crate::net::HttpSettings;
+use crate::pacer::Pacer;
 use crate::retry::{RetryBudget, RetryPolicy};
 use crate::transport::Shared;
 
@@ -24,6 +27,10 @@ pub const DEFAULT_BASE_URL: &str = "https://api.kallglot.com";
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 /// Default timeout for establishing a connection.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default overall deadline of one call: attempts, backoff and pacing waits together.
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(120);
+/// Default cap on a JSON response body (16 MiB); audio downloads are not capped.
+pub const DEFAULT_MAX_RESPONSE_BODY: usize = 16 * 1024 * 1024;
 /// Environment variable read by [`Client::from_env`] for the API key.
 pub const ENV_API_KEY: &str = "KALLGLOT_API_KEY";
 /// Environment variable read by [`Client::from_env`] for the base URL (optional).
@@ -58,6 +65,17 @@ pub struct ClientBuilder {
     proxy: Option<String>,
     #[cfg(feature = "stream")]
     stream_hosts: Vec<String>,
+    traffic: Traffic,
+}
+
+/// The traffic settings: deadline, pacing, in-flight cap, body cap, key source.
+#[derive(Debug, Clone)]
+struct Traffic {
+    deadline: Duration,
+    pacing: bool,
+    max_in_flight: Option<usize>,
+    max_response_body: usize,
+    key_source: Option<Arc<dyn ApiKeySource>>,
 }
 
 impl Default for ClientBuilder {
@@ -85,6 +103,13 @@ impl ClientBuilder {
             proxy: None,
             #[cfg(feature = "stream")]
             stream_hosts: Vec::new(),
+            traffic: Traffic {
+                deadline: DEFAULT_DEADLINE,
+                pacing: true,
+                max_in_flight: None,
+                max_response_body: DEFAULT_MAX_RESPONSE_BODY,
+                key_source: None,
+            },
         }
     }
 
@@ -175,7 +200,8 @@ impl ClientBuilder {
         self
     }
 
-    /// The clock used for retry backoff, the retry budget and analysis polling. Tests can
+    /// The clock used for retry backoff, the retry budget, pacing, deadlines and analysis
+    /// polling. Tests can
     /// pass a [`ManualClock`](crate::clock::ManualClock) to observe waits without waiting.
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
@@ -219,8 +245,6 @@ impl ClientBuilder {
         Ok(crate::stream::Connector::new(network.dialer))
     }
 
-    /// The HTTP client and, with the stream feature, what the stream dials with.
-    #[cfg_attr(not(feature = "stream"), allow(unused_variables))]
     /// The base URL as given, or the default.
     fn raw_base_url(&self) -> &str {
         self.base_url
@@ -228,6 +252,8 @@ impl ClientBuilder {
             .map_or(DEFAULT_BASE_URL, |given| given.0.as_str())
     }
 
+    /// The HTTP client and, with the stream feature, what the stream dials with.
+    #[cfg_attr(not(feature = "stream"), allow(unused_variables))]
     fn network(&self, base: &url::Url, timeout: Option<Duration>) -> Result<Network, ConfigError> {
         if self.connect_timeout.is_zero() {
             return Err(ConfigError::ZeroTimeout("the connect timeout"));
@@ -257,37 +283,78 @@ impl ClientBuilder {
         })
     }
 
+    /// The overall deadline of each call (120 s by default): every attempt, the backoff
+    /// between attempts and rate-limit pacing waits together. A call that reaches it fails
+    /// with [`Error::DeadlineExceeded`](crate::Error::DeadlineExceeded), naming what it
+    /// was waiting for. `Duration::MAX` means no overall deadline. Calls can override it.
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.traffic.deadline = deadline;
+        self
+    }
+
+    /// Whether requests are paced by the server's `X-RateLimit-*` headers (on by default;
+    /// see [`Client::rate_limit_state`]).
+    pub fn rate_limit_pacing(mut self, enabled: bool) -> Self {
+        self.traffic.pacing = enabled;
+        self
+    }
+
+    /// At most this many requests of this client and its clones in flight at once (no cap
+    /// by default). Must be non-zero.
+    pub fn max_in_flight(mut self, max: usize) -> Self {
+        self.traffic.max_in_flight = Some(max);
+        self
+    }
+
+    /// The largest JSON response body accepted, in bytes (16 MiB by default); a larger one
+    /// fails with [`Error::ResponseTooLarge`](crate::Error::ResponseTooLarge) without
+    /// being read further. Audio downloads stream and are not capped.
+    pub fn max_response_body(mut self, bytes: usize) -> Self {
+        self.traffic.max_response_body = bytes;
+        self
+    }
+
+    /// A source of fresh keys (a secret manager), asked once when the API refuses the
+    /// current key as revoked or expired; see [`credentials`](crate::credentials).
+    pub fn api_key_source(mut self, source: Arc<dyn ApiKeySource>) -> Self {
+        self.traffic.key_source = Some(source);
+        self
+    }
+
     /// Validates the configuration and builds the client (and its connection pool).
     pub fn build(mut self) -> Result<Client> {
         let key = match self.api_key.take() {
             None => return Err(ConfigError::MissingApiKey.into()),
             Some(key) => key.map_err(ConfigError::InvalidApiKey)?,
         };
-        if let Some(expected) = self.expected_environment
-            && key.environment() != expected
-        {
-            return Err(ConfigError::WrongEnvironment {
-                expected,
-                actual: key.environment(),
-            }
-            .into());
+        check_environment(&key, self.expected_environment)?;
+        if self.traffic.deadline.is_zero() {
+            return Err(ConfigError::ZeroTimeout("the deadline").into());
+        }
+        if self.traffic.max_in_flight == Some(0) {
+            return Err(ConfigError::ZeroTimeout("max_in_flight").into());
         }
         if self.timeout.is_zero() {
             return Err(ConfigError::ZeroTimeout("the timeout").into());
         }
         let base = parse_base_url(self.raw_base_url())?;
         let network = self.network(&base, Some(self.timeout))?;
-        let auth_header = (
-            self.auth_style.header_name(),
-            key.header_value(self.auth_style),
-        );
+        let traffic = self.traffic;
         Ok(Client::from_shared(Shared {
             http: network.http,
             base_url: base.as_str().trim_end_matches('/').to_string(),
             base,
-            key,
-            auth_style: self.auth_style,
-            auth_header,
+            credentials: Credentials::new(
+                key,
+                self.auth_style,
+                self.expected_environment,
+                traffic.key_source,
+            ),
+            pacer: Pacer::new(traffic.pacing, traffic.max_in_flight),
+            credits: CreditsWatches::default(),
+            deadline: traffic.deadline,
+            timeout: self.timeout,
+            max_response_body: traffic.max_response_body,
             policy: self.retry_policy,
             budget: self.retry_budget.unwrap_or_default(),
             clock: self.clock,

@@ -8,6 +8,8 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::api_key::{ApiKeyError, Environment};
+use crate::call::IdempotencyKey;
+pub use crate::deadline::WaitedFor;
 use crate::error_code::{ErrorCode, ErrorType, Scope};
 use crate::metadata::ResponseMeta;
 
@@ -26,19 +28,58 @@ pub enum Error {
     Api(Box<ApiError>),
     /// No response arrived within the configured timeout, on every attempt made.
     #[error("{operation}: no response within the timeout (after {attempts} attempt(s))")]
+    #[non_exhaustive]
     Timeout {
         /// The operation, such as `retrieve_session`.
         operation: &'static str,
         /// How many attempts were made.
         attempts: u32,
+        /// The `Idempotency-Key` every attempt sent: retry with it to stay exactly-once.
+        idempotency_key: Option<IdempotencyKey>,
     },
     /// The connection could not be made, or broke before the response was complete.
     #[error("{operation}: connection failed: {message}")]
+    #[non_exhaustive]
     Connection {
         /// The operation, such as `retrieve_session`.
         operation: &'static str,
         /// What failed, in words.
         message: String,
+        /// The `Idempotency-Key` every attempt sent: retry with it to stay exactly-once.
+        idempotency_key: Option<IdempotencyKey>,
+    },
+    /// The call's overall deadline passed (or would have passed during the next wait)
+    /// before it finished. See [`ClientBuilder::deadline`](crate::ClientBuilder::deadline).
+    #[error(
+        "{operation}: the call's deadline of {deadline:?} passed while it was waiting for {waited_for} (after {attempts} attempt(s))"
+    )]
+    #[non_exhaustive]
+    DeadlineExceeded {
+        /// The operation, such as `create_session`.
+        operation: &'static str,
+        /// What the call was waiting for when its deadline came.
+        waited_for: WaitedFor,
+        /// The deadline the call had.
+        deadline: Duration,
+        /// Attempts sent before it gave up.
+        attempts: u32,
+        /// The `Idempotency-Key` every attempt sent: retry with it to stay exactly-once.
+        idempotency_key: Option<IdempotencyKey>,
+        /// The failure of the last attempt, when the deadline came while waiting to retry.
+        last_error: Option<Box<Error>>,
+    },
+    /// A response body was larger than the client accepts
+    /// ([`ClientBuilder::max_response_body`](crate::ClientBuilder::max_response_body));
+    /// reading stopped at the limit.
+    #[error("{operation}: the response body is larger than the {limit}-byte limit")]
+    #[non_exhaustive]
+    ResponseTooLarge {
+        /// The operation, such as `retrieve_session_transcript`.
+        operation: &'static str,
+        /// The limit in bytes.
+        limit: usize,
+        /// The `Idempotency-Key` the request sent.
+        idempotency_key: Option<IdempotencyKey>,
     },
     /// A success response whose body is not what the API documents.
     #[error(transparent)]
@@ -110,6 +151,52 @@ impl Error {
         }
     }
 
+    /// The `Idempotency-Key` the failed call sent (on every attempt), for writes to routes
+    /// that honour one. Retrying with it (`.idempotency_key(key.as_str())`) cannot apply
+    /// the write twice.
+    pub fn idempotency_key(&self) -> Option<&IdempotencyKey> {
+        match self {
+            Self::Api(e) => e.idempotency_key.as_ref(),
+            Self::Decode(e) => e.idempotency_key.as_ref(),
+            Self::Timeout {
+                idempotency_key, ..
+            }
+            | Self::Connection {
+                idempotency_key, ..
+            }
+            | Self::DeadlineExceeded {
+                idempotency_key, ..
+            }
+            | Self::ResponseTooLarge {
+                idempotency_key, ..
+            } => idempotency_key.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// Attaches the idempotency key the call sent.
+    pub(crate) fn with_idempotency_key(mut self, key: Option<&IdempotencyKey>) -> Self {
+        let Some(key) = key else { return self };
+        match &mut self {
+            Self::Api(e) => e.idempotency_key = Some(key.clone()),
+            Self::Decode(e) => e.idempotency_key = Some(key.clone()),
+            Self::Timeout {
+                idempotency_key, ..
+            }
+            | Self::Connection {
+                idempotency_key, ..
+            }
+            | Self::DeadlineExceeded {
+                idempotency_key, ..
+            }
+            | Self::ResponseTooLarge {
+                idempotency_key, ..
+            } => *idempotency_key = Some(key.clone()),
+            _ => {}
+        }
+        self
+    }
+
     /// The response metadata (rate limit, credits, request id), when a response arrived.
     pub fn meta(&self) -> Option<&ResponseMeta> {
         match self {
@@ -143,6 +230,8 @@ impl Error {
         match self {
             Self::Timeout { .. } => is_transient(&Failure::Timeout),
             Self::Connection { .. } => is_transient(&Failure::Connect),
+            // A later call has a fresh deadline.
+            Self::DeadlineExceeded { .. } => true,
             Self::Api(e) => is_transient(&Failure::Status {
                 status: e.status,
                 code: e.code.as_ref().map(ErrorCode::as_str),
@@ -218,6 +307,8 @@ pub struct ApiError {
     pub body_snippet: Option<String>,
     /// Rate-limit, credit and request-id metadata of the response.
     pub meta: ResponseMeta,
+    /// The `Idempotency-Key` the request sent, if any.
+    pub idempotency_key: Option<IdempotencyKey>,
 }
 
 impl fmt::Display for ApiError {
@@ -257,6 +348,8 @@ pub struct DecodeError {
     pub body_snippet: String,
     /// Metadata of the response.
     pub meta: ResponseMeta,
+    /// The `Idempotency-Key` the request sent, if any.
+    pub idempotency_key: Option<IdempotencyKey>,
 }
 
 impl fmt::Display for DecodeError {
@@ -377,6 +470,7 @@ mod tests {
             required_scope: None,
             body_snippet: None,
             meta: ResponseMeta::default(),
+            idempotency_key: None,
         }))
     }
 

@@ -31,6 +31,11 @@
 //!   on each retry, so a retried write is never applied twice;
 //! - retries connection failures, timeouts, 429, 409 `idempotency_conflict` and 5xx with
 //!   jittered exponential backoff, honouring `Retry-After`, within a client-wide budget;
+//! - paces requests by the server's rate-limit headers (one pacer per client and its
+//!   clones), bounds every call by an overall deadline, and caps JSON bodies;
+//! - rotates the API key at run time ([`Client::set_api_key`], or an
+//!   [`ApiKeySource`](credentials::ApiKeySource) after a revoked or expired key) and
+//!   watches the credit balance ([`Client::watch_credits`]);
 //! - returns every result as a [`Response`] carrying the request id, rate-limit and credit
 //!   figures;
 //! - turns every failure into one [`Error`], whose API variant has the status, code,
@@ -49,6 +54,9 @@ mod call;
 mod client;
 pub mod clock;
 mod config;
+pub mod credentials;
+pub mod credits;
+mod deadline;
 mod error;
 pub mod error_code;
 pub mod ids;
@@ -56,6 +64,7 @@ pub mod metadata;
 pub mod model;
 mod net;
 mod open_enum;
+pub mod pacer;
 mod pages;
 mod resources;
 mod response;
@@ -72,13 +81,15 @@ pub use api_key::{ApiKey, ApiKeyError, AuthStyle, Environment};
 pub use call::{Call, IdempotencyKey, RequestOptions};
 pub use client::{Client, Method, RawRequest};
 pub use config::{
-    ClientBuilder, DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, ENV_API_KEY,
-    ENV_BASE_URL, default_user_agent,
+    ClientBuilder, DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_DEADLINE,
+    DEFAULT_MAX_RESPONSE_BODY, DEFAULT_TIMEOUT, ENV_API_KEY, ENV_BASE_URL, default_user_agent,
 };
-pub use error::{ApiError, ConfigError, DecodeError, Error, Result};
+pub use credits::CreditsAlert;
+pub use error::{ApiError, ConfigError, DecodeError, Error, Result, WaitedFor};
 pub use error_code::{ErrorCode, ErrorType, Scope};
 pub use ids::{AnalysisId, RecordingId, SessionId, TranscriptId};
 pub use metadata::{Credits, RateLimit, ResponseMeta};
+pub use pacer::PacerSnapshot;
 pub use resources::{Analyses, Download, Downloaded, RecordingStream, Recordings, Sessions};
 pub use response::Response;
 pub use retry::{RetryBudget, RetryPolicy};

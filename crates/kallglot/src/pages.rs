@@ -36,6 +36,7 @@ pub(crate) fn recordings(
                         ),
                         body_snippet: String::new(),
                         meta,
+                        idempotency_key: None,
                     })));
                 }
                 (Some(true), Some(last)) => Some(params.starting_after(last.id.clone())),

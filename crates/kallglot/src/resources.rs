@@ -57,7 +57,8 @@ where
     Call::new(move |options| async move {
         path_ids?;
         let reply = transport::call(&shared, op, options, send).await?;
-        Ok(Response::new(convert(reply.value), reply.meta))
+        Ok(Response::new(convert(reply.value), reply.meta)
+            .with_idempotency_key(reply.idempotency_key))
     })
 }
 
@@ -376,6 +377,13 @@ impl Download {
         self
     }
 
+    /// Overrides the client's overall deadline, which for a download also covers the
+    /// body: raise it together with [`timeout`](Self::timeout) for very long recordings.
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.options.deadline = Some(deadline);
+        self
+    }
+
     /// Streams the audio into `writer`, then flushes it.
     pub async fn to_writer<W>(self, writer: &mut W) -> Result<Response<Downloaded>>
     where
@@ -383,6 +391,9 @@ impl Download {
     {
         if self.options.timeout.is_some_and(|t| t.is_zero()) {
             return Err(ConfigError::ZeroTimeout("the download timeout").into());
+        }
+        if self.options.deadline.is_some_and(|t| t.is_zero()) {
+            return Err(ConfigError::ZeroTimeout("the download deadline").into());
         }
         check_path_segment(RECORDING_ID, self.id.as_str())?;
         let shared = self.client.shared.clone();
@@ -405,6 +416,7 @@ impl Download {
             let chunk = chunk.map_err(|e| Error::Connection {
                 operation: DOWNLOAD_AUDIO.id,
                 message: format!("the download broke after {bytes} bytes: {e}"),
+                idempotency_key: None,
             })?;
             writer.write_all(&chunk).await?;
             bytes += chunk.len() as u64;

@@ -2,6 +2,7 @@
 
 use std::ops::{Deref, DerefMut};
 
+use crate::call::IdempotencyKey;
 use crate::metadata::{Credits, RateLimit, ResponseMeta};
 
 /// A successful result plus its response metadata.
@@ -20,11 +21,27 @@ use crate::metadata::{Credits, RateLimit, ResponseMeta};
 pub struct Response<T> {
     data: T,
     meta: ResponseMeta,
+    idempotency_key: Option<IdempotencyKey>,
 }
 
 impl<T> Response<T> {
     pub(crate) fn new(data: T, meta: ResponseMeta) -> Self {
-        Self { data, meta }
+        Self {
+            data,
+            meta,
+            idempotency_key: None,
+        }
+    }
+
+    pub(crate) fn with_idempotency_key(mut self, key: Option<IdempotencyKey>) -> Self {
+        self.idempotency_key = key;
+        self
+    }
+
+    /// The `Idempotency-Key` the call sent (generated or yours), for writes to routes that
+    /// honour one.
+    pub fn idempotency_key(&self) -> Option<&IdempotencyKey> {
+        self.idempotency_key.as_ref()
     }
 
     /// The response metadata: status, request id, rate limit, credits.
@@ -67,6 +84,7 @@ impl<T> Response<T> {
         Response {
             data: f(self.data),
             meta: self.meta,
+            idempotency_key: self.idempotency_key,
         }
     }
 }

@@ -270,6 +270,7 @@ pub fn api_error(operation: &'static str, status: u16, code: &str, message: &str
         required_scope: None,
         body_snippet: None,
         meta: response_meta(status),
+        idempotency_key: None,
     }))
 }
 

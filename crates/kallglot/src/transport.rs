@@ -7,22 +7,26 @@
 //! generated client's decode errors do not keep), and records progress on the call's span.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bytes::{Bytes, BytesMut};
 use chrono::Utc;
 use kallglot_api::types::ErrorEnvelope;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::header::HeaderMap;
 use serde_json::Value;
 use tracing::Instrument;
 
-use crate::api_key::{ApiKey, AuthStyle};
 use crate::call::{IdempotencyKey, RequestOptions};
 use crate::clock::Clock;
+use crate::credentials::Credentials;
+use crate::credits::CreditsWatches;
+use crate::deadline::{Deadline, WaitedFor};
 use crate::error::{ApiError, ConfigError, DecodeError, Error, Result, snippet};
 use crate::error_code::{ErrorCode, ErrorType, required_scope};
 use crate::metadata::ResponseMeta;
+use crate::pacer::{PacePermit, PaceWait, Pacer};
 use crate::retry::{Attempt, Decision, Failure, RetryBudget, RetryPolicy, decide};
 
 /// A documented operation, from the catalogue generated out of the spec.
@@ -33,9 +37,14 @@ pub(crate) struct Shared {
     pub http: reqwest::Client,
     pub base_url: String,
     pub base: url::Url,
-    pub key: ApiKey,
-    pub auth_style: AuthStyle,
-    pub auth_header: (HeaderName, HeaderValue),
+    pub credentials: Credentials,
+    pub pacer: Pacer,
+    pub credits: CreditsWatches,
+    /// The default overall deadline of a call.
+    pub deadline: Duration,
+    /// The default timeout of one attempt (also set on `http`).
+    pub timeout: Duration,
+    pub max_response_body: usize,
     pub policy: RetryPolicy,
     pub budget: RetryBudget,
     pub clock: Arc<dyn Clock>,
@@ -44,13 +53,35 @@ pub(crate) struct Shared {
     pub dialer: crate::stream::connect::Dialer,
 }
 
+/// Why the executor stopped a call itself rather than with a response.
+#[derive(Debug, Clone, Copy)]
+enum Verdict {
+    /// The deadline came; `with_last` tells whether the outcome returned is a real answer
+    /// (the last attempt's failure) rather than a placeholder.
+    Deadline {
+        waited_for: WaitedFor,
+        with_last: bool,
+    },
+    /// A body exceeded the cap of `limit` bytes.
+    TooLarge { limit: usize },
+}
+
 /// What one call observed while it ran.
 struct CallState {
     operation: &'static str,
     idempotent: bool,
+    /// A keyed write: a 2xx whose body is not JSON is retried like a cut-off one.
+    keyed_write: bool,
+    /// Whether the success body is streamed to the caller (audio) rather than read here.
+    streams_body: bool,
     policy: RetryPolicy,
-    timeout: Option<Duration>,
+    timeout: Duration,
+    deadline: Deadline,
+    deadline_len: Duration,
+    key: Option<IdempotencyKey>,
     attempts: AtomicU32,
+    /// Milliseconds spent waiting for the pacer.
+    paced_ms: AtomicU64,
     /// Whether the caller needs the success response's headers: only a binary download
     /// does (for its content type and file name); other calls skip copying them.
     keeps_headers: bool,
@@ -59,26 +90,12 @@ struct CallState {
     last: Mutex<Option<ResponseMeta>>,
     /// The headers of a successful response, for operations that keep them.
     success_headers: Mutex<Option<HeaderMap>>,
+    verdict: Mutex<Option<Verdict>>,
 }
 
 impl CallState {
-    fn observe(&self, status: u16, headers: &HeaderMap) {
-        let meta = ResponseMeta::from_headers(status, headers, Utc::now());
+    fn store_meta(&self, meta: ResponseMeta) {
         *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(meta);
-    }
-
-    /// Reads a successful response's metadata and moves its headers out of it, so that
-    /// neither the generated client (which copies the headers of every response it
-    /// decodes) nor this crate copies them; they are kept only if the caller needs them.
-    fn take_success_headers(&self, response: &mut reqwest::Response) {
-        let headers = std::mem::take(response.headers_mut());
-        self.observe(response.status().as_u16(), &headers);
-        if self.keeps_headers {
-            *self
-                .success_headers
-                .lock()
-                .unwrap_or_else(|p| p.into_inner()) = Some(headers);
-        }
     }
 
     fn take_observed(&self) -> Option<ResponseMeta> {
@@ -87,6 +104,37 @@ impl CallState {
 
     fn attempts(&self) -> u32 {
         self.attempts.load(Ordering::Relaxed).max(1)
+    }
+
+    fn set_verdict(&self, verdict: Verdict) {
+        *self.verdict.lock().unwrap_or_else(|p| p.into_inner()) = Some(verdict);
+    }
+
+    fn verdict(&self) -> Option<Verdict> {
+        *self.verdict.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The error for a call the executor stopped, around the error the generated client
+    /// made of the outcome (`last`).
+    fn stopped(&self, verdict: Verdict, last: Error) -> Error {
+        match verdict {
+            Verdict::Deadline {
+                waited_for,
+                with_last,
+            } => Error::DeadlineExceeded {
+                operation: self.operation,
+                waited_for,
+                deadline: self.deadline_len,
+                attempts: self.attempts.load(Ordering::Relaxed),
+                idempotency_key: None,
+                last_error: with_last.then(|| Box::new(last)),
+            },
+            Verdict::TooLarge { limit } => Error::ResponseTooLarge {
+                operation: self.operation,
+                limit,
+                idempotency_key: None,
+            },
+        }
     }
 }
 
@@ -108,89 +156,166 @@ impl kallglot_api::Execute for CallExecutor {
     }
 }
 
+/// What an answered attempt came to.
+enum Answer {
+    /// Hand this to the caller.
+    Done(reqwest::Result<reqwest::Response>),
+    /// It failed; retry if the policy allows, else hand over `outcome`.
+    Failed {
+        failure: FailureKind,
+        outcome: reqwest::Result<reqwest::Response>,
+    },
+}
+
+enum FailureKind {
+    Status(StatusFailure),
+    /// Cut off or invalid after the request was sent.
+    Broken,
+}
+
 impl CallExecutor {
     async fn run(
         &self,
         client: &reqwest::Client,
         mut request: reqwest::Request,
     ) -> reqwest::Result<reqwest::Response> {
-        self.shared.prepare(&mut request, self.state.timeout);
-        let clock = &self.shared.clock;
-        self.shared.budget.record_request(clock.now());
+        let shared = &*self.shared;
+        let state = &self.state;
+        let clock = &*shared.clock;
+        shared.prepare(&mut request);
+        // The key goes only to the configured API host, never to another one.
+        let keyed_origin = same_origin(request.url(), &shared.base);
+        // A call keeps the key it started with, unless the API refuses it (below).
+        let mut key = shared.credentials.current();
+        shared.budget.record_request(clock.now());
         let span = tracing::Span::current();
         let mut attempt: u32 = 0;
+        let mut refreshed = false;
         loop {
             attempt += 1;
-            self.state.attempts.store(attempt, Ordering::Relaxed);
+            state.attempts.store(attempt, Ordering::Relaxed);
             span.record("attempt", attempt);
+            if keyed_origin {
+                request.headers_mut().insert(
+                    shared.credentials.header_name().clone(),
+                    key.header().clone(),
+                );
+            }
+            let permit = match shared.pacer.acquire(clock, state.deadline).await {
+                Ok(permit) => permit,
+                Err(why) => {
+                    let waited_for = match why {
+                        PaceWait::InFlight => WaitedFor::InFlightSlot,
+                        _ => WaitedFor::RateLimitPacing,
+                    };
+                    return self.give_up(waited_for, None);
+                }
+            };
+            if !permit.waited.is_zero() {
+                let total = state
+                    .paced_ms
+                    .fetch_add(permit.waited.as_millis() as u64, Ordering::Relaxed)
+                    + permit.waited.as_millis() as u64;
+                span.record("paced_ms", total);
+            }
+            // Each attempt gets its timeout, cut short by the call's deadline.
+            let left = state.deadline.remaining(clock.now());
+            let capped = left.is_some_and(|left| left < state.timeout);
+            if left.is_some_and(|left| left.is_zero()) {
+                return self.give_up(WaitedFor::Response, None);
+            }
+            let attempt_timeout = left.map_or(state.timeout, |l| l.min(state.timeout));
+            *request.timeout_mut() = Some(attempt_timeout);
+            // reqwest times out on tokio's clock; measured on it, a timeout that took the
+            // whole capped time is the deadline, and a shorter one (connecting) is not.
+            let sent_at = tokio::time::Instant::now();
             // Every request this SDK builds has a buffered body, so it can be cloned; a
             // streaming body could not be replayed and gets exactly one attempt.
             let Some(this_try) = request.try_clone() else {
                 return client.execute(request).await;
             };
-            let result = client.execute(this_try).await;
-            let (failure_kind, outcome) = match result {
-                Ok(mut response) if response.status().is_success() => {
-                    // Success bodies are not buffered: a recording download streams.
-                    self.state.take_success_headers(&mut response);
-                    span.record("status", response.status().as_u16());
-                    return Ok(response);
+            let answer = match client.execute(this_try).await {
+                Ok(response) => self.inspect(response, &permit).await,
+                Err(e) if e.is_timeout() && capped && sent_at.elapsed() >= attempt_timeout => {
+                    return self.give_up(WaitedFor::Response, None);
                 }
-                Ok(response) => {
-                    let status = response.status();
-                    let headers = response.headers().clone();
-                    let version = response.version();
-                    self.state.observe(status.as_u16(), &headers);
-                    span.record("status", status.as_u16());
-                    match response.bytes().await {
-                        Ok(body) => {
-                            let detail = LooseDetail::from_body(&body);
-                            let now = Utc::now();
-                            let meta = ResponseMeta::from_headers(status.as_u16(), &headers, now);
-                            let rebuilt = rebuild(status, version, headers, body);
-                            (
-                                Some(StatusFailure {
-                                    status: status.as_u16(),
-                                    code: detail.code,
-                                    retry_after: meta.retry_after.or(detail.retry_after),
-                                    reset_in: meta
-                                        .rate_limit
-                                        .and_then(|r| r.reset)
-                                        .and_then(|reset| (reset - now).to_std().ok()),
-                                }),
-                                Ok(rebuilt),
-                            )
-                        }
-                        Err(e) => (None, Err(e)),
-                    }
-                }
-                Err(e) => (None, Err(e)),
+                Err(e) => Answer::Failed {
+                    failure: FailureKind::Broken,
+                    outcome: Err(e),
+                },
             };
-            let failure = match (&failure_kind, &outcome) {
-                (Some(s), _) => Failure::Status {
+            drop(permit);
+            let (failure, outcome, connect) = match answer {
+                Answer::Done(outcome) => return outcome,
+                Answer::Failed { failure, outcome } => {
+                    let connect = matches!(&outcome, Err(e) if e.is_connect());
+                    (failure, outcome, connect)
+                }
+            };
+            // A refused key: one fresh key from the source, then one more attempt. A 401
+            // means the server did not act, so this is safe for any request.
+            if let FailureKind::Status(s) = &failure
+                && keyed_origin
+                && !refreshed
+                && s.status == 401
+                && matches!(
+                    s.code.as_deref().map(ErrorCode::parse),
+                    Some(ErrorCode::ApiKeyRevoked | ErrorCode::ApiKeyExpired)
+                )
+            {
+                refreshed = true;
+                match shared
+                    .credentials
+                    .replacement(&key, clock, state.deadline)
+                    .await
+                {
+                    Some(new) => {
+                        tracing::info!(
+                            operation = state.operation,
+                            "retrying with a fresh API key after the API refused the old one"
+                        );
+                        key = new;
+                        continue;
+                    }
+                    None if state.deadline.remaining(clock.now()) == Some(Duration::ZERO) => {
+                        return self.give_up(WaitedFor::KeyRefresh, Some(outcome));
+                    }
+                    None => return outcome,
+                }
+            }
+            let failure = match &failure {
+                _ if connect => Failure::Connect,
+                FailureKind::Status(s) => Failure::Status {
                     status: s.status,
                     code: s.code.as_deref(),
                     retry_after: s.retry_after,
                     rate_limit_reset_in: s.reset_in,
                 },
-                (None, Err(e)) if e.is_connect() => Failure::Connect,
-                // A timeout, or a connection that broke after the request was written:
-                // the server may have acted on it.
-                (None, _) => Failure::Timeout,
+                // A timeout, a connection that broke after the request was written, or an
+                // answer cut short: the server may have acted on it.
+                FailureKind::Broken => Failure::Timeout,
             };
             let decision = decide(
-                &self.state.policy,
+                &state.policy,
                 &Attempt {
-                    attempts_made: attempt,
-                    idempotent: self.state.idempotent,
+                    // The extra attempt with a fresh key is not one of the policy's.
+                    attempts_made: attempt - u32::from(refreshed),
+                    idempotent: state.idempotent,
                     failure,
                 },
                 fastrand::f64(),
             );
             match decision {
-                Decision::Retry(delay) if self.shared.budget.try_acquire_retry(clock.now()) => {
+                Decision::Retry(delay) if shared.budget.try_acquire_retry(clock.now()) => {
+                    if !state.deadline.allows(clock.now(), delay) {
+                        let waited_for = match failure {
+                            Failure::Status { status: 429, .. } => WaitedFor::RateLimitPacing,
+                            _ => WaitedFor::Backoff,
+                        };
+                        return self.give_up(waited_for, Some(outcome));
+                    }
                     tracing::debug!(
-                        operation = self.state.operation,
+                        operation = state.operation,
                         attempt,
                         delay_ms = delay.as_millis() as u64,
                         "retrying"
@@ -199,7 +324,7 @@ impl CallExecutor {
                 }
                 Decision::Retry(_) => {
                     tracing::debug!(
-                        operation = self.state.operation,
+                        operation = state.operation,
                         attempt,
                         "not retrying: the client's retry budget is spent"
                     );
@@ -208,7 +333,7 @@ impl CallExecutor {
                 Decision::Stop(reason) => {
                     if attempt > 1 || !matches!(reason, crate::retry::StopReason::NotRetryable) {
                         tracing::debug!(
-                            operation = self.state.operation,
+                            operation = state.operation,
                             attempt,
                             ?reason,
                             "not retrying"
@@ -219,6 +344,170 @@ impl CallExecutor {
             }
         }
     }
+
+    /// Stops the call at its deadline: the outcome handed back is the last attempt's, or
+    /// a placeholder the caller replaces by the deadline error.
+    fn give_up(
+        &self,
+        waited_for: WaitedFor,
+        last: Option<reqwest::Result<reqwest::Response>>,
+    ) -> reqwest::Result<reqwest::Response> {
+        tracing::debug!(
+            operation = self.state.operation,
+            %waited_for,
+            "the call's deadline passed"
+        );
+        self.state.set_verdict(Verdict::Deadline {
+            waited_for,
+            with_last: last.is_some(),
+        });
+        last.unwrap_or_else(|| Ok(placeholder()))
+    }
+
+    /// Reads what an answered attempt says: metadata for the pacer, the credits watch and
+    /// the caller, then the body (within the cap) unless it streams to the caller.
+    async fn inspect(&self, mut response: reqwest::Response, permit: &PacePermit<'_>) -> Answer {
+        let shared = &*self.shared;
+        let state = &self.state;
+        let status = response.status();
+        let success = status.is_success();
+        // A success's headers are moved out, so that neither the generated client (which
+        // copies the headers of every response it decodes) nor this crate copies them.
+        let headers = if success {
+            std::mem::take(response.headers_mut())
+        } else {
+            response.headers().clone()
+        };
+        let meta = ResponseMeta::from_headers(status.as_u16(), &headers, Utc::now());
+        permit.observe(meta.rate_limit.as_ref(), shared.clock.now(), Utc::now());
+        if let Some(balance) = meta.credits_remaining() {
+            shared.credits.observe(balance);
+        }
+        let span = tracing::Span::current();
+        span.record("status", status.as_u16());
+        if success && state.streams_body {
+            state.store_meta(meta);
+            if state.keeps_headers {
+                *state
+                    .success_headers
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner()) = Some(headers);
+            }
+            return Answer::Done(Ok(response));
+        }
+        // A success that announces a length within the cap cannot grow past it (hyper
+        // stops at the length), and only a keyed write needs its body checked here: the
+        // generated client reads such a body itself, without a copy.
+        if success
+            && !state.keyed_write
+            && response
+                .content_length()
+                .is_some_and(|len| len <= shared.max_response_body as u64)
+        {
+            state.store_meta(meta);
+            return Answer::Done(Ok(response));
+        }
+        let version = response.version();
+        let body = match read_capped(response, shared.max_response_body).await {
+            Ok(body) => body,
+            Err(BodyError::TooLarge) => {
+                state.store_meta(meta);
+                state.set_verdict(Verdict::TooLarge {
+                    limit: shared.max_response_body,
+                });
+                return Answer::Done(Ok(placeholder()));
+            }
+            Err(BodyError::Broken(e)) => {
+                state.store_meta(meta);
+                return Answer::Failed {
+                    failure: FailureKind::Broken,
+                    outcome: Err(e),
+                };
+            }
+        };
+        if success {
+            let valid = !state.keyed_write
+                || serde_json::from_slice::<serde::de::IgnoredAny>(&body).is_ok();
+            state.store_meta(meta);
+            let rebuilt = rebuild(status, version, HeaderMap::new(), body);
+            if valid {
+                return Answer::Done(Ok(rebuilt));
+            }
+            tracing::debug!(
+                operation = state.operation,
+                "the answer to a keyed write is not JSON; it may have been cut off"
+            );
+            return Answer::Failed {
+                failure: FailureKind::Broken,
+                outcome: Ok(rebuilt),
+            };
+        }
+        let detail = LooseDetail::from_body(&body);
+        let now = Utc::now();
+        let failure = StatusFailure {
+            status: status.as_u16(),
+            code: detail.code,
+            retry_after: meta.retry_after.or(detail.retry_after),
+            reset_in: meta
+                .rate_limit
+                .and_then(|r| r.reset)
+                .and_then(|reset| (reset - now).to_std().ok()),
+        };
+        state.store_meta(meta);
+        Answer::Failed {
+            failure: FailureKind::Status(failure),
+            outcome: Ok(rebuild(status, version, headers, body)),
+        }
+    }
+}
+
+/// Why a body could not be read whole.
+enum BodyError {
+    TooLarge,
+    Broken(reqwest::Error),
+}
+
+/// Reads a body chunk by chunk, refusing it as soon as it exceeds `cap` bytes (or
+/// announces more), so memory stays bounded whatever the server sends.
+async fn read_capped(mut response: reqwest::Response, cap: usize) -> Result<Bytes, BodyError> {
+    if response
+        .content_length()
+        .is_some_and(|len| len > cap as u64)
+    {
+        return Err(BodyError::TooLarge);
+    }
+    // Most bodies arrive in one chunk: keep it as it is, without copying.
+    let Some(first) = response.chunk().await.map_err(BodyError::Broken)? else {
+        return Ok(Bytes::new());
+    };
+    if first.len() > cap {
+        return Err(BodyError::TooLarge);
+    }
+    let Some(second) = response.chunk().await.map_err(BodyError::Broken)? else {
+        return Ok(first);
+    };
+    let mut body = BytesMut::with_capacity(first.len() + second.len());
+    body.extend_from_slice(&first);
+    let mut next = Some(second);
+    while let Some(chunk) = next {
+        if body.len() + chunk.len() > cap {
+            return Err(BodyError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+        next = response.chunk().await.map_err(BodyError::Broken)?;
+    }
+    Ok(body.freeze())
+}
+
+/// What the executor hands the generated client when it stopped the call itself; the
+/// caller replaces whatever error that becomes by the executor's verdict.
+fn placeholder() -> reqwest::Response {
+    rebuild(
+        reqwest::StatusCode::SERVICE_UNAVAILABLE,
+        reqwest::Version::HTTP_11,
+        HeaderMap::new(),
+        Bytes::new(),
+    )
 }
 
 struct StatusFailure {
@@ -243,37 +532,42 @@ fn rebuild(
 }
 
 impl Shared {
-    /// Adds what every request needs and the generated client does not know about.
-    fn prepare(&self, request: &mut reqwest::Request, timeout: Option<Duration>) {
-        let headers = request.headers_mut();
+    /// Removes what the generated client adds and Kallglot does not document.
+    fn prepare(&self, request: &mut reqwest::Request) {
         // progenitor sends `api-version: <info.version>`; Kallglot versions its API by the
         // `/v1` path and documents no such header, so it is not sent.
-        headers.remove("api-version");
-        // The key goes only to the configured API host, never to another one.
-        if same_origin(request.url(), &self.base) {
-            let (name, value) = &self.auth_header;
-            request.headers_mut().insert(name.clone(), value.clone());
-        }
-        if let Some(timeout) = timeout {
-            *request.timeout_mut() = Some(timeout);
-        }
+        request.headers_mut().remove("api-version");
     }
 
-    fn call_state(&self, op: &Operation, options: &RequestOptions, keyed: bool) -> CallState {
+    fn call_state(
+        &self,
+        op: &Operation,
+        options: &RequestOptions,
+        key: Option<IdempotencyKey>,
+    ) -> CallState {
         let mut policy = self.policy;
         if let Some(max) = options.max_retries {
             policy = policy.with_max_retries(max);
         }
+        let deadline_len = options.deadline.unwrap_or(self.deadline);
+        let keyed = key.is_some();
         CallState {
             operation: op.id,
             // Reads are safe to repeat; writes only when the route dedups them by key.
             idempotent: op.method == "GET" || (op.idempotent && keyed),
+            keyed_write: op.method != "GET" && op.idempotent && keyed,
+            streams_body: op.binary_response,
             policy,
-            timeout: options.timeout,
+            timeout: options.timeout.unwrap_or(self.timeout),
+            deadline: Deadline::after(self.clock.now(), deadline_len),
+            deadline_len,
+            key,
             attempts: AtomicU32::new(0),
+            paced_ms: AtomicU64::new(0),
             keeps_headers: op.binary_response,
             last: Mutex::new(None),
             success_headers: Mutex::new(None),
+            verdict: Mutex::new(None),
         }
     }
 }
@@ -294,6 +588,7 @@ fn call_span(op: &Operation) -> tracing::Span {
         status = tracing::field::Empty,
         request_id = tracing::field::Empty,
         duration_ms = tracing::field::Empty,
+        paced_ms = tracing::field::Empty,
     )
 }
 
@@ -301,11 +596,13 @@ fn call_span(op: &Operation) -> tracing::Span {
 pub(crate) type ApiResult<T> =
     std::result::Result<kallglot_api::ResponseValue<T>, kallglot_api::Error<ErrorEnvelope>>;
 
-/// A successful typed call: the decoded value, its metadata and the response headers.
+/// A successful typed call: the decoded value, its metadata, the response headers and
+/// the idempotency key sent.
 pub(crate) struct Reply<T> {
     pub value: T,
     pub meta: ResponseMeta,
     pub headers: HeaderMap,
+    pub idempotency_key: Option<IdempotencyKey>,
 }
 
 /// Runs one typed operation through the generated client.
@@ -328,9 +625,10 @@ where
             .clone()
             .unwrap_or_else(IdempotencyKey::generate)
     });
+    let key_text = key.as_ref().map(|k| k.as_str().to_string());
     let executor = Arc::new(CallExecutor {
         shared: shared.clone(),
-        state: shared.call_state(op, &options, key.is_some()),
+        state: shared.call_state(op, &options, key),
     });
     let api = kallglot_api::Client::new_with_client(
         &shared.base_url,
@@ -341,12 +639,10 @@ where
     let started = shared.clock.now();
     // The generated request future is large; boxing it once keeps the wrappers around it
     // from copying it at each layer.
-    let result = Box::pin(send(api, key.map(|k| k.as_str().to_string())))
-        .instrument(span.clone())
-        .await;
+    let result = Box::pin(send(api, key_text)).instrument(span.clone()).await;
     let state = &executor.state;
-    let outcome = match result {
-        Ok(value) => {
+    let outcome = match (result, state.verdict()) {
+        (Ok(value), None) => {
             // The executor read the metadata of the final response already.
             let meta = state.take_observed().unwrap_or_else(|| {
                 ResponseMeta::from_headers(value.status().as_u16(), value.headers(), Utc::now())
@@ -361,10 +657,19 @@ where
                 value: value.into_inner(),
                 meta,
                 headers,
+                idempotency_key: state.key.clone(),
             })
         }
-        Err(e) => Err(map_error(op, state, e).await),
+        (Err(e), None) => Err(map_error(op, state, e).await),
+        (result, Some(verdict)) => {
+            let last = match result {
+                Err(e) => map_error(op, state, e).await,
+                Ok(_) => Error::Config(ConfigError::InvalidRequest(String::new())),
+            };
+            Err(state.stopped(verdict, last))
+        }
     };
+    let outcome = outcome.map_err(|e| e.with_idempotency_key(state.key.as_ref()));
     finish_span(&span, shared, started, outcome.as_ref().map(|r| &r.meta));
     outcome
 }
@@ -397,43 +702,34 @@ pub(crate) async fn call_raw(
     op: Operation,
     options: RequestOptions,
     request: reqwest::Request,
+    key: Option<IdempotencyKey>,
 ) -> Result<(Value, ResponseMeta)> {
-    let keyed = request.headers().contains_key("idempotency-key");
     let executor = CallExecutor {
         shared: shared.clone(),
-        state: shared.call_state(&op, &options, keyed),
+        state: shared.call_state(&op, &options, key),
     };
     let state = &executor.state;
     let span = call_span(&op);
     let started = shared.clock.now();
     let outcome = async {
-        let response = executor
-            .run(&shared.http, request)
-            .await
-            .map_err(|e| transport_error(op.id, state.attempts(), &e))?;
-        let status = response.status().as_u16();
-        // The executor read the final response's metadata (and moved a success's headers
-        // out); a request it could not replay was sent as is and is read here.
-        let meta = state
-            .take_observed()
-            .unwrap_or_else(|| ResponseMeta::from_headers(status, response.headers(), Utc::now()));
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| transport_error(op.id, state.attempts(), &e))?;
-        if !(200..300).contains(&status) {
-            return Err(api_error(op.id, meta, LooseDetail::from_body(&body), &body));
-        }
-        if body.is_empty() {
-            return Ok((Value::Null, meta));
-        }
-        match serde_json::from_slice(&body) {
-            Ok(value) => Ok((value, meta)),
-            Err(e) => Err(decode_error(op.id, meta, e.to_string(), &body)),
-        }
+        let result = executor.run(&shared.http, request).await;
+        let response = match (result, state.verdict()) {
+            (Ok(response), None) => response,
+            (Err(e), None) => return Err(transport_error(op.id, state.attempts(), &e)),
+            (result, Some(verdict)) => {
+                let last = match result {
+                    Ok(response) => raw_reply(&op, state, response).await.err(),
+                    Err(e) => Some(transport_error(op.id, state.attempts(), &e)),
+                };
+                let placeholder = Error::Config(ConfigError::InvalidRequest(String::new()));
+                return Err(state.stopped(verdict, last.unwrap_or(placeholder)));
+            }
+        };
+        raw_reply(&op, state, response).await
     }
     .instrument(span.clone())
     .await;
+    let outcome = outcome.map_err(|e| e.with_idempotency_key(state.key.as_ref()));
     finish_span(
         &span,
         shared,
@@ -441,6 +737,34 @@ pub(crate) async fn call_raw(
         outcome.as_ref().map(|(_, meta)| meta),
     );
     outcome
+}
+
+/// Reads a raw request's final response as JSON, or as the error it reports.
+async fn raw_reply(
+    op: &Operation,
+    state: &CallState,
+    response: reqwest::Response,
+) -> Result<(Value, ResponseMeta)> {
+    let status = response.status().as_u16();
+    // The executor read the final response's metadata (and moved a success's headers
+    // out); a request it could not replay was sent as is and is read here.
+    let meta = state
+        .take_observed()
+        .unwrap_or_else(|| ResponseMeta::from_headers(status, response.headers(), Utc::now()));
+    let body = response
+        .bytes()
+        .await
+        .map_err(|e| transport_error(op.id, state.attempts(), &e))?;
+    if !(200..300).contains(&status) {
+        return Err(api_error(op.id, meta, LooseDetail::from_body(&body), &body));
+    }
+    if body.is_empty() {
+        return Ok((Value::Null, meta));
+    }
+    match serde_json::from_slice(&body) {
+        Ok(value) => Ok((value, meta)),
+        Err(e) => Err(decode_error(op.id, meta, e.to_string(), &body)),
+    }
 }
 
 /// Turns the generated client's error into the SDK's.
@@ -488,6 +812,7 @@ async fn map_error(
         E::Custom(message) => Error::Connection {
             operation: op.id,
             message,
+            idempotency_key: None,
         },
     }
 }
@@ -497,6 +822,7 @@ fn transport_error(operation: &'static str, attempts: u32, error: &reqwest::Erro
         return Error::Timeout {
             operation,
             attempts,
+            idempotency_key: None,
         };
     }
     // Describe the failure by its causes; URLs are left out (REST URLs carry no secret,
@@ -514,7 +840,11 @@ fn transport_error(operation: &'static str, attempts: u32, error: &reqwest::Erro
         message.push_str(&cause.to_string());
         source = cause.source();
     }
-    Error::Connection { operation, message }
+    Error::Connection {
+        operation,
+        message,
+        idempotency_key: None,
+    }
 }
 
 fn decode_error(
@@ -528,6 +858,7 @@ fn decode_error(
         message,
         body_snippet: snippet(body),
         meta,
+        idempotency_key: None,
     }))
 }
 
@@ -586,6 +917,7 @@ fn api_error_detail(
         required_scope: required,
         body_snippet,
         meta,
+        idempotency_key: None,
     }
 }
 

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::Clock;
+use crate::deadline::Deadline;
 use crate::retry::Backoff;
 
 /// How the wait helpers poll: [`Analyses::wait`](crate::Analyses::wait),
@@ -65,26 +66,6 @@ impl WaitOptions {
             self.initial_interval.max(floor),
             self.max_interval.max(floor),
         )
-    }
-}
-
-/// When a wait helper gives up. Built by saturating addition, so a timeout of
-/// `Duration::MAX` means "never", not a panic.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Deadline(Option<tokio::time::Instant>);
-
-impl Deadline {
-    pub(crate) fn after(now: tokio::time::Instant, timeout: Duration) -> Self {
-        Self(now.checked_add(timeout))
-    }
-
-    /// Whether sleeping `wait` from `now` still ends before the deadline.
-    pub(crate) fn allows(&self, now: tokio::time::Instant, wait: Duration) -> bool {
-        match (self.0, now.checked_add(wait)) {
-            (None, _) => true,
-            (Some(_), None) => false,
-            (Some(deadline), Some(wake)) => wake <= deadline,
-        }
     }
 }
 

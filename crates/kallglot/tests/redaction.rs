@@ -143,3 +143,67 @@ async fn stream_tokens_never_reach_traces_or_errors() {
         assert!(!text.contains("FAKEtokenSECRET"), "token leaked: {text}");
     }
 }
+
+/// Rotated keys stay out of traces too, and pacing waits show up in them.
+#[tokio::test(start_paused = true)]
+async fn rotated_keys_never_reach_traces_and_pacing_waits_do() {
+    use kallglot::credentials::{ApiKeySource, KeyFuture};
+    use kallglot::model::{CreateSessionParams, Mode};
+
+    const OLD: &str = "sk_test_OLDrotatedSECRET012345";
+    const NEW: &str = "sk_test_NEWrotatedSECRET012345";
+    const LATER: &str = "sk_test_LATERrotatedSECRET0123";
+
+    #[derive(Debug)]
+    struct Vault;
+    impl ApiKeySource for Vault {
+        fn fetch(&self) -> KeyFuture<'_> {
+            Box::pin(async { Ok(kallglot::ApiKey::new(NEW)?) })
+        }
+    }
+
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let server = kallglot_mock::MockServer::builder()
+        .key(kallglot_mock::KeyConfig::test(OLD).revoked())
+        .key(kallglot_mock::KeyConfig::test(NEW))
+        .key(kallglot_mock::KeyConfig::test(LATER))
+        .rate_limit(2, std::time::Duration::from_secs(10))
+        .start()
+        .await
+        .unwrap();
+    let client = Client::builder()
+        .api_key(OLD)
+        .base_url(server.url())
+        .api_key_source(Arc::new(Vault))
+        .build()
+        .unwrap();
+    for _ in 0..3 {
+        client
+            .sessions()
+            .create(CreateSessionParams::new(Mode::AiAgent))
+            .await
+            .unwrap();
+    }
+    client.set_api_key(LATER).unwrap();
+    client
+        .sessions()
+        .create(CreateSessionParams::new(Mode::AiAgent))
+        .await
+        .unwrap();
+    let traces = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(traces.contains("kallglot pacing"), "{traces}");
+    assert!(traces.contains("paced_ms"), "{traces}");
+    assert!(traces.contains("kallglot API key replaced"), "{traces}");
+    for secret in ["OLDrotatedSECRET", "NEWrotatedSECRET", "LATERrotatedSECRET"] {
+        assert!(!traces.contains(secret), "key leaked in traces: {traces}");
+        assert!(!format!("{client:?}").contains(secret));
+    }
+}

@@ -184,8 +184,12 @@ pub fn render_error(error: &kallglot::Error) -> String {
     .unwrap();
     writeln!(out, "display: {error}").unwrap();
     // Not scrubbed: what the SDK prints must be secret-free by itself, and the snapshot
-    // scan checks exactly that.
-    out
+    // scan checks exactly that. The one volatile value, a generated idempotency key, is
+    // shown by its shape.
+    match error.idempotency_key().map(|k| k.as_str()) {
+        Some(key) if is_uuid_v4(key) => out.replace(key, "[generated uuid v4]"),
+        _ => out,
+    }
 }
 
 /// A local WebSocket server for one connection: `script` gets the socket.
