@@ -1,4 +1,4 @@
-//! API key authentication and permission checks (reference §2).
+//! API key authentication and permission checks (see `docs/contract.md#keys`).
 
 use std::collections::HashMap;
 

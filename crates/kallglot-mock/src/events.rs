@@ -1,7 +1,7 @@
 //! Where the emulator publishes what happens to its resources: the extension point for
 //! webhook delivery.
 //!
-//! Every change that the reference names a webhook event for (§8.3) is published as a
+//! Every change that the API names a webhook event for is published as a
 //! [`MockEvent`] whose `data` is the affected resource as the REST API shows it. Events
 //! go to [`MockServer::subscribe`](crate::MockServer::subscribe) receivers and to every
 //! [`EventSink`] configured on the builder; signed webhook delivery
@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use tokio::sync::broadcast;
 
-/// The kind of an event, named as the webhook `type` (reference §8.3).
+/// The kind of an event, named as the webhook `type` (see `docs/contract.md#webhooks`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum EventKind {
@@ -73,7 +73,7 @@ pub struct MockEvent {
 }
 
 impl MockEvent {
-    /// The webhook envelope of §8.2: `{id, type, api_version: "v1", created_at, data}`.
+    /// The webhook envelope: `{id, type, api_version: "v1", created_at, data}`.
     pub fn envelope(&self) -> Value {
         json!({
             "id": self.id,

@@ -1,4 +1,4 @@
-//! `Idempotency-Key` handling (reference §3.5).
+//! `Idempotency-Key` handling (see `docs/contract.md#idempotency`).
 //!
 //! A key is scoped to the account and bound to the first request's fingerprint (method,
 //! path and JSON body, compared as parsed JSON so formatting does not matter):

@@ -340,7 +340,7 @@ impl World {
         Ok((summary, events))
     }
 
-    /// Checks a stream token at connect (reference §2.3): 401 for an unknown or expired
+    /// Checks a stream token at connect: 401 for an unknown or expired
     /// token, 403 for a token of another session, 404 for an unknown or ended session.
     pub fn authorize_stream(
         &self,

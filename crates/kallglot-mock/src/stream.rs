@@ -1,4 +1,4 @@
-//! The real-time stream: `GET /v1/sessions/{id}/connect?token=…` (reference §7).
+//! The real-time stream: `GET /v1/sessions/{id}/connect?token=…` (see `docs/contract.md#stream-messages`).
 //!
 //! The token is checked before the upgrade, and a refusal is an HTTP answer with the
 //! error envelope (the reference leaves open how; the SDK reads the status):

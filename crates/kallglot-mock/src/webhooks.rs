@@ -1,5 +1,5 @@
 //! Signed webhook delivery: an [`EventSink`] that POSTs every event to a URL, the way
-//! Kallglot does (reference §8).
+//! Kallglot does (see `docs/contract.md#webhooks`).
 //!
 //! Each delivery carries `Kallglot-Signature: t=<unix>,v1=<hex>` (HMAC-SHA256 of
 //! `"{t}.{body}"` with the endpoint secret), `Kallglot-Webhook-Id` (one id per delivery,

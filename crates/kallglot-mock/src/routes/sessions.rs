@@ -14,7 +14,7 @@ use crate::pipeline::{self, Reply, json_object, read_by_id};
 use crate::request_id::RequestId;
 use crate::state::{AppState, NewSession, World};
 
-/// The modes of reference §9.1 (the spec's `enum`).
+/// The documented session modes (the spec's `enum`).
 const MODES: [&str; 4] = [
     "bidirectional_translation",
     "assistive_translation",
@@ -121,7 +121,7 @@ pub(super) async fn transcript(
     .await
 }
 
-/// Validates a create body against `CreateSessionRequest` (reference §4.1).
+/// Validates a create body against `CreateSessionRequest` as the spec declares it.
 pub(crate) fn validate_create(body: &[u8]) -> Result<NewSession, ApiError> {
     let map = json_object(body)?;
     if map.contains_key("provider") {
