@@ -33,6 +33,22 @@ pub struct Operation {
 }
 
 impl Operation {
+    /// An operation the catalogue does not list, such as a raw request to an unknown route
+    /// or the stream's upgrade: no scope, no idempotency, no credits.
+    pub const fn unlisted(id: &'static str, method: &'static str, path: &'static str) -> Self {
+        Self {
+            id,
+            method,
+            path,
+            scope: None,
+            scope_inferred: false,
+            idempotent: false,
+            credits: None,
+            binary_response: false,
+            described: false,
+        }
+    }
+
     /// The path template split into segments, with `None` for a `{parameter}`.
     pub fn segments(&self) -> impl Iterator<Item = Option<&'static str>> + '_ {
         self.path

@@ -37,17 +37,8 @@ pub enum Route {
 
 /// The stream's upgrade in the catalogue's terms: the spec describes REST only, so this
 /// one route is not in the catalogue. Its token, not a key's scope, authorizes it.
-const CONNECT_STREAM: Operation = Operation {
-    id: "connect_stream",
-    method: "GET",
-    path: "/v1/sessions/{id}/connect",
-    scope: None,
-    scope_inferred: false,
-    idempotent: false,
-    credits: None,
-    binary_response: false,
-    described: false,
-};
+const CONNECT_STREAM: Operation =
+    Operation::unlisted("connect_stream", "GET", "/v1/sessions/{id}/connect");
 
 impl From<&'static Operation> for Route {
     fn from(operation: &'static Operation) -> Self {

@@ -156,17 +156,7 @@ fn raw_operation(method: Method, path: &str) -> Operation {
     let path = path.strip_suffix('/').unwrap_or(path);
     Operation::find(method.as_str(), path)
         .copied()
-        .unwrap_or(Operation {
-            id: "raw_request",
-            method: method.as_str(),
-            path: "(raw)",
-            scope: None,
-            scope_inferred: false,
-            idempotent: false,
-            credits: None,
-            binary_response: false,
-            described: false,
-        })
+        .unwrap_or(Operation::unlisted("raw_request", method.as_str(), "(raw)"))
 }
 
 /// Checks a raw path and puts it in the one form that is both matched against the
