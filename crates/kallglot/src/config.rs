@@ -9,7 +9,7 @@ use crate::clock::{Clock, TokioClock};
 use crate::credentials::{ApiKeySource, Credentials, check_environment};
 use crate::credits::CreditsWatches;
 use crate::error::{ConfigError, Result};
-use crate::net::HttpSettings;
+use crate::net::{Http, HttpSettings};
 use crate::pacer::Pacer;
 use crate::retry::{RetryBudget, RetryPolicy};
 use crate::transport::Shared;
@@ -63,6 +63,9 @@ pub struct ClientBuilder {
     clock: Arc<dyn Clock>,
     extra_roots_pem: Vec<Vec<u8>>,
     proxy: Option<String>,
+    /// Whether `connect_timeout` was called (it conflicts with a caller's own client).
+    connect_timeout_set: bool,
+    http_client: Option<UserHttpClient>,
     #[cfg(feature = "stream")]
     stream_hosts: Vec<String>,
     traffic: Traffic,
@@ -101,6 +104,8 @@ impl ClientBuilder {
             clock: Arc::new(TokioClock),
             extra_roots_pem: Vec::new(),
             proxy: None,
+            connect_timeout_set: false,
+            http_client: None,
             #[cfg(feature = "stream")]
             stream_hosts: Vec::new(),
             traffic: Traffic {
@@ -162,6 +167,7 @@ impl ClientBuilder {
     /// Timeout for establishing a connection (10 s by default). Must be non-zero.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
+        self.connect_timeout_set = true;
         self
     }
 
@@ -226,6 +232,31 @@ impl ClientBuilder {
         self
     }
 
+    /// Sends every request, REST calls and the stream's upgrade alike, through your own
+    /// `reqwest::Client`: your proxy, TLS roots or client certificates, connection pool
+    /// and HTTP/2 settings.
+    ///
+    /// The client is used as you built it. What the SDK would otherwise configure on its
+    /// own client is then yours to set on it, and combining those builder options with
+    /// this one fails [`build`](Self::build) with
+    /// [`ConfigError::ConflictsWithHttpClient`]:
+    /// [`proxy`](Self::proxy), [`add_root_certificate_pem`](Self::add_root_certificate_pem),
+    /// [`connect_timeout`](Self::connect_timeout) and [`app_info`](Self::app_info) (the
+    /// `User-Agent` is your client's). Everything else still applies, including
+    /// [`timeout`](Self::timeout), which the SDK sets on each attempt.
+    ///
+    /// Two things to keep in mind when building it:
+    /// - the stream's WebSocket upgrade is an HTTP/1.1 request, so the client must allow
+    ///   HTTP/1.1 (no `http2_prior_knowledge`); a stream answered over HTTP/2 fails with a
+    ///   [`StreamError::Connect`](crate::stream::StreamError::Connect) that says so;
+    /// - the API documents no redirects, and the SDK's own client follows none; consider
+    ///   `redirect(reqwest::redirect::Policy::none())`, since a followed redirect to
+    ///   another host would carry an `X-API-Key` header with it.
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http_client = Some(UserHttpClient(client));
+        self
+    }
+
     /// Lets the stream connect to `host` (a name or an IP address, without port) besides
     /// the API host. A session's stream URL on any other host is refused before
     /// anything is sent, so a stream token never travels to a host you did not choose.
@@ -258,18 +289,29 @@ impl ClientBuilder {
         if self.connect_timeout.is_zero() {
             return Err(ConfigError::ZeroTimeout("the connect timeout"));
         }
-        let user_agent = match &self.app_info {
-            Some(app) => format!("{} {app}", default_user_agent()),
-            None => default_user_agent(),
+        let http = match &self.http_client {
+            Some(UserHttpClient(client)) => {
+                self.check_no_conflict_with_http_client()?;
+                Http {
+                    client: client.clone(),
+                    provider: crate::net::provider(),
+                }
+            }
+            None => {
+                let user_agent = match &self.app_info {
+                    Some(app) => format!("{} {app}", default_user_agent()),
+                    None => default_user_agent(),
+                };
+                HttpSettings {
+                    user_agent,
+                    timeout,
+                    connect_timeout: self.connect_timeout,
+                    extra_roots_pem: self.extra_roots_pem.clone(),
+                    proxy: self.proxy.clone(),
+                }
+                .build()?
+            }
         };
-        let http = HttpSettings {
-            user_agent,
-            timeout,
-            connect_timeout: self.connect_timeout,
-            extra_roots_pem: self.extra_roots_pem.clone(),
-            proxy: self.proxy.clone(),
-        }
-        .build()?;
         Ok(Network {
             #[cfg(feature = "stream")]
             dialer: {
@@ -281,6 +323,21 @@ impl ClientBuilder {
             },
             http: http.client,
         })
+    }
+
+    /// With a caller's own HTTP client, the options that only configure the SDK's client
+    /// are refused rather than silently ignored.
+    fn check_no_conflict_with_http_client(&self) -> Result<(), ConfigError> {
+        let conflicts = [
+            (self.proxy.is_some(), "proxy"),
+            (!self.extra_roots_pem.is_empty(), "add_root_certificate_pem"),
+            (self.connect_timeout_set, "connect_timeout"),
+            (self.app_info.is_some(), "app_info"),
+        ];
+        match conflicts.into_iter().find(|(set, _)| *set) {
+            Some((_, option)) => Err(ConfigError::ConflictsWithHttpClient(option)),
+            None => Ok(()),
+        }
     }
 
     /// The overall deadline of each call (120 s by default): every attempt, the backoff
@@ -361,6 +418,16 @@ impl ClientBuilder {
             #[cfg(feature = "stream")]
             dialer: network.dialer,
         }))
+    }
+}
+
+/// A caller's own HTTP client. Its `Debug` says only that there is one: reqwest's would
+/// print its configuration, proxies included.
+struct UserHttpClient(reqwest::Client);
+
+impl std::fmt::Debug for UserHttpClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("(your reqwest::Client)")
     }
 }
 

@@ -423,6 +423,12 @@ pub enum ConfigError {
     /// The HTTP client could not be built (for example, no TLS roots).
     #[error("cannot build the HTTP client: {0}")]
     HttpClient(String),
+    /// A builder option that configures the SDK's own HTTP client was combined with
+    /// `ClientBuilder::http_client`; set it on your client instead.
+    #[error(
+        "`{0}` configures the SDK's own HTTP client and cannot be combined with `http_client`: set it on your reqwest::Client"
+    )]
+    ConflictsWithHttpClient(&'static str),
     /// A PEM bundle given as a root certificate holds no valid certificate.
     #[error("the root certificate bundle holds no valid PEM certificate")]
     InvalidRootCertificate,

@@ -35,6 +35,11 @@ const LIMITS: Limits = Limits {
 /// How much of a refused upgrade's body is read for its error envelope.
 const MAX_REFUSAL_BODY: usize = 16 * 1024;
 
+/// Why an upgrade answered over another HTTP version fails; only a caller's own client
+/// (`ClientBuilder::http_client`) can get there, since the SDK's speaks only HTTP/1.1.
+const HTTP1_REQUIRED: &str = "the stream's WebSocket upgrade needs HTTP/1.1, but the connection used another version: \
+     allow HTTP/1.1 on the reqwest::Client given to `http_client` (no `http2_prior_knowledge`)";
+
 /// RFC 6455's GUID, appended to the key to compute `Sec-WebSocket-Accept`.
 const ACCEPT_GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
@@ -196,6 +201,9 @@ async fn upgrade(dialer: &Dialer, target: &Target) -> Result<Socket, StreamError
         .send()
         .await
         .map_err(|e| transport_error("the connection failed", e))?;
+    if response.version() != http::Version::HTTP_11 {
+        return Err(StreamError::connect(HTTP1_REQUIRED, None));
+    }
     let status = response.status();
     if status != http::StatusCode::SWITCHING_PROTOCOLS {
         return Err(rejection(target, response).await);
