@@ -66,6 +66,7 @@ pub struct ClientBuilder {
     /// Whether `connect_timeout` was called (it conflicts with a caller's own client).
     connect_timeout_set: bool,
     http_client: Option<UserHttpClient>,
+    middleware: Vec<Arc<dyn crate::middleware::Middleware>>,
     #[cfg(feature = "stream")]
     stream_hosts: Vec<String>,
     traffic: Traffic,
@@ -106,6 +107,7 @@ impl ClientBuilder {
             proxy: None,
             connect_timeout_set: false,
             http_client: None,
+            middleware: Vec::new(),
             #[cfg(feature = "stream")]
             stream_hosts: Vec::new(),
             traffic: Traffic {
@@ -254,6 +256,14 @@ impl ClientBuilder {
     ///   another host would carry an `X-API-Key` header with it.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http_client = Some(UserHttpClient(client));
+        self
+    }
+
+    /// Adds a [`Middleware`](crate::middleware::Middleware), called for every attempt of
+    /// every REST request (retries included) to add headers and observe the response.
+    /// Several are called in the order they were added.
+    pub fn middleware(mut self, middleware: Arc<dyn crate::middleware::Middleware>) -> Self {
+        self.middleware.push(middleware);
         self
     }
 
@@ -415,6 +425,7 @@ impl ClientBuilder {
             policy: self.retry_policy,
             budget: self.retry_budget.unwrap_or_default(),
             clock: self.clock,
+            middleware: self.middleware,
             #[cfg(feature = "stream")]
             dialer: network.dialer,
         }))

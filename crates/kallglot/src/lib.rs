@@ -61,6 +61,7 @@ mod error;
 pub mod error_code;
 pub mod ids;
 pub mod metadata;
+pub mod middleware;
 pub mod model;
 mod net;
 mod open_enum;

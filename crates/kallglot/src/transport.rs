@@ -26,6 +26,7 @@ use crate::deadline::{Deadline, WaitedFor};
 use crate::error::{ApiError, ConfigError, DecodeError, Error, Result, snippet};
 use crate::error_code::{ErrorCode, ErrorType, required_scope};
 use crate::metadata::ResponseMeta;
+use crate::middleware::{after_response, before_send};
 use crate::pacer::{PacePermit, PaceWait, Pacer};
 use crate::retry::{Attempt, Decision, Failure, RetryBudget, RetryPolicy, decide};
 
@@ -48,6 +49,8 @@ pub(crate) struct Shared {
     pub policy: RetryPolicy,
     pub budget: RetryBudget,
     pub clock: Arc<dyn Clock>,
+    /// Called for every attempt, in order (`ClientBuilder::middleware`).
+    pub middleware: Vec<Arc<dyn crate::middleware::Middleware>>,
     /// How the stream connects: the same HTTP client, and the hosts it may reach.
     #[cfg(feature = "stream")]
     pub dialer: crate::stream::connect::Dialer,
@@ -231,11 +234,20 @@ impl CallExecutor {
             let sent_at = tokio::time::Instant::now();
             // Every request this SDK builds has a buffered body, so it can be cloned; a
             // streaming body could not be replayed and gets exactly one attempt.
-            let Some(this_try) = request.try_clone() else {
-                return client.execute(request).await;
+            let Some(mut this_try) = request.try_clone() else {
+                before_send(&shared.middleware, state.operation, attempt, &mut request);
+                let outcome = client.execute(request).await;
+                if let Ok(response) = &outcome {
+                    after_response(&shared.middleware, state.operation, attempt, response);
+                }
+                return outcome;
             };
+            before_send(&shared.middleware, state.operation, attempt, &mut this_try);
             let answer = match client.execute(this_try).await {
-                Ok(response) => self.inspect(response, &permit).await,
+                Ok(response) => {
+                    after_response(&shared.middleware, state.operation, attempt, &response);
+                    self.inspect(response, &permit).await
+                }
                 Err(e) if e.is_timeout() && capped && sent_at.elapsed() >= attempt_timeout => {
                     return self.give_up(WaitedFor::Response, None);
                 }
