@@ -304,7 +304,7 @@ impl ClientBuilder {
                 self.check_no_conflict_with_http_client()?;
                 Http {
                     client: client.clone(),
-                    provider: crate::net::provider(),
+                    provider: crate::net::provider()?,
                 }
             }
             None => {

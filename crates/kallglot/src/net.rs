@@ -4,8 +4,10 @@
 //!
 //! TLS is configured here rather than left to reqwest: reqwest takes rustls's
 //! process-wide default provider when one is installed, and what that is depends on
-//! whatever else the app links. The SDK names its provider (aws-lc-rs) and verifies
-//! servers with the platform's roots plus any extra roots the caller trusts.
+//! whatever else the app links. The SDK names its provider from its features
+//! (`rustls-aws-lc`, the default, or `rustls-ring`; aws-lc-rs when both are on) and
+//! verifies servers with the platform's roots plus any extra roots the caller trusts.
+//! With neither feature, building a client fails with a `ConfigError` that says so.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,14 +38,22 @@ pub(crate) struct Http {
     pub provider: Arc<CryptoProvider>,
 }
 
-/// The provider every TLS connection of the SDK uses, whatever else is installed.
-pub(crate) fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+/// The provider every TLS connection of the SDK uses, chosen by the crate's features,
+/// whatever else is installed.
+pub(crate) fn provider() -> Result<Arc<CryptoProvider>, ConfigError> {
+    #[cfg(feature = "rustls-aws-lc")]
+    return Ok(Arc::new(rustls::crypto::aws_lc_rs::default_provider()));
+    #[cfg(all(feature = "rustls-ring", not(feature = "rustls-aws-lc")))]
+    return Ok(Arc::new(rustls::crypto::ring::default_provider()));
+    #[cfg(not(any(feature = "rustls-aws-lc", feature = "rustls-ring")))]
+    Err(ConfigError::HttpClient(
+        "no TLS crypto provider: enable the `rustls-aws-lc` or `rustls-ring` feature".into(),
+    ))
 }
 
 impl HttpSettings {
     pub(crate) fn build(self) -> Result<Http, ConfigError> {
-        let provider = provider();
+        let provider = provider()?;
         let roots = parse_roots(&self.extra_roots_pem)?;
         let verifier =
             rustls_platform_verifier::Verifier::new_with_extra_roots(roots, provider.clone())
@@ -99,6 +109,20 @@ fn parse_roots(bundles: &[Vec<u8>]) -> Result<Vec<CertificateDer<'static>>, Conf
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Test builds always have `rustls-aws-lc` (the emulator, a dev-dependency, uses the
+    /// default features); CI checks the `rustls-ring` build separately.
+    #[cfg(feature = "rustls-aws-lc")]
+    #[test]
+    fn the_provider_is_the_one_the_features_name_not_the_process_default() {
+        let ours = provider().unwrap();
+        let aws_lc = rustls::crypto::aws_lc_rs::default_provider();
+        let ring = rustls::crypto::ring::default_provider();
+        // The providers' parts are zero-sized statics, told apart by their `Debug`.
+        let name = |p: &CryptoProvider| format!("{:?}", p.secure_random);
+        assert_eq!(name(&ours), name(&aws_lc));
+        assert_ne!(name(&ours), name(&ring));
+    }
 
     #[test]
     fn root_bundles_must_hold_certificates() {

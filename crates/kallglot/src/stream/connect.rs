@@ -306,7 +306,7 @@ mod tests {
         Dialer::new(
             reqwest::Client::new(),
             hosts.iter().map(|h| h.to_string()).collect(),
-            &crate::net::provider(),
+            &crate::net::provider().unwrap(),
         )
     }
 

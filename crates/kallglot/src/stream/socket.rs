@@ -429,7 +429,7 @@ mod tests {
 
     fn socket() -> (WebSocket<tokio::io::DuplexStream>, tokio::io::DuplexStream) {
         let (a, b) = tokio::io::duplex(4096);
-        let random = rustls::crypto::aws_lc_rs::default_provider().secure_random;
+        let random = crate::net::provider().unwrap().secure_random;
         (WebSocket::new(a, LIMITS, Masks::new(random)), b)
     }
 
