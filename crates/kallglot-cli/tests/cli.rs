@@ -280,6 +280,28 @@ fn errors_are_one_line_with_distinct_exit_codes() {
 }
 
 #[test]
+fn a_failed_download_keeps_the_existing_file() {
+    let keep = temp("keep.mp3");
+    std::fs::write(&keep, b"precious").unwrap();
+    let failed = run(kallglot().args([
+        "recordings",
+        "download",
+        "rec_typo",
+        "-o",
+        keep.to_str().unwrap(),
+    ]));
+    assert_eq!(failed.code, 3, "{}", failed.stderr);
+    assert_eq!(std::fs::read(&keep).unwrap(), b"precious");
+    let dir = keep.parent().unwrap();
+    let partials = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".part"))
+        .count();
+    assert_eq!(partials, 0, "no partial file is left behind");
+}
+
+#[test]
 fn stream_splits_a_stereo_call_into_agent_and_customer() {
     let id = create_session();
     let wav = wav_file();

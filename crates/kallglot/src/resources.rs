@@ -333,6 +333,7 @@ impl<'a> Recordings<'a> {
             client: self.client.clone(),
             id: id.into(),
             options: RequestOptions::default(),
+            progress: None,
         }
     }
 }
@@ -350,6 +351,16 @@ pub struct Download {
     client: Client,
     id: RecordingId,
     options: RequestOptions,
+    progress: Option<Progress>,
+}
+
+/// A callback told the running byte count of a download.
+struct Progress(Box<dyn FnMut(u64) + Send>);
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Progress(..)")
+    }
 }
 
 /// What a finished download wrote.
@@ -377,6 +388,13 @@ impl Download {
         self
     }
 
+    /// Calls `report` with the number of bytes written so far after each chunk, for a
+    /// progress bar.
+    pub fn on_progress(mut self, report: impl FnMut(u64) + Send + 'static) -> Self {
+        self.progress = Some(Progress(Box::new(report)));
+        self
+    }
+
     /// Overrides the client's overall deadline, which for a download also covers the
     /// body: raise it together with [`timeout`](Self::timeout) for very long recordings.
     pub fn deadline(mut self, deadline: Duration) -> Self {
@@ -398,6 +416,7 @@ impl Download {
         check_path_segment(RECORDING_ID, self.id.as_str())?;
         let shared = self.client.shared.clone();
         let id = self.id;
+        let mut progress = self.progress;
         let reply = transport::call(
             &shared,
             &DOWNLOAD_AUDIO,
@@ -420,6 +439,9 @@ impl Download {
             })?;
             writer.write_all(&chunk).await?;
             bytes += chunk.len() as u64;
+            if let Some(Progress(report)) = &mut progress {
+                report(bytes);
+            }
         }
         writer.flush().await?;
         let header = |name| reply.headers.get(name).and_then(|v| v.to_str().ok());
@@ -431,20 +453,44 @@ impl Download {
         Ok(Response::new(downloaded, reply.meta))
     }
 
-    /// Streams the audio into a new file at `path` (replacing any file there). A failed
-    /// download removes the partial file.
+    /// Streams the audio into the file at `path`, replacing it only once the whole
+    /// recording has arrived.
+    ///
+    /// The audio goes to a temporary file beside `path` (same directory, so the final
+    /// rename stays on one file system and is atomic), which is flushed to disk and then
+    /// renamed over `path`. Any failure (an API error, a broken connection, a full disk)
+    /// removes the temporary file and leaves an existing file at `path` untouched.
     pub async fn to_file(self, path: impl AsRef<Path>) -> Result<Response<Downloaded>> {
         let path = path.as_ref();
-        let mut file = tokio::fs::File::create(path).await?;
-        match self.to_writer(&mut file).await {
-            Ok(done) => Ok(done),
-            Err(e) => {
-                drop(file);
-                let _ = tokio::fs::remove_file(path).await;
-                Err(e)
-            }
+        let partial = partial_path(path);
+        let mut file = tokio::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&partial)
+            .await?;
+        let written = async {
+            let done = self.to_writer(&mut file).await?;
+            file.sync_all().await?;
+            drop(file);
+            tokio::fs::rename(&partial, path).await?;
+            Ok(done)
         }
+        .await;
+        if written.is_err() {
+            let _ = tokio::fs::remove_file(&partial).await;
+        }
+        written
     }
+}
+
+/// Where [`Download::to_file`] writes before renaming: a hidden, unique name in the
+/// target's own directory.
+fn partial_path(path: &Path) -> std::path::PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "download".to_string());
+    path.with_file_name(format!(".{name}.{}.part", uuid::Uuid::new_v4().simple()))
 }
 
 /// The `filename` parameter of a `Content-Disposition` header.

@@ -353,6 +353,37 @@ async fn download_streams_to_a_writer_and_a_file() {
 }
 
 #[tokio::test]
+async fn a_failed_download_leaves_the_existing_file_untouched() {
+    let server = answering(
+        "GET",
+        error_response(
+            404,
+            "invalid_request_error",
+            "invalid_request",
+            "no such recording",
+        ),
+    )
+    .await;
+    let (client, _) = client_for(&server);
+    let dir = std::env::temp_dir().join(format!("kallglot-keep-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("keep.mp3");
+    std::fs::write(&file, b"the user's own file").unwrap();
+    let err = client
+        .recordings()
+        .download("rec_typo")
+        .max_retries(0)
+        .to_file(&file)
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(404));
+    assert_eq!(std::fs::read(&file).unwrap(), b"the user's own file");
+    let left: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+    assert_eq!(left.len(), 1, "no partial file is left behind");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
 async fn missing_and_malformed_metadata_headers_are_none() {
     let server = answering(
         "GET",

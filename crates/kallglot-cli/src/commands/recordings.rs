@@ -1,10 +1,6 @@
 //! `kallglot recordings list|get|download`
 
-use std::pin::Pin;
-use std::task::{Context, Poll};
-
 use indicatif::{ProgressBar, ProgressStyle};
-use tokio::io::AsyncWrite;
 
 use super::client;
 use crate::cli::{Cli, RecordingsCommand};
@@ -51,26 +47,15 @@ pub async fn run(cli: &Cli, command: &RecordingsCommand) -> Result<(), Failure> 
                 ProgressStyle::with_template("{bytes}/{total_bytes} {wide_bar} {bytes_per_sec}")
                     .unwrap_or_else(|_| ProgressStyle::default_bar()),
             );
-            let file = tokio::fs::File::create(path)
-                .await
-                .map_err(|e| Failure::local(format!("{}: {e}", path.display())))?;
-            let mut writer = Progress {
-                inner: file,
-                bar: bar.clone(),
-            };
+            let report = bar.clone();
             let result = client
                 .recordings()
                 .download(id.as_str())
-                .to_writer(&mut writer)
+                .on_progress(move |bytes| report.set_position(bytes))
+                .to_file(path)
                 .await;
             bar.finish_and_clear();
-            let done = match result {
-                Ok(done) => done,
-                Err(e) => {
-                    let _ = tokio::fs::remove_file(path).await;
-                    return Err(e.into());
-                }
-            };
+            let done = result?;
             if cli.json {
                 output::json(&serde_json::json!({
                     "path": path.display().to_string(),
@@ -89,32 +74,4 @@ pub async fn run(cli: &Cli, command: &RecordingsCommand) -> Result<(), Failure> 
         }
     }
     Ok(())
-}
-
-/// A writer that advances a progress bar.
-struct Progress<W> {
-    inner: W,
-    bar: ProgressBar,
-}
-
-impl<W: AsyncWrite + Unpin> AsyncWrite for Progress<W> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        let poll = Pin::new(&mut self.inner).poll_write(cx, buf);
-        if let Poll::Ready(Ok(n)) = &poll {
-            self.bar.inc(*n as u64);
-        }
-        poll
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
 }
