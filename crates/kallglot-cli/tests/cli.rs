@@ -270,7 +270,13 @@ fn errors_are_one_line_with_distinct_exit_codes() {
         .env("KALLGLOT_BASE_URL", format!("http://127.0.0.1:{port}"))
         .args(["sessions", "get", "sess_1"]));
     assert_eq!(offline.code, 4, "{}", offline.stderr);
-    assert_eq!(offline.stderr.lines().count(), 1, "{}", offline.stderr);
+    // One error line, after a notice for each retry.
+    let (notes, errors): (Vec<&str>, Vec<&str>) = offline
+        .stderr
+        .lines()
+        .partition(|l| l.starts_with("note: retrying in "));
+    assert_eq!(errors.len(), 1, "{}", offline.stderr);
+    assert_eq!(notes.len(), 2, "{}", offline.stderr);
 
     // Usage errors from clap.
     assert_eq!(run(kallglot().args(["sessions", "explode"])).code, 2);

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::cli::MockCommand;
 use crate::exit::Failure;
+use crate::output::outln;
 
 pub async fn run(command: &MockCommand) -> Result<(), Failure> {
     let MockCommand::Serve {
@@ -30,13 +31,13 @@ pub async fn run(command: &MockCommand) -> Result<(), Failure> {
         .await
         .map_err(|e| Failure::local(format!("cannot listen on 127.0.0.1:{port}: {e}")))?;
     let addr: SocketAddr = server.addr();
-    println!("Kallglot emulator listening on {}", server.url());
-    println!("  export KALLGLOT_BASE_URL={}", server.url());
-    println!("  export KALLGLOT_API_KEY={}", server.api_key());
+    outln!("Kallglot emulator listening on {}", server.url())?;
+    outln!("  export KALLGLOT_BASE_URL={}", server.url())?;
+    outln!("  export KALLGLOT_API_KEY={}", server.api_key())?;
     if let Some(url) = webhook_url {
-        println!("  webhooks are delivered to {url}");
+        outln!("  webhooks are delivered to {url}")?;
     }
-    println!("Press Ctrl-C to stop.");
+    outln!("Press Ctrl-C to stop.")?;
     tracing_log(addr);
     server
         .run_until(async {
