@@ -16,16 +16,16 @@ impl Interrupt {
     /// Takes over Ctrl-C for the rest of the process.
     pub fn install() -> Self {
         let (tx, pressed) = watch::channel(false);
+        let Some(mut presses) = Presses::new() else {
+            // No handler could be installed: Ctrl-C keeps its default (exit at once).
+            return Self { pressed };
+        };
         tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_err() {
-                // No handler could be installed: Ctrl-C keeps its default (exit at once).
-                return;
-            }
+            presses.next().await;
             let _ = tx.send(true);
-            if tokio::signal::ctrl_c().await.is_ok() {
-                errln!("interrupted again: exiting now");
-                std::process::exit(i32::from(INTERRUPTED));
-            }
+            presses.next().await;
+            errln!("interrupted again: exiting now");
+            std::process::exit(i32::from(INTERRUPTED));
         });
         Self { pressed }
     }
@@ -41,5 +41,43 @@ impl Interrupt {
     /// Whether Ctrl-C has been pressed.
     pub fn is_pressed(&self) -> bool {
         *self.pressed.borrow()
+    }
+}
+
+/// Ctrl-C presses, counted from installation: on Unix a SIGINT stream, which keeps a
+/// press that comes before the next wait (two quick presses are two presses).
+struct Presses {
+    #[cfg(unix)]
+    signal: tokio::signal::unix::Signal,
+}
+
+impl Presses {
+    fn new() -> Option<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            signal(SignalKind::interrupt())
+                .ok()
+                .map(|signal| Self { signal })
+        }
+        #[cfg(not(unix))]
+        {
+            Some(Self {})
+        }
+    }
+
+    async fn next(&mut self) {
+        #[cfg(unix)]
+        {
+            if self.signal.recv().await.is_none() {
+                std::future::pending::<()>().await;
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
     }
 }
