@@ -171,24 +171,27 @@ pub enum SessionsCommand {
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum ModeArg {
     /// Both parties hear translated speech.
-    #[value(alias = "bidirectional_translation")]
+    #[value(
+        name = "bidirectional_translation",
+        alias = "bidirectional-translation"
+    )]
     BidirectionalTranslation,
     /// The agent hears the original plus subtitles.
-    #[value(alias = "assistive_translation")]
+    #[value(name = "assistive_translation", alias = "assistive-translation")]
     AssistiveTranslation,
     /// An autonomous AI voice agent.
-    #[value(alias = "ai_agent")]
+    #[value(name = "ai_agent", alias = "ai-agent")]
     AiAgent,
     /// A voice help desk with AI assistance.
-    #[value(alias = "help_chat_voice")]
+    #[value(name = "help_chat_voice", alias = "help-chat-voice")]
     HelpChatVoice,
 }
 
 /// Options of `sessions create` (and of `stream` when it creates the session).
 #[derive(Debug, Args)]
 pub struct CreateSession {
-    /// How the session behaves.
-    #[arg(long, value_enum, default_value = "bidirectional-translation")]
+    /// How the session behaves (spelled as in the API docs; kebab-case works too).
+    #[arg(long, value_enum, default_value = "bidirectional_translation")]
     pub mode: ModeArg,
     /// Party A's language (en, es, de, …).
     #[arg(long)]
