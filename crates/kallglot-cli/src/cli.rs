@@ -66,6 +66,10 @@ pub struct Cli {
 
     #[command(subcommand)]
     pub command: Command,
+
+    /// When the command started, for `--timeout`.
+    #[arg(skip = std::time::Instant::now())]
+    pub started: std::time::Instant,
 }
 
 /// `--color`.

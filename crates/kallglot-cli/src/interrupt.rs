@@ -1,46 +1,67 @@
-//! Ctrl-C for commands that clean up after themselves (`stream`, `demo`): the first one
-//! asks the command to stop gracefully, a second one exits at once.
+//! What stops a command that cleans up after itself (`stream`, `demo`) early: Ctrl-C,
+//! or its `--timeout` passing. The first Ctrl-C asks the command to stop gracefully, a
+//! second one exits at once.
 
 use tokio::sync::watch;
 
 use crate::exit::INTERRUPTED;
 use crate::output::errln;
 
-/// Whether Ctrl-C was pressed; cheap to clone into tasks.
+/// Why the command was asked to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// Ctrl-C.
+    CtrlC,
+    /// `--timeout` passed.
+    Deadline,
+}
+
+/// Whether the command was asked to stop; cheap to clone into tasks.
 #[derive(Debug, Clone)]
 pub struct Interrupt {
-    pressed: watch::Receiver<bool>,
+    stop: watch::Receiver<Option<Stop>>,
 }
 
 impl Interrupt {
-    /// Takes over Ctrl-C for the rest of the process.
-    pub fn install() -> Self {
-        let (tx, pressed) = watch::channel(false);
+    /// Takes over Ctrl-C for the rest of the process, and stops the command at
+    /// `deadline` too, if given.
+    pub fn install(deadline: Option<tokio::time::Instant>) -> Self {
+        let (tx, stop) = watch::channel(None);
+        if let Some(deadline) = deadline {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep_until(deadline).await;
+                tx.send_if_modified(|stop| stop.get_or_insert(Stop::Deadline) == &Stop::Deadline);
+            });
+        }
         let Some(mut presses) = Presses::new() else {
             // No handler could be installed: Ctrl-C keeps its default (exit at once).
-            return Self { pressed };
+            return Self { stop };
         };
         tokio::spawn(async move {
             presses.next().await;
-            let _ = tx.send(true);
+            tx.send_if_modified(|stop| stop.get_or_insert(Stop::CtrlC) == &Stop::CtrlC);
             presses.next().await;
             errln!("interrupted again: exiting now");
             std::process::exit(i32::from(INTERRUPTED));
         });
-        Self { pressed }
+        Self { stop }
     }
 
-    /// Resolves once Ctrl-C has been pressed (at once if it already was).
-    pub async fn pressed(mut self) {
-        if self.pressed.wait_for(|pressed| *pressed).await.is_err() {
-            // The watcher is gone (no handler): never resolve.
-            std::future::pending::<()>().await;
+    /// Resolves once the command is asked to stop (at once if it already was).
+    pub async fn stopped(mut self) -> Stop {
+        // The guard `wait_for` returns is not `Send`: copy the value out at once.
+        let stop = self.stop.wait_for(Option::is_some).await.map(|stop| *stop);
+        match stop {
+            Ok(stop) => stop.unwrap_or(Stop::CtrlC),
+            // Nothing can stop it any more: never resolve.
+            Err(_) => std::future::pending().await,
         }
     }
 
-    /// Whether Ctrl-C has been pressed.
-    pub fn is_pressed(&self) -> bool {
-        *self.pressed.borrow()
+    /// Why the command was asked to stop, if it was.
+    pub fn stop(&self) -> Option<Stop> {
+        *self.stop.borrow()
     }
 }
 

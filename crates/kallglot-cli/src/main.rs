@@ -54,18 +54,29 @@ fn main() -> std::process::ExitCode {
 }
 
 /// The command, bounded by `--timeout` as a whole (each call is bounded by it too).
+/// `stream` and `demo` stop by themselves at the deadline, to end the session they
+/// started; they get a little longer here for that.
 async fn run_within_timeout(cli: Cli) -> Result<std::process::ExitCode, Failure> {
-    let Some(timeout) = cli.timeout else {
+    let Some(deadline) = commands::deadline(&cli) else {
         return run(&cli).await;
     };
-    match tokio::time::timeout(timeout, run(&cli)).await {
+    let cleans_up = matches!(cli.command, Command::Stream(_) | Command::Demo(_));
+    let bound = if cleans_up {
+        deadline + CLEANUP_GRACE
+    } else {
+        deadline
+    };
+    match tokio::time::timeout_at(bound, run(&cli)).await {
         Ok(outcome) => outcome,
         Err(_) => Err(Failure::network(format!(
             "the command did not finish within --timeout {:?}",
-            timeout
+            cli.timeout.unwrap_or_default()
         ))),
     }
 }
+
+/// How long past `--timeout` a command that cleans up may take to do so.
+const CLEANUP_GRACE: std::time::Duration = std::time::Duration::from_secs(15);
 
 async fn run(cli: &Cli) -> Result<std::process::ExitCode, Failure> {
     let ok = Ok(std::process::ExitCode::SUCCESS);
@@ -75,7 +86,7 @@ async fn run(cli: &Cli) -> Result<std::process::ExitCode, Failure> {
         Command::Analysis(command) => commands::analysis::run(cli, command).await.and(ok),
         Command::Stream(args) => commands::stream::run(cli, args).await.and(ok),
         Command::Webhooks(command) => commands::webhooks::run(cli, command),
-        Command::Mock(command) => commands::mock::run(command).await.and(ok),
+        Command::Mock(command) => commands::mock::run(command, cli.json).await.and(ok),
         Command::Demo(args) => commands::demo::run(cli, args).await.and(ok),
         Command::Completion { shell } => commands::completion::run(*shell).and(ok),
     }

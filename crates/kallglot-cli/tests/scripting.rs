@@ -627,3 +627,47 @@ fn no_progress_bar_when_stderr_is_not_a_terminal() {
     assert!(!streamed.stderr.contains(" ms"), "{}", streamed.stderr);
     assert!(!streamed.stderr.contains('\r'), "{:?}", streamed.stderr);
 }
+
+#[test]
+fn timeout_during_a_stream_ends_the_session_it_created() {
+    let wav = wav_of("timeout.wav", 30.0);
+    let stopped = run(kallglot().args(["stream", wav.to_str().unwrap(), "--timeout", "500ms"]));
+    assert_eq!(stopped.code, 4, "{}", stopped.stderr);
+    let id = stopped
+        .stderr
+        .split_whitespace()
+        .find(|w| w.starts_with("sess_"))
+        .unwrap();
+    assert!(
+        stopped.stderr.contains(&format!("session {id} ended")),
+        "{}",
+        stopped.stderr
+    );
+    let session = json(kallglot().args(["sessions", "get", id]));
+    assert_eq!(session["status"], "ended");
+}
+
+#[test]
+fn mock_serve_json_prints_one_line_to_connect_with() {
+    use std::io::BufRead;
+    let mut child = bare()
+        .args(["mock", "serve", "--port", "0", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    let url = first["base_url"].as_str().unwrap().to_string();
+    let key = first["api_key"].as_str().unwrap().to_string();
+    let created = bare()
+        .env("KALLGLOT_API_KEY", key)
+        .env("KALLGLOT_BASE_URL", &url)
+        .args(["sessions", "create", "--json"])
+        .output()
+        .unwrap();
+    child.kill().unwrap();
+    let _ = child.wait();
+    assert!(created.status.success(), "{created:?}");
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+}

@@ -68,7 +68,7 @@ pub async fn run(cli: &Cli, args: &DemoArgs) -> Result<(), Failure> {
         }
         Target::Remote(url) => say!("== Kallglot demo against {url} ==\n"),
     }
-    let interrupt = Interrupt::install();
+    let interrupt = Interrupt::install(super::deadline(cli));
 
     let params = CreateSessionParams::new(Mode::BidirectionalTranslation)
         .languages(Language::EN, Language::ES);
@@ -95,8 +95,8 @@ pub async fn run(cli: &Cli, args: &DemoArgs) -> Result<(), Failure> {
     };
     let audio = sample_conversation()?;
     let streamed = stream_audio(&client, &session, &audio, &plan, &interrupt).await?;
-    if streamed.interrupted {
-        let failure = interrupted(&client, &session, true).await;
+    if let Some(stop) = streamed.stopped {
+        let failure = interrupted(&client, &session, stop, true).await;
         if let Target::Embedded(server) = target {
             server.shutdown().await;
         }

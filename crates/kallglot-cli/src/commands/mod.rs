@@ -42,6 +42,12 @@ pub fn client(cli: &Cli) -> Result<Client, Failure> {
     Ok(builder.build()?)
 }
 
+/// When `--timeout` passes: that long after the command started.
+pub fn deadline(cli: &Cli) -> Option<tokio::time::Instant> {
+    cli.timeout
+        .map(|timeout| tokio::time::Instant::from_std(cli.started + timeout))
+}
+
 /// Session parameters from the command line.
 pub fn create_params(args: &CreateSession) -> Result<CreateSessionParams, Failure> {
     let mode = match args.mode {

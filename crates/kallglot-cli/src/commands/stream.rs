@@ -17,7 +17,7 @@ use super::{client, create_params};
 use crate::cli::{Cli, StreamArgs};
 use crate::color::{self, Stream};
 use crate::exit::Failure;
-use crate::interrupt::Interrupt;
+use crate::interrupt::{Interrupt, Stop};
 use crate::output::{self, errln, outln};
 
 /// The longest file `stream` takes. It is read whole before the session is created (so
@@ -55,7 +55,7 @@ pub async fn run(cli: &Cli, args: &StreamArgs) -> Result<(), Failure> {
     };
     let audio = Audio { pcm, parties };
     let client = client(cli)?;
-    let interrupt = Interrupt::install();
+    let interrupt = Interrupt::install(super::deadline(cli));
     let (session, created): (Response<Session>, bool) = match &args.session {
         Some(id) => {
             let session = client.sessions().retrieve(id.as_str()).await?;
@@ -91,8 +91,8 @@ pub async fn run(cli: &Cli, args: &StreamArgs) -> Result<(), Failure> {
         end_on_interrupt: created || args.end,
     };
     let outcome = stream_audio(&client, &session, &audio, &plan, &interrupt).await?;
-    if outcome.interrupted {
-        return Err(interrupted(&client, &session, plan.end_on_interrupt).await);
+    if let Some(stop) = outcome.stopped {
+        return Err(interrupted(&client, &session, stop, plan.end_on_interrupt).await);
     }
     if !outcome.ended {
         errln!("the stream closed before session.ended");
@@ -115,11 +115,16 @@ fn read_checked(path: &Path) -> Result<Pcm, Failure> {
     reader.read_to_end().map_err(|e| fail(&e))
 }
 
-/// What Ctrl-C leaves behind, as the failure to report (exit 130).
-pub async fn interrupted(client: &Client, session: &Session, end: bool) -> Failure {
+/// What stopping early leaves behind, as the failure to report: exit 130 after
+/// Ctrl-C, 4 after `--timeout`.
+pub async fn interrupted(client: &Client, session: &Session, stop: Stop, end: bool) -> Failure {
+    let (why, failure): (&str, fn(String) -> Failure) = match stop {
+        Stop::CtrlC => ("interrupted", Failure::interrupted),
+        Stop::Deadline => ("--timeout passed", Failure::network),
+    };
     if !end {
-        return Failure::interrupted(format!(
-            "interrupted; session {id} is still active, as it was given with --session \
+        return failure(format!(
+            "{why}; session {id} is still active, as it was given with --session \
              (end it with `kallglot sessions end {id}`, or pass --end next time)",
             id = session.id
         ));
@@ -132,9 +137,9 @@ pub async fn interrupted(client: &Client, session: &Session, end: bool) -> Failu
         .deadline(Duration::from_secs(10))
         .await
     {
-        Ok(_) => Failure::interrupted(format!("interrupted; session {} ended", session.id)),
-        Err(e) => Failure::interrupted(format!(
-            "interrupted; ending session {} failed: {} (end it with `kallglot sessions end {}`)",
+        Ok(_) => failure(format!("{why}; session {} ended", session.id)),
+        Err(e) => failure(format!(
+            "{why}; ending session {} failed: {} (end it with `kallglot sessions end {}`)",
             session.id,
             Failure::from(e).message(),
             session.id
@@ -220,8 +225,8 @@ pub enum Show {
 pub struct Outcome {
     /// `session.ended` arrived.
     pub ended: bool,
-    /// Ctrl-C stopped it.
-    pub interrupted: bool,
+    /// Ctrl-C or the deadline stopped it.
+    pub stopped: Option<Stop>,
 }
 
 /// Streams the audio through the SDK (paced, framed, every party), prints the
@@ -234,13 +239,13 @@ pub async fn stream_audio(
     interrupt: &Interrupt,
 ) -> Result<Outcome, Failure> {
     let total = audio.pcm.duration();
-    let stop = interrupt.clone().pressed();
+    let stop = interrupt.clone().stopped();
     let held = interrupt.clone();
     // On Ctrl-C the input stops; it ends (and the SDK ends the session) unless the
     // session must stay, in which case it just stays silent until the process exits.
     let keep = !plan.end_on_interrupt;
     let tail = futures_util::stream::once(async move {
-        if keep && held.is_pressed() {
+        if keep && held.stop().is_some() {
             std::future::pending::<()>().await;
         }
     })
@@ -273,7 +278,7 @@ pub async fn stream_audio(
     let mut ticks = tokio::time::interval(Duration::from_millis(100));
     let mut outcome = Outcome {
         ended: false,
-        interrupted: false,
+        stopped: None,
     };
     // Set on Ctrl-C: the stream gets this long to end the session by itself.
     let mut grace: Option<tokio::time::Instant> = None;
@@ -281,9 +286,13 @@ pub async fn stream_audio(
     loop {
         let event = tokio::select! {
             event = events.next() => event,
-            () = interrupt.clone().pressed(), if !outcome.interrupted => {
-                outcome.interrupted = true;
-                bar.suspend(|| errln!("interrupted: stopping the audio…"));
+            stop = interrupt.clone().stopped(), if outcome.stopped.is_none() => {
+                outcome.stopped = Some(stop);
+                let why = match stop {
+                    Stop::CtrlC => "interrupted",
+                    Stop::Deadline => "--timeout passed",
+                };
+                bar.suspend(|| errln!("{why}: stopping the audio…"));
                 if !plan.end_on_interrupt {
                     break;
                 }
@@ -301,7 +310,7 @@ pub async fn stream_audio(
         let event = match event {
             Ok(event) => event,
             // After Ctrl-C the stream may close any way; the session is ended over REST.
-            Err(_) if outcome.interrupted => break,
+            Err(_) if outcome.stopped.is_some() => break,
             Err(e) => {
                 bar.finish_and_clear();
                 return Err(e.into());
