@@ -129,21 +129,27 @@ pub fn temp(name: &str) -> PathBuf {
 }
 
 /// A stereo 16 kHz WAV of `seconds`: the stream command must resample and downmix it.
+/// Tests running side by side may write the same file: each writes its own copy and
+/// renames it into place, so a reader never sees a half-written one.
 pub fn wav_of(name: &str, seconds: f64) -> PathBuf {
+    static COPIES: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let copy = COPIES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let path = temp(name);
+    let partial = temp(&format!("{name}.{copy}.partial"));
     let spec = hound::WavSpec {
         channels: 2,
         sample_rate: 16_000,
         bits_per_sample: 16,
         sample_format: hound::SampleFormat::Int,
     };
-    let mut writer = hound::WavWriter::create(&path, spec).unwrap();
+    let mut writer = hound::WavWriter::create(&partial, spec).unwrap();
     for i in 0..(16_000.0 * seconds) as usize {
         let v = ((i as f64 * 220.0 * std::f64::consts::TAU / 16_000.0).sin() * 8_000.0) as i16;
         writer.write_sample(v).unwrap();
         writer.write_sample(v / 2).unwrap();
     }
     writer.finalize().unwrap();
+    std::fs::rename(&partial, &path).unwrap();
     path
 }
 
