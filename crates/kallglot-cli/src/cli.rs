@@ -36,7 +36,7 @@ Profiles: $XDG_CONFIG_HOME/kallglot/config.toml (default ~/.config/kallglot/conf
 pub struct Cli {
     /// API key (sk_live_… or sk_test_…) [default: $KALLGLOT_API_KEY, or the profile's].
     #[arg(long, global = true, value_name = "KEY", help_heading = GLOBAL)]
-    pub api_key: Option<String>,
+    pub api_key: Option<KeyArg>,
 
     /// API base URL: https, or http on loopback for the emulator [default:
     /// $KALLGLOT_BASE_URL, or the profile's].
@@ -70,6 +70,23 @@ pub struct Cli {
     /// When the command started, for `--timeout`.
     #[arg(skip = std::time::Instant::now())]
     pub started: std::time::Instant,
+}
+
+/// `--api-key` as given: checked later, as a [`kallglot::ApiKey`], so that clap never
+/// echoes a near-miss key in a usage error, and never shown by `Debug`.
+#[derive(Clone)]
+pub struct KeyArg(pub String);
+
+impl From<String> for KeyArg {
+    fn from(key: String) -> Self {
+        Self(key)
+    }
+}
+
+impl std::fmt::Debug for KeyArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KeyArg(…)")
+    }
 }
 
 /// `--color`.

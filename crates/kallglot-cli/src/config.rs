@@ -15,6 +15,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use kallglot::ApiKey;
 use serde::Deserialize;
 
 use crate::exit::Failure;
@@ -74,7 +75,8 @@ pub fn load() -> Result<Config, Failure> {
 /// What a command connects with, after flags, profile and environment.
 #[derive(Debug, Default)]
 pub struct Resolved {
-    pub api_key: Option<String>,
+    /// Checked, and redacted in `Debug`.
+    pub api_key: Option<ApiKey>,
     pub base_url: Option<String>,
 }
 
@@ -119,11 +121,17 @@ pub fn resolve(
         _ => None,
     };
     let profile_url = profile.and_then(|p| p.base_url.clone());
+    let (key, from) = match (api_key, profile_key) {
+        (Some(key), _) => (Some(key.to_string()), "--api-key".to_string()),
+        (None, Some(key)) => (Some(key), "the profile's variable".to_string()),
+        (None, None) => (env("KALLGLOT_API_KEY"), "KALLGLOT_API_KEY".to_string()),
+    };
+    // The reason never repeats the key: a near-miss is still a secret.
+    let api_key = key
+        .map(|key| ApiKey::new(key).map_err(|e| Failure::usage(format!("{from}: {e}"))))
+        .transpose()?;
     Ok(Resolved {
-        api_key: api_key
-            .map(str::to_string)
-            .or(profile_key)
-            .or_else(|| env("KALLGLOT_API_KEY")),
+        api_key,
         base_url: base_url
             .map(str::to_string)
             .or(profile_url)

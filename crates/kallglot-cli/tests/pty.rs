@@ -120,3 +120,18 @@ fn color_auto_on_a_terminal_and_no_color() {
     // An empty NO_COLOR does not count, by its definition.
     assert!(colored(kallglot().env("NO_COLOR", "").args(args)));
 }
+
+#[test]
+fn ctrl_c_during_the_demo_ends_its_session() {
+    let server = server();
+    let mut command = kallglot_at(server);
+    command.args(["demo", "--base-url", &server.url()]);
+    let mut session = spawn(command);
+    let (_, line) = session.exp_regex(r"session +sess_[A-Za-z0-9_]+").unwrap();
+    let id = line.split_whitespace().nth(1).unwrap().to_string();
+    session.exp_string("live bilingual transcript").unwrap();
+    session.send_control('c').unwrap();
+    let (code, rest) = exit_code(session);
+    assert_eq!(code, 130, "{rest}");
+    assert_eq!(status_of(server, &id), "ended");
+}

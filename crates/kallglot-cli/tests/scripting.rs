@@ -671,3 +671,13 @@ fn mock_serve_json_prints_one_line_to_connect_with() {
     assert!(created.status.success(), "{created:?}");
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
 }
+
+#[test]
+fn a_malformed_key_is_a_usage_error_that_does_not_repeat_it() {
+    for key in ["pk_live_cli_near_miss_0000", "sk_test_cli_near miss"] {
+        let refused = run(kallglot().args(["sessions", "get", "sess_1", "--api-key", key]));
+        assert_eq!(refused.code, 2, "{}", refused.stderr);
+        assert!(refused.stderr.contains("--api-key"), "{}", refused.stderr);
+        assert!(!refused.stderr.contains("near"), "{}", refused.stderr);
+    }
+}

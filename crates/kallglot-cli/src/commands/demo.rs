@@ -202,7 +202,7 @@ pub async fn run(cli: &Cli, args: &DemoArgs) -> Result<(), Failure> {
 async fn target(cli: &Cli, args: &DemoArgs) -> Result<(Target, Client), Failure> {
     if cli.base_url.is_some() || cli.profile.is_some() {
         let resolved = config::resolve(
-            cli.api_key.as_deref(),
+            cli.api_key.as_ref().map(|k| k.0.as_str()),
             cli.base_url.as_deref(),
             cli.profile.as_deref(),
         )?;
@@ -210,13 +210,13 @@ async fn target(cli: &Cli, args: &DemoArgs) -> Result<(Target, Client), Failure>
             .base_url
             .clone()
             .unwrap_or_else(|| "the API".into());
-        match resolved.api_key.as_deref() {
+        match &resolved.api_key {
             None => {
                 return Err(Failure::usage(
                     "demo --base-url needs an API key for that server (--api-key or KALLGLOT_API_KEY)",
                 ));
             }
-            Some(key) if key.starts_with("sk_live_") && !args.yes => {
+            Some(key) if key.environment() == kallglot::Environment::Live && !args.yes => {
                 return Err(Failure::usage(
                     "that is a live key: the demo would create a real session and spend credits; pass --yes to go ahead",
                 ));

@@ -19,7 +19,7 @@ use crate::exit::Failure;
 /// The client from the flags, the profile and the environment (see [`config::resolve`]).
 pub fn client(cli: &Cli) -> Result<Client, Failure> {
     let resolved = config::resolve(
-        cli.api_key.as_deref(),
+        cli.api_key.as_ref().map(|k| k.0.as_str()),
         cli.base_url.as_deref(),
         cli.profile.as_deref(),
     )?;
@@ -29,7 +29,7 @@ pub fn client(cli: &Cli) -> Result<Client, Failure> {
         ));
     };
     let mut builder = Client::builder()
-        .api_key(key)
+        .api_key_value(key)
         .app_info("kallglot-cli", Some(env!("CARGO_PKG_VERSION")));
     if let Some(url) = resolved.base_url {
         builder = builder.base_url(url);
