@@ -681,3 +681,48 @@ fn a_malformed_key_is_a_usage_error_that_does_not_repeat_it() {
         assert!(!refused.stderr.contains("near"), "{}", refused.stderr);
     }
 }
+
+#[test]
+fn an_empty_wav_is_refused_before_any_request() {
+    let own = own_server(|b| b);
+    let path = temp("empty.wav");
+    let spec = hound::WavSpec {
+        channels: 2,
+        sample_rate: 8_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    hound::WavWriter::create(&path, spec)
+        .unwrap()
+        .finalize()
+        .unwrap();
+    for extra in [&[][..], &["--split-channels", "agent,customer"][..]] {
+        let refused = run(kallglot_at(&own)
+            .args(["stream", path.to_str().unwrap()])
+            .args(extra));
+        assert_eq!(refused.code, 5, "{}", refused.stderr);
+        assert!(refused.stderr.contains("no audio"), "{}", refused.stderr);
+    }
+    assert_eq!(own.credits_used(), 0);
+}
+
+/// The stream cannot be opened (its upgrade is refused): the session created for it is
+/// ended rather than left billing.
+#[test]
+fn a_failed_stream_ends_the_session_it_created() {
+    let own = own_server(|b| b);
+    own.faults().inject(
+        kallglot_mock::Route::ConnectStream,
+        Fault::status(500, "internal_error"),
+    );
+    let wav = wav_file();
+    let failed = run(kallglot_at(&own).args(["stream", wav.to_str().unwrap()]));
+    assert_ne!(failed.code, 0, "{}", failed.stderr);
+    let id = failed
+        .stderr
+        .split_whitespace()
+        .find(|w| w.starts_with("sess_"))
+        .unwrap();
+    let session = json(kallglot_at(&own).args(["sessions", "get", id]));
+    assert_eq!(session["status"], "ended", "{}", failed.stderr);
+}

@@ -36,6 +36,12 @@ pub async fn run(cli: &Cli, args: &StreamArgs) -> Result<(), Failure> {
     let pacing = pacing(args.speed)?;
     // The whole file is read and checked before a session is created for it.
     let pcm = read_checked(&args.wav)?;
+    if pcm.is_empty() {
+        return Err(Failure::local(format!(
+            "{}: the WAV file holds no audio",
+            args.wav.display()
+        )));
+    }
     let parties = match &args.split_channels {
         Some(speakers) => {
             let speakers: Vec<Speaker> =
@@ -90,7 +96,19 @@ pub async fn run(cli: &Cli, args: &StreamArgs) -> Result<(), Failure> {
         },
         end_on_interrupt: created || args.end,
     };
-    let outcome = stream_audio(&client, &session, &audio, &plan, &interrupt).await?;
+    let outcome = match stream_audio(&client, &session, &audio, &plan, &interrupt).await {
+        Ok(outcome) => outcome,
+        Err(failure) if created => {
+            // A session created for this stream must not keep billing after it failed.
+            let _ = client
+                .sessions()
+                .end(&session.id)
+                .deadline(Duration::from_secs(10))
+                .await;
+            return Err(failure);
+        }
+        Err(failure) => return Err(failure),
+    };
     if let Some(stop) = outcome.stopped {
         return Err(interrupted(&client, &session, stop, plan.end_on_interrupt).await);
     }
