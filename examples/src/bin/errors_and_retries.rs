@@ -148,9 +148,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // 7. Rate limited with a wait longer than this client sits through on your behalf:
     // the error comes back with the wait, and the caller schedules the retry.
-    let impatient = Client::builder()
-        .api_key(emulator.api_key())
-        .base_url(emulator.url())
+    let impatient = target
+        .builder()
         .retry_policy(RetryPolicy::default().with_max_retry_after(Duration::from_secs(5)))
         .build()?;
     let id = faults.inject(&catalogue::RETRIEVE_SESSION, Fault::status(429, "rate_limit_exceeded").retry_after(30).always());
