@@ -86,7 +86,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // 1. A request the API refuses: a mode it does not know. The field is named.
     let bad = CreateSessionParams::new(Mode::from("karaoke")).languages(Language::EN, Language::ES);
-    let invalid = report("create with an unknown mode", client.sessions().create(bad).await);
+    let invalid = report(
+        "create with an unknown mode",
+        client.sessions().create(bad).await,
+    );
 
     // 2. An id that does not exist.
     let missing = report(
@@ -97,11 +100,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // 3. Analysis before the session ended: a 409 whose code is not in the SDK's list.
     let session = client
         .sessions()
-        .create(CreateSessionParams::new(Mode::BidirectionalTranslation).languages(Language::EN, Language::ES))
+        .create(
+            CreateSessionParams::new(Mode::BidirectionalTranslation)
+                .languages(Language::EN, Language::ES),
+        )
         .await?;
     let early = report(
         "analysis of an active session",
-        client.analyses().create(session.id.clone(), CreateAnalysisParams::new()).await,
+        client
+            .analyses()
+            .create(session.id.clone(), CreateAnalysisParams::new())
+            .await,
     );
     client.sessions().end(session.id.clone()).await?;
 
@@ -115,24 +124,48 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .base_url(format!("http://127.0.0.1:{closed}"))
         .max_retries(0)
         .build()?;
-    let down = report("a server that is down", offline.sessions().retrieve(session.id.clone()).await);
+    let down = report(
+        "a server that is down",
+        offline.sessions().retrieve(session.id.clone()).await,
+    );
 
     let Some(emulator) = &target.emulator else {
         return Ok(());
     };
-    check(invalid == Some(Next::FixRequest(Some("mode".into()))), "the bad mode is a request to fix, naming `mode`")?;
-    check(missing == Some(Next::NotFound), "an unknown id is not found")?;
-    check(early == Some(Next::EndSessionFirst), "analysis of an active session waits for its end")?;
-    check(matches!(down, Some(Next::RetryLater(None))), "a connection failure is worth retrying later")?;
+    check(
+        invalid == Some(Next::FixRequest(Some("mode".into()))),
+        "the bad mode is a request to fix, naming `mode`",
+    )?;
+    check(
+        missing == Some(Next::NotFound),
+        "an unknown id is not found",
+    )?;
+    check(
+        early == Some(Next::EndSessionFirst),
+        "analysis of an active session waits for its end",
+    )?;
+    check(
+        matches!(down, Some(Next::RetryLater(None))),
+        "a connection failure is worth retrying later",
+    )?;
 
     // 5. Two 503s: the client retries with backoff, and the caller never sees them.
     let faults = emulator.faults();
-    faults.inject(&catalogue::RETRIEVE_SESSION, Fault::status(503, "service_unavailable").times(2));
+    faults.inject(
+        &catalogue::RETRIEVE_SESSION,
+        Fault::status(503, "service_unavailable").times(2),
+    );
     let sent_before = client.rate_limit_state().sent;
-    let outage = report("retrieve through two 503s", client.sessions().retrieve(session.id.clone()).await);
+    let outage = report(
+        "retrieve through two 503s",
+        client.sessions().retrieve(session.id.clone()).await,
+    );
     let attempts = client.rate_limit_state().sent - sent_before;
     println!("    ({attempts} attempts)");
-    check(outage.is_none() && attempts == 3, "two 503s were retried away in three attempts")?;
+    check(
+        outage.is_none() && attempts == 3,
+        "two 503s were retried away in three attempts",
+    )?;
 
     // 6. The answer to a create is lost on the way back. The retry carries the same
     // Idempotency-Key, the server replays its stored answer, and one session (one
@@ -141,10 +174,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let used_before = emulator.credits_used();
     let created = client
         .sessions()
-        .create(CreateSessionParams::new(Mode::BidirectionalTranslation).languages(Language::EN, Language::FR))
+        .create(
+            CreateSessionParams::new(Mode::BidirectionalTranslation)
+                .languages(Language::EN, Language::FR),
+        )
         .await?;
-    println!("create through a lost answer: ok, {} (key {:?})", created.id, created.idempotency_key().map(|k| k.as_str()));
-    check(emulator.credits_used() == used_before + 1, "the retried create was applied once")?;
+    println!(
+        "create through a lost answer: ok, {} (key {:?})",
+        created.id,
+        created.idempotency_key().map(|k| k.as_str())
+    );
+    check(
+        emulator.credits_used() == used_before + 1,
+        "the retried create was applied once",
+    )?;
 
     // 7. Rate limited with a wait longer than this client sits through on your behalf:
     // the error comes back with the wait, and the caller schedules the retry.
@@ -152,19 +195,36 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .builder()
         .retry_policy(RetryPolicy::default().with_max_retry_after(Duration::from_secs(5)))
         .build()?;
-    let id = faults.inject(&catalogue::RETRIEVE_SESSION, Fault::status(429, "rate_limit_exceeded").retry_after(30).always());
-    let limited = report("retrieve while rate limited for 30 s", impatient.sessions().retrieve(session.id.clone()).await);
+    let id = faults.inject(
+        &catalogue::RETRIEVE_SESSION,
+        Fault::status(429, "rate_limit_exceeded")
+            .retry_after(30)
+            .always(),
+    );
+    let limited = report(
+        "retrieve while rate limited for 30 s",
+        impatient.sessions().retrieve(session.id.clone()).await,
+    );
     faults.remove(id);
-    check(limited == Some(Next::RetryLater(Some(Duration::from_secs(30)))), "a long 429 wait reaches the caller")?;
+    check(
+        limited == Some(Next::RetryLater(Some(Duration::from_secs(30)))),
+        "a long 429 wait reaches the caller",
+    )?;
 
     // 8. No credits left.
     let balance = emulator.credits();
     emulator.set_credits(0);
     let broke = report(
         "create with no credits",
-        client.sessions().create(CreateSessionParams::new(Mode::BidirectionalTranslation)).await,
+        client
+            .sessions()
+            .create(CreateSessionParams::new(Mode::BidirectionalTranslation))
+            .await,
     );
     emulator.set_credits(balance);
-    check(broke == Some(Next::TopUp), "402 insufficient_api_credits means topping up")?;
+    check(
+        broke == Some(Next::TopUp),
+        "402 insufficient_api_credits means topping up",
+    )?;
     Ok(())
 }

@@ -41,7 +41,11 @@ impl ApiKeySource for Vault {
     fn fetch(&self) -> KeyFuture<'_> {
         Box::pin(async move {
             self.fetches.fetch_add(1, Ordering::SeqCst);
-            let key = self.current.lock().map_err(|_| KeySourceError::new("the vault is poisoned"))?.clone();
+            let key = self
+                .current
+                .lock()
+                .map_err(|_| KeySourceError::new("the vault is poisoned"))?
+                .clone();
             // A real source would await its secret manager here.
             Ok(ApiKey::new(key)?)
         })
@@ -67,15 +71,31 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let worker = client.clone();
     let session = client
         .sessions()
-        .create(CreateSessionParams::new(Mode::BidirectionalTranslation).languages(Language::EN, Language::ES))
+        .create(
+            CreateSessionParams::new(Mode::BidirectionalTranslation)
+                .languages(Language::EN, Language::ES),
+        )
         .await?;
-    println!("created {} with the first key; the client shows it as {client:?}", session.id);
+    println!(
+        "created {} with the first key; the client shows it as {client:?}",
+        session.id
+    );
 
     // A key for the other environment, or no key at all, is refused; the current key stays.
     let refused = client.set_api_key("sk_live_0123456789abcdef");
-    println!("switching to a live key: {}", refused.as_ref().map_or_else(ToString::to_string, |()| "accepted".into()));
+    println!(
+        "switching to a live key: {}",
+        refused
+            .as_ref()
+            .map_or_else(ToString::to_string, |()| "accepted".into())
+    );
     let malformed = client.set_api_key("not a key");
-    println!("switching to a malformed key: {}", malformed.as_ref().map_or_else(ToString::to_string, |()| "accepted".into()));
+    println!(
+        "switching to a malformed key: {}",
+        malformed
+            .as_ref()
+            .map_or_else(ToString::to_string, |()| "accepted".into())
+    );
 
     let Some(emulator) = &target.emulator else {
         // Against a real server: "rotate" to the same key, and carry on.
@@ -93,7 +113,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     vault.store(second);
     emulator.add_key(KeyConfig::test(first_key.as_str()).revoked());
     let retrieved = worker.sessions().retrieve(session.id.clone()).await?;
-    println!("after switching by hand, the clone retrieved {}", retrieved.id);
+    println!(
+        "after switching by hand, the clone retrieved {}",
+        retrieved.id
+    );
 
     // 2. Rotation behind the app's back: the vault gets a third key and the second is
     //    revoked. The next call is refused with api_key_revoked, the client asks the
@@ -103,13 +126,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     vault.store(third);
     emulator.add_key(KeyConfig::test(second).revoked());
     let ended = worker.sessions().end(session.id.clone()).await?;
-    println!("after a revocation, ended {} with the key from the vault", ended.id);
+    println!(
+        "after a revocation, ended {} with the key from the vault",
+        ended.id
+    );
     let later = client.sessions().transcript(session.id.clone()).await?;
     println!("and later calls use it too ({} turns)", later.turns.len());
 
-    check(refused.is_err(), "a live key is refused by a client expecting test keys")?;
+    check(
+        refused.is_err(),
+        "a live key is refused by a client expecting test keys",
+    )?;
     check(malformed.is_err(), "a malformed key is refused")?;
-    check(vault.fetches.load(Ordering::SeqCst) == 1, "the vault was asked once, after the revocation")?;
-    check(!format!("{client:?}").contains("rotation_third"), "Debug never shows the key")?;
+    check(
+        vault.fetches.load(Ordering::SeqCst) == 1,
+        "the vault was asked once, after the revocation",
+    )?;
+    check(
+        !format!("{client:?}").contains("rotation_third"),
+        "Debug never shows the key",
+    )?;
     Ok(())
 }

@@ -34,9 +34,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         while alerts.changed().await.is_ok() {
             let alert = *alerts.borrow_and_update();
             if alert.below {
-                println!("  ALERT: credits below {}: {:?} left", alert.threshold, alert.balance);
+                println!(
+                    "  ALERT: credits below {}: {:?} left",
+                    alert.threshold, alert.balance
+                );
             } else {
-                println!("  credits back above {}: {:?}", alert.threshold, alert.balance);
+                println!(
+                    "  credits back above {}: {:?}",
+                    alert.threshold, alert.balance
+                );
             }
             // (For this example's own check.)
             let _ = seen_tx.send(alert);
@@ -48,15 +54,26 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for _ in 0..4 {
         let session = client
             .sessions()
-            .create(CreateSessionParams::new(Mode::BidirectionalTranslation).languages(Language::EN, Language::ES))
+            .create(
+                CreateSessionParams::new(Mode::BidirectionalTranslation)
+                    .languages(Language::EN, Language::ES),
+            )
             .await?;
-        println!("created {}; {:?} credits left", session.id, session.meta().credits_remaining());
+        println!(
+            "created {}; {:?} credits left",
+            session.id,
+            session.meta().credits_remaining()
+        );
         sessions.push(session.id.clone());
     }
 
     // A burst of concurrent reads, more than a window allows: the pacer spreads them.
     let started = Instant::now();
-    let reads = (0..BURST).map(|i| client.sessions().retrieve(sessions[i % sessions.len()].clone()));
+    let reads = (0..BURST).map(|i| {
+        client
+            .sessions()
+            .retrieve(sessions[i % sessions.len()].clone())
+    });
     let results = join_all(reads).await;
     let failures = results.iter().filter(|r| r.is_err()).count();
     let pacer = client.rate_limit_state();
@@ -67,7 +84,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         pacer.sent,
         pacer.total_wait
     );
-    println!("pacer now: limit {:?}, {:?} left, resets in {:?}", pacer.limit, pacer.remaining, pacer.resets_in);
+    println!(
+        "pacer now: limit {:?}, {:?} left, resets in {:?}",
+        pacer.limit, pacer.remaining, pacer.resets_in
+    );
 
     let Some(emulator) = &target.emulator else {
         return Ok(());
@@ -81,14 +101,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     check(failures == 0, "no call of the burst failed")?;
     check(pacer.paced_requests > 0, "the pacer held part of the burst")?;
     // Every attempt is counted, retries included: as many as calls means no 429 came back.
-    check(pacer.sent == (4 + BURST) as u64, "no attempt had to be retried")?;
-    let mut next_alert = async || tokio::time::timeout(Duration::from_secs(5), seen.recv()).await.ok().flatten();
+    check(
+        pacer.sent == (4 + BURST) as u64,
+        "no attempt had to be retried",
+    )?;
+    let mut next_alert = async || {
+        tokio::time::timeout(Duration::from_secs(5), seen.recv())
+            .await
+            .ok()
+            .flatten()
+    };
     let fell = next_alert().await;
     check(
         fell.is_some_and(|a| a.below && a.balance == Some(2)),
         "the watch fired when the balance fell below 3",
     )?;
     let recovered = next_alert().await;
-    check(recovered.is_some_and(|a| !a.below && a.falls == 1), "and again when it recovered")?;
+    check(
+        recovered.is_some_and(|a| !a.below && a.falls == 1),
+        "and again when it recovered",
+    )?;
     Ok(())
 }

@@ -16,7 +16,8 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use kallglot::WaitOptions;
 use kallglot::model::{
-    AnalysisPart, AnalysisStatus, CreateAnalysisParams, CreateSessionParams, Language, Mode, RecordingStatus,
+    AnalysisPart, AnalysisStatus, CreateAnalysisParams, CreateSessionParams, Language, Mode,
+    RecordingStatus,
 };
 use kallglot::stream::audio::MulawAudio;
 use kallglot::stream::{AudioChunk, Event, Pacing, StreamOptions};
@@ -36,11 +37,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // after which stream_audio ends the session.
     let session = client
         .sessions()
-        .create(CreateSessionParams::new(Mode::BidirectionalTranslation).languages(Language::EN, Language::DE))
+        .create(
+            CreateSessionParams::new(Mode::BidirectionalTranslation)
+                .languages(Language::EN, Language::DE),
+        )
         .await?;
-    let call = futures_util::stream::iter([AudioChunk::from(MulawAudio::from_mulaw_bytes(vec![0xFF; 4 * 8000]))]);
+    let call =
+        futures_util::stream::iter([AudioChunk::from(MulawAudio::from_mulaw_bytes(vec![
+            0xFF;
+            4 * 8000
+        ]))]);
     let options = StreamOptions::default().pacing(Pacing::Unpaced);
-    let mut events = client.sessions().stream_audio(&session, call, options).await?;
+    let mut events = client
+        .sessions()
+        .stream_audio(&session, call, options)
+        .await?;
     while let Some(event) = events.next().await {
         if let Event::Closed(_) = event? {
             break;
@@ -49,10 +60,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("session {} ended", session.id);
 
     // Recordings appear once the session has ended and are processed in seconds.
-    let wait = WaitOptions::default().timeout(Duration::from_secs(120)).initial_interval(Duration::from_millis(200));
-    let recordings = client.sessions().wait_for_recordings(session.id.clone(), wait).await?;
-    let Some(recording) = recordings.data.iter().find(|r| r.status == RecordingStatus::Ready) else {
-        return Err(format!("no recording of {} is ready (recording disabled, or failed)", session.id).into());
+    let wait = WaitOptions::default()
+        .timeout(Duration::from_secs(120))
+        .initial_interval(Duration::from_millis(200));
+    let recordings = client
+        .sessions()
+        .wait_for_recordings(session.id.clone(), wait)
+        .await?;
+    let Some(recording) = recordings
+        .data
+        .iter()
+        .find(|r| r.status == RecordingStatus::Ready)
+    else {
+        return Err(format!(
+            "no recording of {} is ready (recording disabled, or failed)",
+            session.id
+        )
+        .into());
     };
     println!(
         "recording {}: {} s of {}",
@@ -79,7 +103,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     // The analysis runs asynchronously: create, then wait for a final status.
-    let params = CreateAnalysisParams::new().include([AnalysisPart::Summary, AnalysisPart::Sentiment]);
+    let params =
+        CreateAnalysisParams::new().include([AnalysisPart::Summary, AnalysisPart::Sentiment]);
     let pending = client.analyses().create(session.id.clone(), params).await?;
     println!("analysis {} is {}", pending.id, pending.status);
     let analysis = client.analyses().wait(pending.id.clone(), wait).await?;
@@ -87,23 +112,46 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         AnalysisStatus::Completed => {
             println!("summary: {}", analysis.summary.as_deref().unwrap_or("-"));
             if let Some(sentiment) = &analysis.sentiment {
-                println!("customer sentiment: {}", sentiment.customer.as_deref().unwrap_or("-"));
+                println!(
+                    "customer sentiment: {}",
+                    sentiment.customer.as_deref().unwrap_or("-")
+                );
             }
         }
-        AnalysisStatus::Failed => println!("the analysis failed: {}", analysis.error.as_deref().unwrap_or("no reason given")),
+        AnalysisStatus::Failed => println!(
+            "the analysis failed: {}",
+            analysis.error.as_deref().unwrap_or("no reason given")
+        ),
         ref other => println!("the analysis ended as {other}"),
     }
 
     if target.is_emulated() {
         let file = tokio::fs::read(&out).await?;
         tokio::fs::remove_file(&out).await?;
-        check(file.len() as u64 == downloaded.bytes, "the file holds every byte downloaded")?;
-        check(progress.load(Ordering::Relaxed) == downloaded.bytes, "progress reached the full size")?;
-        check(file.starts_with(b"ID3"), "the recording is an MP3 (ID3 tag first)")?;
-        check(downloaded.content_type.as_deref() == Some("audio/mpeg"), "served as audio/mpeg")?;
-        check(analysis.status == AnalysisStatus::Completed, "the analysis completed")?;
         check(
-            analysis.summary.is_some() && analysis.sentiment.is_some() && analysis.compliance.is_none(),
+            file.len() as u64 == downloaded.bytes,
+            "the file holds every byte downloaded",
+        )?;
+        check(
+            progress.load(Ordering::Relaxed) == downloaded.bytes,
+            "progress reached the full size",
+        )?;
+        check(
+            file.starts_with(b"ID3"),
+            "the recording is an MP3 (ID3 tag first)",
+        )?;
+        check(
+            downloaded.content_type.as_deref() == Some("audio/mpeg"),
+            "served as audio/mpeg",
+        )?;
+        check(
+            analysis.status == AnalysisStatus::Completed,
+            "the analysis completed",
+        )?;
+        check(
+            analysis.summary.is_some()
+                && analysis.sentiment.is_some()
+                && analysis.compliance.is_none(),
             "the analysis has exactly the parts asked for",
         )?;
     }
