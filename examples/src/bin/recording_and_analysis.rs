@@ -42,8 +42,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .languages(Language::EN, Language::DE),
         )
         .await?;
-    let call =
-        futures_util::stream::iter([AudioChunk::from(MulawAudio::from_mulaw_bytes(vec![
+    let call = futures_util::stream::iter([AudioChunk::from(MulawAudio::from_mulaw_bytes(vec![
             0xFF;
             4 * 8000
         ]))]);
