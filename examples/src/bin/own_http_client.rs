@@ -93,8 +93,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         saw("GET", &format!("/v1/sessions/{}/connect", session.id)),
         "the stream's upgrade went through the proxy",
     )?;
+    let agents = proxy.user_agents();
     check(
-        proxy.user_agents().iter().all(|ua| ua == "my-backend/1.0"),
+        agents.len() == seen.len() && agents.iter().all(|ua| ua == "my-backend/1.0"),
         "every request carried my client's User-Agent",
     )?;
     Ok(())

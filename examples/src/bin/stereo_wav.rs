@@ -149,7 +149,7 @@ fn write_demo_recording() -> Result<PathBuf, hound::Error> {
     let mut writer = hound::WavWriter::create(&path, spec)?;
     for n in 0..3 * spec.sample_rate {
         let t = f64::from(n) / f64::from(spec.sample_rate);
-        let agent_speaks = (t as u32) % 2 == 0;
+        let agent_speaks = (n / spec.sample_rate).is_multiple_of(2);
         let tone = |hz: f64| (f64::sin(2.0 * std::f64::consts::PI * hz * t) * 8_000.0) as i16;
         let (left, right) = if agent_speaks {
             (tone(220.0), 0)
