@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use kallglot::model::{CreateSessionParams, Language, Mode, Speaker};
-use kallglot::stream::audio::read_wav;
+use kallglot::stream::audio::WavReader;
 use kallglot::stream::{Event, PartyChunk, StreamOptions};
 use kallglot_examples::{Target, check};
 
@@ -33,27 +33,40 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let target = Target::with_emulator(emulator).await?;
     let client = &target.client;
 
-    let pcm = read_wav(&path)?;
-    if demo {
-        // Read whole; the file is no longer needed.
-        std::fs::remove_file(&path)?;
-    }
-    if pcm.channels() != 2 {
+    let mut wav = WavReader::open(&path)?;
+    if wav.channels() != 2 {
         return Err(format!(
             "{} has {} channel(s); this example wants stereo",
             path.display(),
-            pcm.channels()
+            wav.channels()
         )
         .into());
     }
+    let duration = wav.duration();
+    let second = usize::try_from(wav.sample_rate_hz())?;
     println!(
         "{}: {:.1} s at {} Hz, 2 channels",
         path.display(),
-        pcm.duration().as_secs_f64(),
-        pcm.sample_rate_hz()
+        duration.as_secs_f64(),
+        wav.sample_rate_hz()
     );
-    // Blocks of 100 ms per party, alternating agent, customer, agent, …
-    let chunks = PartyChunk::per_channel(&pcm, &PARTIES)?;
+
+    // Read a second at a time, so that a long recording is never in memory whole, and
+    // split each second into the parties' 100 ms blocks (agent, customer, agent, …).
+    let source = path.display().to_string();
+    let seconds = std::iter::from_fn(move || match wav.read_chunk(second) {
+        Ok(Some(pcm)) => Some(PartyChunk::per_channel(&pcm, &PARTIES)),
+        Ok(None) => None,
+        Err(error) => {
+            // Stop here: the session ends with the audio sent so far.
+            eprintln!("stopped reading {source}: {error}");
+            None
+        }
+    });
+    let audio = futures_util::stream::iter(seconds).flat_map(|parties| {
+        // per_channel fails only with more parties than channels, ruled out above.
+        futures_util::stream::iter(parties.unwrap_or_default())
+    });
 
     let session = client
         .sessions()
@@ -67,11 +80,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let started = Instant::now();
     let mut events = client
         .sessions()
-        .stream_audio(
-            &session,
-            futures_util::stream::iter(chunks),
-            StreamOptions::default(),
-        )
+        .stream_audio(&session, audio, StreamOptions::default())
         .await?;
 
     let (mut agent_lines, mut customer_lines, mut ended) = (0, 0, false);
@@ -108,6 +117,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let elapsed = started.elapsed();
+    if demo {
+        std::fs::remove_file(&path)?;
+    }
     println!(
         "streamed in {:.1} s; the session ended: {ended}",
         elapsed.as_secs_f64()
@@ -122,9 +134,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             agent_lines > 0 && customer_lines > 0,
             "both parties were transcribed",
         )?;
+        // The emulator makes one line per second of the longest party's audio: the two
+        // channels went out side by side (3 lines), not one after the other (6).
+        let expected = usize::try_from(duration.as_secs())?;
+        check(
+            agent_lines + customer_lines == expected,
+            "the parties were sent side by side, one timeline each",
+        )?;
         // Real-time pacing: 3 s of audio cannot have gone out much faster than 3 s.
         check(
-            elapsed + Duration::from_millis(500) >= pcm.duration(),
+            elapsed + Duration::from_millis(500) >= duration,
             "the audio was paced in real time",
         )?;
         let transcript = client.sessions().transcript(session.id.clone()).await?;
