@@ -86,8 +86,14 @@ fn router(app: App) -> Router {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let secret =
-        std::env::var("KALLGLOT_WEBHOOK_SECRET").unwrap_or_else(|_| "whsec_example_secret".into());
+    let live = std::env::var_os("KALLGLOT_API_KEY").is_some();
+    let secret = match std::env::var("KALLGLOT_WEBHOOK_SECRET") {
+        Ok(secret) => secret,
+        Err(_) if !live => "whsec_example_secret".into(),
+        Err(_) => {
+            return Err("set KALLGLOT_WEBHOOK_SECRET to the endpoint's signing secret".into());
+        }
+    };
     let (work_tx, mut work) = mpsc::channel(1024);
     let (repeats_tx, mut repeats) = mpsc::unbounded_channel();
     let app = App {
@@ -98,7 +104,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         repeats: repeats_tx,
     };
 
-    if std::env::var_os("KALLGLOT_API_KEY").is_some() {
+    if live {
         let addr: SocketAddr = std::env::var("WEBHOOK_ADDR")
             .unwrap_or_else(|_| "127.0.0.1:8080".into())
             .parse()?;
@@ -145,6 +151,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     processed.push(event);
                 }
                 Some(id) = repeats.recv() => repeated.push(id),
+                else => break,
             }
             let ended = processed.iter().find(|e| e.kind == EventType::SessionEnded);
             if ended.is_some_and(|e| repeated.contains(&e.id.to_string())) {
