@@ -89,6 +89,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         pacer.limit, pacer.remaining, pacer.resets_in
     );
 
+    for id in &sessions {
+        client.sessions().end(id.clone()).await?;
+    }
+
     let Some(emulator) = &target.emulator else {
         return Ok(());
     };
