@@ -133,7 +133,11 @@ async fn rest_calls_and_the_stream_use_the_tls_stack_the_features_name() {
         .unwrap();
     talk_and_end(sender, events).await;
     let hellos = emulator.front.offered_suites.lock().unwrap().clone();
-    assert_eq!(hellos.len(), 2, "one REST connection, one stream: {hellos:?}");
+    assert_eq!(
+        hellos.len(),
+        2,
+        "one REST connection, one stream: {hellos:?}"
+    );
     let native = cfg!(feature = "native-tls");
     for suites in &hellos {
         assert_eq!(
