@@ -46,6 +46,16 @@
 //!
 //! Every model is `Serialize` and `Deserialize` in the API's own JSON shape, and
 //! [`testing`] builds them as fixtures for your tests.
+//!
+//! # Features
+//!
+//! - `client` (default): the REST client and everything that sends; `stream` and the TLS
+//!   features imply it. Without it (`default-features = false, features = ["webhooks"]`)
+//!   the crate is the models, ids, error codes and webhooks, and compiles no HTTP client.
+//! - `stream` (default): the real-time WebSocket stream.
+//! - `webhooks` (default): webhook verification; `axum` adds an extractor.
+//! - TLS: `rustls-aws-lc` (default), `rustls-ring`, or `native-tls` (the platform's
+//!   library; when on, it is used even if a rustls feature is on too).
 #![deny(missing_docs)]
 
 pub mod api_key;

@@ -2,7 +2,7 @@
 //! the SDK's one HTTP client, and errors that never contain the token.
 //!
 //! The upgrade is an ordinary HTTP/1.1 request sent by the same `reqwest::Client` as the
-//! REST calls (same TLS provider and roots, proxy, user agent); once the server answers
+//! REST calls (same TLS stack and roots, proxy, user agent); once the server answers
 //! 101 and the accept key checks out, [`super::socket`] frames the upgraded connection.
 
 use std::fmt;
