@@ -67,3 +67,34 @@ fn the_types_file_needs_no_http_client() {
     assert!(client.contains("pub struct Client {"), "the client moved");
     assert!(client.contains("use crate::types;"));
 }
+
+#[test]
+fn a_file_no_longer_generated_is_reported() {
+    // After the split of `generated.rs` into `types.rs` and `client.rs`, a leftover (or
+    // one revived by a merge) must fail `--check` rather than sit there unnoticed.
+    let root = spec::workspace_root();
+    let spec = spec::load(&root.join(spec::SPEC_PATH)).unwrap();
+    let files = codegen::generate(&spec).unwrap();
+    assert!(codegen::leftover_files(&root, &files).is_empty());
+
+    let scratch = std::env::temp_dir().join(format!("kallglot-codegen-{}", std::process::id()));
+    let out = scratch.join(codegen::OUTPUT_DIR);
+    std::fs::create_dir_all(out.join("catalogue")).unwrap();
+    for file in &files {
+        std::fs::write(scratch.join(&file.path), &file.contents).unwrap();
+    }
+    assert!(codegen::leftover_files(&scratch, &files).is_empty());
+    std::fs::write(out.join("generated.rs"), "// old\n").unwrap();
+    std::fs::write(out.join("catalogue").join("old.rs"), "// old\n").unwrap();
+    let leftovers = codegen::leftover_files(&scratch, &files);
+    std::fs::remove_dir_all(&scratch).unwrap();
+    assert_eq!(
+        leftovers,
+        [
+            Path::new(codegen::OUTPUT_DIR)
+                .join("catalogue")
+                .join("old.rs"),
+            Path::new(codegen::OUTPUT_DIR).join("generated.rs"),
+        ]
+    );
+}

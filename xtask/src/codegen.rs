@@ -216,12 +216,40 @@ pub fn stale_files(root: &Path, files: &[GeneratedFile]) -> Vec<String> {
     stale
 }
 
+/// Files under the output directory that the generator no longer writes (say, after a
+/// file was split or renamed): the crate could still compile one of them by mistake, or a
+/// merge could revive it, so `--check` names them and `codegen` deletes them.
+pub fn leftover_files(root: &Path, files: &[GeneratedFile]) -> Vec<PathBuf> {
+    let mut leftovers = Vec::new();
+    let mut dirs = vec![PathBuf::from(OUTPUT_DIR)];
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(root.join(&dir)) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = dir.join(entry.file_name());
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                dirs.push(path);
+            } else if !files.iter().any(|f| f.path == path) {
+                leftovers.push(path);
+            }
+        }
+    }
+    leftovers.sort();
+    leftovers
+}
+
 /// Loads the spec at `spec_path` and checks that the workspace's generated client is what
 /// it generates.
 pub fn check(root: &Path, spec_path: &Path) -> Result<(), String> {
     let spec = spec::load(spec_path)?;
     let files = generate(&spec)?;
-    let stale = stale_files(root, &files);
+    let mut stale = stale_files(root, &files);
+    stale.extend(
+        leftover_files(root, &files)
+            .into_iter()
+            .map(|path| format!("{} (no longer generated: delete it)", path.display())),
+    );
     if stale.is_empty() {
         Ok(())
     } else {
@@ -232,12 +260,17 @@ pub fn check(root: &Path, spec_path: &Path) -> Result<(), String> {
     }
 }
 
-/// Loads the spec from the workspace and writes the generated files. Returns the paths
-/// that changed.
+/// Loads the spec from the workspace, writes the generated files and deletes the ones
+/// no longer generated. Returns the paths that changed.
 pub fn write(root: &Path) -> Result<Vec<PathBuf>, String> {
     let spec = spec::load(&root.join(spec::SPEC_PATH))?;
     let files = generate(&spec)?;
     let mut changed = Vec::new();
+    for leftover in leftover_files(root, &files) {
+        std::fs::remove_file(root.join(&leftover))
+            .map_err(|e| format!("{}: cannot delete: {e}", leftover.display()))?;
+        changed.push(leftover);
+    }
     for file in files {
         let path = root.join(&file.path);
         if std::fs::read_to_string(&path).ok().as_deref() != Some(file.contents.as_str()) {
