@@ -1,8 +1,14 @@
 //! Regenerates `crates/kallglot-api/src/` from the spec, or checks that it is current.
 //!
 //! The output is deterministic: progenitor's tokens are printed with prettyplease (no
-//! nightly rustfmt involved), behind a fixed header, next to a fixed `lib.rs` that adds the
-//! request executor hook the `kallglot` crate plugs its retries into.
+//! nightly rustfmt involved), behind a fixed header, next to a fixed `lib.rs` and
+//! `executor.rs` that add the request executor hook the `kallglot` crate plugs its retries
+//! into.
+//!
+//! progenitor's output is split in two files: `types.rs` (the request and response types,
+//! which need only serde) and `client.rs` (the operations, which need reqwest). The crate's
+//! `client` feature compiles the second one, so a consumer of the types and the catalogue
+//! alone (a webhooks-only build of `kallglot`) compiles no HTTP client.
 
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
@@ -21,6 +27,7 @@ const HEADER: &str = "\
 ";
 
 const LIB_TEMPLATE: &str = include_str!("../templates/kallglot-api-lib.rs");
+const EXECUTOR_TEMPLATE: &str = include_str!("../templates/kallglot-api-executor.rs");
 const CATALOGUE_TEMPLATE: &str = include_str!("../templates/kallglot-api-catalogue.rs");
 
 /// One file the generator writes.
@@ -56,7 +63,7 @@ pub fn generate(spec: &Spec) -> Result<Vec<GeneratedFile>, String> {
     })?;
     let file: syn::File = syn::parse2(tokens)
         .map_err(|e| format!("progenitor produced code that does not parse: {e}"))?;
-    let generated = format!("{HEADER}\n{}", prettyplease::unparse(&file));
+    let (types, client) = split_types(file)?;
     let catalogue = catalogue::read(&spec.json).map_err(|problems| {
         let list: Vec<String> = problems.iter().map(|p| format!("  {p}")).collect();
         format!(
@@ -74,8 +81,16 @@ pub fn generate(spec: &Spec) -> Result<Vec<GeneratedFile>, String> {
             contents: format!("{HEADER}\n{LIB_TEMPLATE}"),
         },
         GeneratedFile {
-            path: out.join("generated.rs"),
-            contents: generated,
+            path: out.join("executor.rs"),
+            contents: format!("{HEADER}\n{EXECUTOR_TEMPLATE}"),
+        },
+        GeneratedFile {
+            path: out.join("types.rs"),
+            contents: format!("{HEADER}\n{}", prettyplease::unparse(&types)),
+        },
+        GeneratedFile {
+            path: out.join("client.rs"),
+            contents: format!("{HEADER}\n{}", prettyplease::unparse(&client)),
         },
         GeneratedFile {
             path: out.join("catalogue.rs"),
@@ -86,6 +101,51 @@ pub fn generate(spec: &Spec) -> Result<Vec<GeneratedFile>, String> {
             contents: format!("{HEADER}\n{}", prettyplease::unparse(&data)),
         },
     ])
+}
+
+/// Splits progenitor's output into the contents of its `types` module (a file of its own,
+/// whose outer attributes become inner ones) and everything else (the client).
+///
+/// The client refers to the types as a sibling module (`super::types` in its builders),
+/// so it gets a `use crate::types;` in place of the module.
+fn split_types(file: syn::File) -> Result<(syn::File, syn::File), String> {
+    let mut client = file;
+    let items = std::mem::take(&mut client.items);
+    // `syn::File` has fields beyond attributes and items; the types file copies them
+    // from the (now empty) client rather than naming them.
+    let empty = syn::File {
+        attrs: Vec::new(),
+        ..client.clone()
+    };
+    let mut types = None;
+    for item in items {
+        match item {
+            syn::Item::Mod(module) if module.ident == "types" && types.is_none() => {
+                let (_, items) = module
+                    .content
+                    .ok_or("progenitor's `types` module has no body")?;
+                let attrs = module
+                    .attrs
+                    .into_iter()
+                    .map(|mut attr| {
+                        attr.style = syn::AttrStyle::Inner(Default::default());
+                        attr
+                    })
+                    .collect();
+                types = Some(syn::File {
+                    attrs,
+                    items,
+                    ..empty.clone()
+                });
+                client.items.push(syn::parse_quote!(
+                    use crate::types;
+                ));
+            }
+            other => client.items.push(other),
+        }
+    }
+    let types = types.ok_or("progenitor produced no `types` module")?;
+    Ok((types, client))
 }
 
 fn settings() -> GenerationSettings {
@@ -156,12 +216,40 @@ pub fn stale_files(root: &Path, files: &[GeneratedFile]) -> Vec<String> {
     stale
 }
 
+/// Files under the output directory that the generator no longer writes (say, after a
+/// file was split or renamed): the crate could still compile one of them by mistake, or a
+/// merge could revive it, so `--check` names them and `codegen` deletes them.
+pub fn leftover_files(root: &Path, files: &[GeneratedFile]) -> Vec<PathBuf> {
+    let mut leftovers = Vec::new();
+    let mut dirs = vec![PathBuf::from(OUTPUT_DIR)];
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(root.join(&dir)) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = dir.join(entry.file_name());
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                dirs.push(path);
+            } else if !files.iter().any(|f| f.path == path) {
+                leftovers.push(path);
+            }
+        }
+    }
+    leftovers.sort();
+    leftovers
+}
+
 /// Loads the spec at `spec_path` and checks that the workspace's generated client is what
 /// it generates.
 pub fn check(root: &Path, spec_path: &Path) -> Result<(), String> {
     let spec = spec::load(spec_path)?;
     let files = generate(&spec)?;
-    let stale = stale_files(root, &files);
+    let mut stale = stale_files(root, &files);
+    stale.extend(
+        leftover_files(root, &files)
+            .into_iter()
+            .map(|path| format!("{} (no longer generated: delete it)", path.display())),
+    );
     if stale.is_empty() {
         Ok(())
     } else {
@@ -172,12 +260,17 @@ pub fn check(root: &Path, spec_path: &Path) -> Result<(), String> {
     }
 }
 
-/// Loads the spec from the workspace and writes the generated files. Returns the paths
-/// that changed.
+/// Loads the spec from the workspace, writes the generated files and deletes the ones
+/// no longer generated. Returns the paths that changed.
 pub fn write(root: &Path) -> Result<Vec<PathBuf>, String> {
     let spec = spec::load(&root.join(spec::SPEC_PATH))?;
     let files = generate(&spec)?;
     let mut changed = Vec::new();
+    for leftover in leftover_files(root, &files) {
+        std::fs::remove_file(root.join(&leftover))
+            .map_err(|e| format!("{}: cannot delete: {e}", leftover.display()))?;
+        changed.push(leftover);
+    }
     for file in files {
         let path = root.join(&file.path);
         if std::fs::read_to_string(&path).ok().as_deref() != Some(file.contents.as_str()) {

@@ -41,7 +41,11 @@ fn main() -> ExitCode {
                 println!("codegen: the generated client is already up to date");
             }
             for path in changed {
-                println!("codegen: wrote {}", path.display());
+                if root.join(&path).exists() {
+                    println!("codegen: wrote {}", path.display());
+                } else {
+                    println!("codegen: deleted {} (no longer generated)", path.display());
+                }
             }
         }),
         ["codegen", "--check"] => codegen::check(&root, &spec_path).map(|()| {

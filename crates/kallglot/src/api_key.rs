@@ -9,7 +9,8 @@
 use std::fmt;
 use std::str::FromStr;
 
-use reqwest::header::{AUTHORIZATION, HeaderName, HeaderValue};
+#[cfg(feature = "client")]
+use http::header::{AUTHORIZATION, HeaderName, HeaderValue};
 
 /// Prefix of keys that act on real data and spend real credits.
 const LIVE_PREFIX: &str = "sk_live_";
@@ -158,6 +159,7 @@ impl ApiKey {
 
     /// The value of the authentication header for `style`, marked sensitive
     /// so that `http`'s own `Debug` output and some middleware redact it.
+    #[cfg(feature = "client")]
     pub(crate) fn header_value(&self, style: AuthStyle) -> HeaderValue {
         let raw = match style {
             AuthStyle::Bearer => format!("Bearer {}", self.secret),
@@ -240,6 +242,7 @@ pub enum AuthStyle {
 
 impl AuthStyle {
     /// The name of the header this style uses.
+    #[cfg(feature = "client")]
     pub(crate) fn header_name(self) -> HeaderName {
         match self {
             Self::Bearer => AUTHORIZATION,

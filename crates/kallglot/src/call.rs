@@ -168,8 +168,17 @@ impl<T: Send + 'static> Call<T> {
         F: FnOnce(RequestOptions) -> Fut + Send + 'static,
         Fut: Future<Output = Result<Response<T>>> + Send + 'static,
     {
+        Self::with_options(PendingOptions::default(), run)
+    }
+
+    /// A call with options already collected (by a [`RawRequest`](crate::RawRequest)).
+    pub(crate) fn with_options<F, Fut>(options: PendingOptions, run: F) -> Self
+    where
+        F: FnOnce(RequestOptions) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<Response<T>>> + Send + 'static,
+    {
         Self {
-            options: PendingOptions::default(),
+            options,
             state: State::Pending(Box::new(move |options| Box::pin(run(options)))),
         }
     }

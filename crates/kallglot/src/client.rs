@@ -1,14 +1,15 @@
 //! [`Client`]: the entry point, and the raw request escape hatch.
 
 use std::fmt;
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use serde_json::Value;
 
 use crate::api_key::Environment;
-use crate::call::{IdempotencyKey, PendingOptions};
+use crate::call::{Call, IdempotencyKey, PendingOptions, RequestOptions};
 use crate::config::ClientBuilder;
 use crate::error::{ConfigError, Error, Result};
 use crate::resources::{Analyses, Recordings, Sessions};
@@ -100,11 +101,14 @@ impl Client {
     /// ```
     pub fn request(&self, method: Method, path: &str) -> RawRequest {
         RawRequest {
-            shared: self.shared.clone(),
-            method,
-            path: validate_path(path),
-            body: None,
+            parts: Some(RawParts {
+                shared: self.shared.clone(),
+                method,
+                path: validate_path(path),
+                body: None,
+            }),
             options: PendingOptions::default(),
+            call: None,
         }
     }
 }
@@ -235,19 +239,33 @@ fn decode_unreserved(route: &str) -> Option<String> {
 }
 
 /// A raw request built by [`Client::request`]; await it to send.
+///
+/// Like a [`Call`], it is itself a [`Future`] (and `Unpin`), so `join_all`,
+/// `tokio::select!` and `tracing::Instrument` take it directly. Nothing is sent until it
+/// is first polled; set the body and options before that.
 #[must_use = "a RawRequest does nothing until it is awaited"]
 pub struct RawRequest {
+    /// What to send; moved into [`call`](Self::call) on the first poll.
+    parts: Option<RawParts>,
+    options: PendingOptions,
+    /// The running request, from the first poll on.
+    call: Option<Call<Value>>,
+}
+
+/// The request a [`RawRequest`] describes.
+struct RawParts {
     shared: Arc<Shared>,
     method: Method,
     path: Result<String, ConfigError>,
     body: Option<Value>,
-    options: PendingOptions,
 }
 
 impl RawRequest {
     /// Sends this JSON value as the body.
     pub fn json(mut self, body: Value) -> Self {
-        self.body = Some(body);
+        if let Some(parts) = &mut self.parts {
+            parts.body = Some(body);
+        }
         self
     }
 
@@ -274,9 +292,10 @@ impl RawRequest {
         self.options.deadline(deadline);
         self
     }
+}
 
-    async fn send(self) -> Result<Response<Value>> {
-        let options = self.options.finish()?;
+impl RawParts {
+    async fn send(self, options: RequestOptions) -> Result<Response<Value>> {
         let path = self.path?;
         let op = raw_operation(self.method, &path);
         let keyed_route = op.idempotent;
@@ -306,19 +325,34 @@ impl RawRequest {
 
 impl fmt::Debug for RawRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RawRequest")
-            .field("method", &self.method)
-            .field("path", &self.path)
-            .finish_non_exhaustive()
+        let mut debug = f.debug_struct("RawRequest");
+        if let Some(parts) = &self.parts {
+            debug
+                .field("method", &parts.method)
+                .field("path", &parts.path);
+        }
+        debug.finish_non_exhaustive()
     }
 }
 
-impl IntoFuture for RawRequest {
+impl Future for RawRequest {
     type Output = Result<Response<Value>, Error>;
-    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send>>;
 
-    fn into_future(self) -> Self::IntoFuture {
-        Box::pin(self.send())
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        // The first poll hands the request to a `Call`, which checks the options, runs it
+        // and refuses a poll after completion.
+        if let Some(parts) = this.parts.take() {
+            let options = std::mem::take(&mut this.options);
+            this.call = Some(Call::with_options(options, move |options| {
+                parts.send(options)
+            }));
+        }
+        let call = this
+            .call
+            .as_mut()
+            .expect("the call starts on the first poll");
+        Pin::new(call).poll(cx)
     }
 }
 

@@ -304,7 +304,7 @@ impl ClientBuilder {
                 self.check_no_conflict_with_http_client()?;
                 Http {
                     client: client.clone(),
-                    provider: crate::net::provider()?,
+                    random: crate::net::secure_random()?,
                 }
             }
             None => {
@@ -329,7 +329,7 @@ impl ClientBuilder {
                 for host in &self.stream_hosts {
                     hosts.push(normalize_host(host)?);
                 }
-                crate::stream::connect::Dialer::new(http.client.clone(), hosts, &http.provider)
+                crate::stream::connect::Dialer::new(http.client.clone(), hosts, http.random)
             },
             http: http.client,
         })

@@ -13,10 +13,11 @@
 //! is sent, because a URL parser resolves `sessions/../end` to `/v1/end` and `sessions//end`
 //! names no session at all. Every other character is percent-encoded by the client.
 
-use crate::error::ConfigError;
+use crate::config_error::ConfigError;
 
 /// Checks that `id` can be one path segment of a request; see the [module docs](self).
 /// `kind` names the id in the error, such as `session id`.
+#[cfg_attr(not(feature = "client"), allow(dead_code))] // the client checks ids it sends
 pub(crate) fn check_path_segment(kind: &'static str, id: &str) -> Result<(), ConfigError> {
     let reason = if id.is_empty() {
         "it is empty"

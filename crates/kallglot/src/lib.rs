@@ -51,11 +51,16 @@
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
+//! | `client` | yes | the REST [`Client`] and everything that sends; `stream` and the TLS features imply it |
 //! | `stream` | yes | [`stream`]: the real-time WebSocket stream, audio conversion (μ-law, resampling, framing) and a WAV reader |
 //! | `webhooks` | yes | [`webhooks`]: signature verification, typed events, delivery headers, de-duplication |
 //! | `rustls-aws-lc` | yes | TLS through rustls with the aws-lc-rs provider |
 //! | `rustls-ring` | no | TLS through rustls with the ring provider (used when `rustls-aws-lc` is off) |
+//! | `native-tls` | no | TLS through the platform's library (OpenSSL on Linux); when on, it is used even if a rustls feature is on too |
 //! | `axum` | no | the `VerifiedWebhook` extractor for axum handlers (turns on `webhooks`) |
+//!
+//! Without `client` (`default-features = false, features = ["webhooks"]`, or `["axum"]`)
+//! the crate is the models, ids, error codes and webhooks, and compiles no HTTP client.
 //!
 //! # Where things are
 //!
@@ -96,51 +101,84 @@
 #![deny(missing_docs)]
 
 pub mod api_key;
+#[cfg(feature = "client")]
 mod backoff;
+#[cfg(feature = "client")]
 mod call;
+#[cfg(feature = "client")]
 mod client;
+#[cfg(feature = "client")]
 pub mod clock;
+#[cfg(feature = "client")]
 mod config;
+mod config_error;
+#[cfg(feature = "client")]
 pub mod credentials;
+#[cfg(feature = "client")]
 pub mod credits;
+#[cfg(feature = "client")]
 mod deadline;
+#[cfg(feature = "client")]
 mod error;
 pub mod error_code;
 pub mod ids;
+#[cfg(feature = "client")]
 pub mod metadata;
+#[cfg(feature = "client")]
 pub mod middleware;
 pub mod model;
+#[cfg(feature = "client")]
 mod net;
 mod open_enum;
+#[cfg(feature = "client")]
 pub mod pacer;
+#[cfg(feature = "client")]
 mod pages;
+#[cfg(feature = "client")]
 mod resources;
+#[cfg(feature = "client")]
 mod response;
+#[cfg(feature = "client")]
 pub mod retry;
 #[cfg(feature = "stream")]
 pub mod stream;
 pub mod testing;
+#[cfg(feature = "client")]
 mod transport;
+#[cfg(feature = "client")]
 mod wait;
 #[cfg(feature = "webhooks")]
 pub mod webhooks;
 
 pub use api_key::{ApiKey, ApiKeyError, AuthStyle, Environment};
+pub use config_error::ConfigError;
+pub use error_code::{ErrorCode, ErrorType, Scope};
+pub use ids::{AnalysisId, RecordingId, SessionId, TranscriptId};
+
+#[cfg(feature = "client")]
 pub use call::{Call, IdempotencyKey, RequestOptions};
+#[cfg(feature = "client")]
 pub use client::{Client, Method, RawRequest};
+#[cfg(feature = "client")]
 pub use config::{
     ClientBuilder, DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_DEADLINE,
     DEFAULT_MAX_RESPONSE_BODY, DEFAULT_TIMEOUT, ENV_API_KEY, ENV_BASE_URL, default_user_agent,
 };
+#[cfg(feature = "client")]
 pub use credits::CreditsAlert;
-pub use error::{ApiError, ConfigError, DecodeError, Error, Result, WaitedFor};
-pub use error_code::{ErrorCode, ErrorType, Scope};
-pub use ids::{AnalysisId, RecordingId, SessionId, TranscriptId};
+#[cfg(feature = "client")]
+pub use error::{ApiError, DecodeError, Error, Result, WaitedFor};
+#[cfg(feature = "client")]
 pub use metadata::{Credits, RateLimit, ResponseMeta};
+#[cfg(feature = "client")]
 pub use pacer::PacerSnapshot;
+#[cfg(feature = "client")]
 pub use resources::{Analyses, Download, Downloaded, RecordingStream, Recordings, Sessions};
+#[cfg(feature = "client")]
 pub use response::Response;
+#[cfg(feature = "client")]
 pub use retry::{RetryBudget, RetryPolicy};
+#[cfg(feature = "client")]
 pub use wait::WaitOptions;
 
 /// The README's Rust examples, compiled as doctests so they cannot rot.

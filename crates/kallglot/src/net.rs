@@ -1,22 +1,125 @@
 //! The one HTTP client every connection goes through: REST calls and the stream's
-//! WebSocket upgrade alike, so both use the same TLS provider, root store, proxy and user
+//! WebSocket upgrade alike, so both use the same TLS stack, root store, proxy and user
 //! agent.
 //!
-//! TLS is configured here rather than left to reqwest: reqwest takes rustls's
-//! process-wide default provider when one is installed, and what that is depends on
-//! whatever else the app links. The SDK names its provider from its features
-//! (`rustls-aws-lc`, the default, or `rustls-ring`; aws-lc-rs when both are on) and
-//! verifies servers with the platform's roots plus any extra roots the caller trusts.
-//! With neither feature, building a client fails with a `ConfigError` that says so.
+//! TLS is configured here rather than left to reqwest's defaults. The stack comes from
+//! the crate's features:
+//! - `native-tls`: the platform's TLS library, with the platform's roots plus any extra
+//!   roots the caller trusts. It wins when a rustls feature is on too, since enabling it
+//!   next to the default features is how one asks for it (`net/native.rs`).
+//! - otherwise rustls with the provider the features name (`rustls-aws-lc`, the default,
+//!   or `rustls-ring`; aws-lc-rs when both are on), never rustls's process-wide default,
+//!   which depends on whatever else the app links; servers are verified with the
+//!   platform's roots plus the extra ones (`net/rustls.rs`).
+//!
+//! With none of the three, building a client fails with a `ConfigError` that says so.
+//! Each stack also supplies the secure random source of the stream's keys and masks.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use rustls::crypto::CryptoProvider;
-use rustls_pki_types::CertificateDer;
-use rustls_pki_types::pem::PemObject;
-
 use crate::error::ConfigError;
+
+#[cfg(feature = "native-tls")]
+mod native;
+#[cfg(feature = "native-tls")]
+use native as tls;
+
+#[cfg(all(
+    not(feature = "native-tls"),
+    any(feature = "rustls-aws-lc", feature = "rustls-ring")
+))]
+mod rustls;
+#[cfg(all(
+    not(feature = "native-tls"),
+    any(feature = "rustls-aws-lc", feature = "rustls-ring")
+))]
+use self::rustls as tls;
+
+#[cfg(not(any(
+    feature = "native-tls",
+    feature = "rustls-aws-lc",
+    feature = "rustls-ring"
+)))]
+mod tls {
+    //! No TLS stack: every client build fails with [`no_tls`](super::no_tls).
+
+    use super::{ConfigError, SecureRandom};
+
+    pub(super) fn secure_random() -> Result<SecureRandom, ConfigError> {
+        Err(super::no_tls())
+    }
+
+    pub(super) fn configure(
+        _: reqwest::ClientBuilder,
+        _: &[Vec<u8>],
+    ) -> Result<reqwest::ClientBuilder, ConfigError> {
+        Err(super::no_tls())
+    }
+}
+
+#[cfg_attr(
+    any(
+        feature = "native-tls",
+        feature = "rustls-aws-lc",
+        feature = "rustls-ring"
+    ),
+    allow(dead_code)
+)]
+fn no_tls() -> ConfigError {
+    ConfigError::HttpClient(
+        "no TLS stack: enable the `rustls-aws-lc`, `rustls-ring` or `native-tls` feature".into(),
+    )
+}
+
+/// Where the stream's handshake keys and frame masks come from: the TLS stack's own
+/// secure random generator (rustls's provider), or the operating system's (native-tls has
+/// none to borrow). RFC 6455 asks for unpredictable masks.
+#[derive(Clone, Copy)]
+pub(crate) enum SecureRandom {
+    /// The rustls crypto provider's generator.
+    #[cfg(all(
+        not(feature = "native-tls"),
+        any(feature = "rustls-aws-lc", feature = "rustls-ring")
+    ))]
+    Provider(&'static dyn ::rustls::crypto::SecureRandom),
+    /// The operating system's generator.
+    #[cfg(feature = "native-tls")]
+    Os,
+}
+
+impl SecureRandom {
+    /// Fills `bytes`; fails only when the generator cannot give any.
+    #[cfg_attr(not(feature = "stream"), allow(dead_code))]
+    #[cfg_attr(
+        not(any(
+            feature = "native-tls",
+            feature = "rustls-aws-lc",
+            feature = "rustls-ring"
+        )),
+        allow(unused_variables)
+    )]
+    pub(crate) fn fill(self, bytes: &mut [u8]) -> Result<(), NoRandom> {
+        match self {
+            #[cfg(all(
+                not(feature = "native-tls"),
+                any(feature = "rustls-aws-lc", feature = "rustls-ring")
+            ))]
+            Self::Provider(random) => random.fill(bytes).map_err(|_| NoRandom),
+            #[cfg(feature = "native-tls")]
+            Self::Os => getrandom::fill(bytes).map_err(|_| NoRandom),
+        }
+    }
+}
+
+/// The secure random generator failed.
+#[derive(Debug)]
+pub(crate) struct NoRandom;
+
+/// The random source of the TLS stack the features select (a caller's own
+/// `reqwest::Client` included: its stream masks come from the same place).
+pub(crate) fn secure_random() -> Result<SecureRandom, ConfigError> {
+    tls::secure_random()
+}
 
 /// What the HTTP client is built from.
 pub(crate) struct HttpSettings {
@@ -30,47 +133,20 @@ pub(crate) struct HttpSettings {
     pub proxy: Option<String>,
 }
 
-/// The built client and the crypto provider it uses (the stream takes its masking
-/// randomness from the same provider).
+/// The built client and the random source of its TLS stack (for the stream's masks).
 pub(crate) struct Http {
     pub client: reqwest::Client,
     #[cfg_attr(not(feature = "stream"), allow(dead_code))]
-    pub provider: Arc<CryptoProvider>,
-}
-
-/// The provider every TLS connection of the SDK uses, chosen by the crate's features,
-/// whatever else is installed.
-pub(crate) fn provider() -> Result<Arc<CryptoProvider>, ConfigError> {
-    #[cfg(feature = "rustls-aws-lc")]
-    return Ok(Arc::new(rustls::crypto::aws_lc_rs::default_provider()));
-    #[cfg(all(feature = "rustls-ring", not(feature = "rustls-aws-lc")))]
-    return Ok(Arc::new(rustls::crypto::ring::default_provider()));
-    #[cfg(not(any(feature = "rustls-aws-lc", feature = "rustls-ring")))]
-    Err(ConfigError::HttpClient(
-        "no TLS crypto provider: enable the `rustls-aws-lc` or `rustls-ring` feature".into(),
-    ))
+    pub random: SecureRandom,
 }
 
 impl HttpSettings {
     pub(crate) fn build(self) -> Result<Http, ConfigError> {
-        let provider = provider()?;
-        let roots = parse_roots(&self.extra_roots_pem)?;
-        let verifier =
-            rustls_platform_verifier::Verifier::new_with_extra_roots(roots, provider.clone())
-                .map_err(|e| ConfigError::HttpClient(format!("TLS verifier: {e}")))?;
-        let mut tls = rustls::ClientConfig::builder_with_provider(provider.clone())
-            .with_safe_default_protocol_versions()
-            .map_err(|e| ConfigError::HttpClient(format!("TLS versions: {e}")))?
-            .dangerous()
-            // The platform verifier is the safe default (reqwest uses it too); `dangerous`
-            // is only rustls's name for plugging in a verifier.
-            .with_custom_certificate_verifier(Arc::new(verifier))
-            .with_no_client_auth();
+        let random = secure_random()?;
+        let builder = tls::configure(reqwest::Client::builder(), &self.extra_roots_pem)?;
         // HTTP/1.1 only: the WebSocket upgrade needs it, and it keeps one kind of
         // connection for REST and stream even if another crate enables reqwest's http2.
-        tls.alpn_protocols = vec![b"http/1.1".to_vec()];
-        let mut builder = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls)
+        let mut builder = builder
             .http1_only()
             .user_agent(self.user_agent)
             .connect_timeout(self.connect_timeout)
@@ -88,11 +164,22 @@ impl HttpSettings {
         let client = builder
             .build()
             .map_err(|e| ConfigError::HttpClient(e.to_string()))?;
-        Ok(Http { client, provider })
+        Ok(Http { client, random })
     }
 }
 
-fn parse_roots(bundles: &[Vec<u8>]) -> Result<Vec<CertificateDer<'static>>, ConfigError> {
+/// The extra trusted roots, each bundle holding at least one certificate.
+#[cfg(any(
+    feature = "native-tls",
+    feature = "rustls-aws-lc",
+    feature = "rustls-ring"
+))]
+fn parse_roots(
+    bundles: &[Vec<u8>],
+) -> Result<Vec<rustls_pki_types::CertificateDer<'static>>, ConfigError> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+
     let mut roots = Vec::new();
     for pem in bundles {
         let before = roots.len();
@@ -106,23 +193,16 @@ fn parse_roots(bundles: &[Vec<u8>]) -> Result<Vec<CertificateDer<'static>>, Conf
     Ok(roots)
 }
 
-#[cfg(test)]
+#[cfg(all(
+    test,
+    any(
+        feature = "native-tls",
+        feature = "rustls-aws-lc",
+        feature = "rustls-ring"
+    )
+))]
 mod tests {
     use super::*;
-
-    /// Test builds always have `rustls-aws-lc` (the emulator, a dev-dependency, uses the
-    /// default features); CI checks the `rustls-ring` build separately.
-    #[cfg(feature = "rustls-aws-lc")]
-    #[test]
-    fn the_provider_is_the_one_the_features_name_not_the_process_default() {
-        let ours = provider().unwrap();
-        let aws_lc = rustls::crypto::aws_lc_rs::default_provider();
-        let ring = rustls::crypto::ring::default_provider();
-        // The providers' parts are zero-sized statics, told apart by their `Debug`.
-        let name = |p: &CryptoProvider| format!("{:?}", p.secure_random);
-        assert_eq!(name(&ours), name(&aws_lc));
-        assert_ne!(name(&ours), name(&ring));
-    }
 
     #[test]
     fn root_bundles_must_hold_certificates() {
@@ -133,5 +213,15 @@ mod tests {
         let garbled = b"-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----\n";
         assert!(parse_roots(&[garbled.to_vec()]).is_err());
         assert!(parse_roots(&[]).unwrap().is_empty());
+    }
+
+    #[test]
+    fn the_random_source_gives_fresh_bytes() {
+        let random = secure_random().unwrap();
+        let (mut a, mut b) = ([0u8; 32], [0u8; 32]);
+        random.fill(&mut a).unwrap();
+        random.fill(&mut b).unwrap();
+        assert_ne!(a, [0; 32]);
+        assert_ne!(a, b);
     }
 }

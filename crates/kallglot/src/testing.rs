@@ -28,16 +28,21 @@
 
 use chrono::{DateTime, Utc};
 
+#[cfg(feature = "client")]
 use crate::error::{ApiError, Error};
+#[cfg(feature = "client")]
 use crate::error_code::ErrorCode;
 use crate::ids::{AnalysisId, RecordingId, SessionId, TranscriptId};
+#[cfg(feature = "client")]
 use crate::metadata::{Credits, RateLimit, ResponseMeta};
 use crate::model::{
     Analysis, AnalysisStatus, Compliance, EndedSession, Mode, Performance, Provider, Recording,
     RecordingList, RecordingSettings, RecordingStatus, Sentiment, Session, SessionStatus, Speaker,
     StreamCredentials, StreamToken, Transcript, TranscriptMetadata, TranscriptStatus, Turn,
 };
+#[cfg(feature = "client")]
 use crate::resources::Downloaded;
+#[cfg(feature = "client")]
 use crate::response::Response;
 
 /// The time every fixture uses for `created_at`, `ended_at` and the like:
@@ -208,6 +213,7 @@ pub fn performance(score: Option<f64>) -> Performance {
     Performance { score }
 }
 
+#[cfg(feature = "client")]
 /// What a download wrote: `bytes` of `audio/mpeg`, without a file name.
 pub fn downloaded(bytes: u64) -> Downloaded {
     Downloaded {
@@ -217,16 +223,19 @@ pub fn downloaded(bytes: u64) -> Downloaded {
     }
 }
 
+#[cfg(feature = "client")]
 /// `data` as the result of a `200` response without metadata headers.
 pub fn response<T>(data: T) -> Response<T> {
     Response::new(data, response_meta(200))
 }
 
+#[cfg(feature = "client")]
 /// `data` as the result of a response with this metadata.
 pub fn response_with_meta<T>(data: T, meta: ResponseMeta) -> Response<T> {
     Response::new(data, meta)
 }
 
+#[cfg(feature = "client")]
 /// The metadata of a response with this status and no metadata headers.
 pub fn response_meta(status: u16) -> ResponseMeta {
     ResponseMeta {
@@ -235,6 +244,7 @@ pub fn response_meta(status: u16) -> ResponseMeta {
     }
 }
 
+#[cfg(feature = "client")]
 /// Rate-limit figures, as the `X-RateLimit-*` headers give them.
 pub fn rate_limit(
     limit: Option<u64>,
@@ -248,11 +258,13 @@ pub fn rate_limit(
     }
 }
 
+#[cfg(feature = "client")]
 /// Credit figures, as the `X-API-Credits-*` headers give them.
 pub fn credits(remaining: Option<i64>, used: Option<i64>) -> Credits {
     Credits { remaining, used }
 }
 
+#[cfg(feature = "client")]
 /// An error answer from the API for `operation` (such as `retrieve_session`), with this
 /// status, code and message, as [`Error::Api`]. The code is parsed like a response's, so
 /// a known code gets its variant and legacy spellings their current one.

@@ -1,5 +1,5 @@
-//! `Call` is a `Future`: it composes with `join_all` without `.into_future()`, and keeps
-//! its per-call options. (`tracing::Instrument` is in `call_instrument.rs`, a binary of
+//! `Call` and `RawRequest` are `Future`s: they compose with `join_all` without
+//! `.into_future()`, and keep their per-call options. (`tracing::Instrument` is in `call_instrument.rs`, a binary of
 //! its own so that no concurrent test races its subscriber.)
 
 use kallglot::{Client, ConfigError, Error};
@@ -54,4 +54,83 @@ async fn calls_join_without_into_future() {
         Error::Config(ConfigError::InvalidIdempotencyKey(_))
     ));
     assert_eq!(server.received_requests().await.unwrap().len(), 5);
+}
+
+/// Only a `Future` passes: an `IntoFuture` alone does not.
+fn send_unpin_future<F: std::future::Future + Send + Unpin>(f: F) -> F {
+    f
+}
+
+#[tokio::test]
+async fn raw_requests_are_send_unpin_futures_and_join() {
+    let (server, client) = server().await;
+    let raw: Vec<_> = (0..3)
+        .map(|i| {
+            send_unpin_future(
+                client
+                    .request(kallglot::Method::Get, &format!("/v1/sessions/sess_{i}"))
+                    .max_retries(0),
+            )
+        })
+        .collect();
+    for result in futures_util::future::join_all(raw).await {
+        assert_eq!(result.unwrap()["id"], "sess_1");
+    }
+    let paths: Vec<String> = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.url.path().to_string())
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            "/v1/sessions/sess_0",
+            "/v1/sessions/sess_1",
+            "/v1/sessions/sess_2"
+        ]
+    );
+
+    // Options are still checked on the first poll, before anything is sent.
+    let err = send_unpin_future(
+        client
+            .request(kallglot::Method::Post, "/v1/sessions")
+            .json(json!({"mode": "bidirectional_translation"}))
+            .idempotency_key(""),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(
+        err,
+        Error::Config(ConfigError::InvalidIdempotencyKey(_))
+    ));
+    assert_eq!(server.received_requests().await.unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn a_raw_request_sends_its_body_and_key() {
+    let (server, client) = server().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": "sess_9"})))
+        .mount(&server)
+        .await;
+    let created = send_unpin_future(
+        client
+            .request(kallglot::Method::Post, "/v1/sessions")
+            .json(json!({"mode": "bidirectional_translation"}))
+            .idempotency_key("order-7"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(created["id"], "sess_9");
+    assert_eq!(
+        created.idempotency_key().map(|k| k.as_str()),
+        Some("order-7")
+    );
+    let sent = server.received_requests().await.unwrap();
+    let post = sent.iter().find(|r| r.method.as_str() == "POST").unwrap();
+    assert_eq!(post.headers["idempotency-key"], "order-7");
+    let body: serde_json::Value = serde_json::from_slice(&post.body).unwrap();
+    assert_eq!(body, json!({"mode": "bidirectional_translation"}));
 }

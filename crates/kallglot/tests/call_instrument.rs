@@ -1,4 +1,4 @@
-//! `Call` is a `Future`, so `tracing::Instrument` applies to it directly. This is the only
+//! `Call` and `RawRequest` are `Future`s, so `tracing::Instrument` applies to them directly. This is the only
 //! test of its binary: tracing caches whether a callsite is enabled process-wide, and a
 //! test running concurrently without a subscriber could race the one installed here.
 
@@ -63,4 +63,14 @@ async fn an_instrumented_call_runs_inside_the_callers_span() {
         .unwrap();
     assert_eq!(session.id, "sess_1");
     assert_eq!(*parents.0.lock().unwrap(), ["handle_call"]);
+
+    // The raw escape hatch is a `Future` too.
+    let raw = client
+        .request(kallglot::Method::Get, "/v1/sessions/sess_1")
+        .max_retries(0)
+        .instrument(tracing::info_span!("handle_raw"))
+        .await
+        .unwrap();
+    assert_eq!(raw["id"], "sess_1");
+    assert_eq!(*parents.0.lock().unwrap(), ["handle_call", "handle_raw"]);
 }

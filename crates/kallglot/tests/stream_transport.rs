@@ -1,5 +1,6 @@
-//! The stream travels like REST: over the same HTTP client, TLS provider, roots and
-//! proxy. Against the emulator behind a local TLS front (a test CA trusted through the
+//! The stream travels like REST: over the same HTTP client, TLS stack, roots and proxy.
+//! With the `native-tls` feature every test here runs over native-tls instead of rustls
+//! (CI runs this binary both ways). Against the emulator behind a local TLS front (a test CA trusted through the
 //! builder), a local CONNECT proxy, and hostile stream URLs that must be refused before
 //! any connection.
 //!
@@ -110,6 +111,41 @@ async fn wss_connects_with_a_ca_trusted_through_the_builder_and_both_rustls_prov
         all.iter().any(|e| matches!(e, Event::TranscriptFinal(_))),
         "{all:?}"
     );
+}
+
+/// Whether a handshake came from OpenSSL (native-tls on Linux) rather than rustls: OpenSSL
+/// offers CBC cipher suites by default, and rustls implements none.
+fn offered_by_openssl(suites: &[String]) -> bool {
+    suites.iter().any(|suite| suite.contains("_CBC_"))
+}
+
+#[tokio::test]
+async fn rest_calls_and_the_stream_use_the_tls_stack_the_features_name() {
+    let emulator = TlsEmulator::start(None).await;
+    let client = emulator.builder().build().unwrap();
+    let session = create_session(&client).await;
+    // A connector of its own, so that the upgrade cannot reuse the REST call's pooled
+    // connection: each path shows its own handshake.
+    let connector = emulator.builder().build_stream_connector().unwrap();
+    let (sender, events) = connector
+        .connect(session.stream.as_ref().unwrap(), StreamOptions::default())
+        .await
+        .unwrap();
+    talk_and_end(sender, events).await;
+    let hellos = emulator.front.offered_suites.lock().unwrap().clone();
+    assert_eq!(
+        hellos.len(),
+        2,
+        "one REST connection, one stream: {hellos:?}"
+    );
+    let native = cfg!(feature = "native-tls");
+    for suites in &hellos {
+        assert_eq!(
+            offered_by_openssl(suites),
+            native,
+            "native-tls on: {native}; offered: {suites:?}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -170,7 +170,10 @@ async fn a_workload_of_two_and_a_half_windows_finishes_without_a_single_429() {
 #[tokio::test(start_paused = true)]
 async fn requests_hold_while_remaining_is_zero_until_the_reset() {
     // The server says: nothing left, reset in 30 s. The next call must not go out before.
-    let reset = (chrono::Utc::now().timestamp() + 30).to_string();
+    // The reset is whole wall-clock seconds, read against the wall clock while the test's
+    // clock is paused: one second of slack covers the rounding and the real time a loaded
+    // machine spends before the first answer (building a native-tls client loads roots).
+    let reset = (chrono::Utc::now().timestamp() + 31).to_string();
     let server = Answering::start(Duration::ZERO, move |_| {
         analysis_with(&[
             ("x-ratelimit-limit", "5".into()),
@@ -197,7 +200,8 @@ async fn requests_hold_while_remaining_is_zero_until_the_reset() {
 async fn retries_go_through_the_pacer_too() {
     // The first answer is a 503 that also says the window is spent for 20 s: the retry
     // waits for the reset, not just for its 250-500 ms backoff.
-    let reset = (chrono::Utc::now().timestamp() + 20).to_string();
+    // One second of slack, as in the test above.
+    let reset = (chrono::Utc::now().timestamp() + 21).to_string();
     let answered = Arc::new(AtomicUsize::new(0));
     let count = answered.clone();
     let server = Answering::start(Duration::ZERO, move |_| {

@@ -543,6 +543,7 @@ impl<'de> Deserialize<'de> for CreateAnalysisParams {
 }
 
 /// The most items a page of a list may hold, in the legacy documentation's rules.
+#[cfg_attr(not(feature = "client"), allow(dead_code))]
 pub(crate) const MAX_PAGE_LIMIT: u32 = 100;
 
 /// Which page of a session's recordings to list.
@@ -587,6 +588,7 @@ impl RecordingListParams {
     }
 
     /// Checks the limit's range.
+    #[cfg_attr(not(feature = "client"), allow(dead_code))]
     pub(crate) fn check(&self) -> Result<(), crate::ConfigError> {
         match self.limit {
             Some(limit) if !(1..=MAX_PAGE_LIMIT).contains(&limit) => {

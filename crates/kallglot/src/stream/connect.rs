@@ -2,7 +2,7 @@
 //! the SDK's one HTTP client, and errors that never contain the token.
 //!
 //! The upgrade is an ordinary HTTP/1.1 request sent by the same `reqwest::Client` as the
-//! REST calls (same TLS provider and roots, proxy, user agent); once the server answers
+//! REST calls (same TLS stack and roots, proxy, user agent); once the server answers
 //! 101 and the accept key checks out, [`super::socket`] frames the upgraded connection.
 
 use std::fmt;
@@ -17,6 +17,7 @@ use sha1::{Digest, Sha1};
 use super::socket::{Limits, Masks, WebSocket};
 use super::{HandshakeRejection, StreamError};
 use crate::model::StreamCredentials;
+use crate::net::SecureRandom;
 
 /// The connected socket type.
 pub(crate) type Socket = WebSocket<reqwest::Upgraded>;
@@ -51,7 +52,7 @@ pub(crate) struct Dialer {
     /// The API host first, then the hosts allowed with `allow_stream_host`, spelled as
     /// the URL parser spells them.
     hosts: Arc<[String]>,
-    random: &'static dyn rustls::crypto::SecureRandom,
+    random: SecureRandom,
 }
 
 impl fmt::Debug for Dialer {
@@ -63,15 +64,11 @@ impl fmt::Debug for Dialer {
 }
 
 impl Dialer {
-    pub(crate) fn new(
-        http: reqwest::Client,
-        hosts: Vec<String>,
-        provider: &rustls::crypto::CryptoProvider,
-    ) -> Self {
+    pub(crate) fn new(http: reqwest::Client, hosts: Vec<String>, random: SecureRandom) -> Self {
         Self {
             http,
             hosts: hosts.into(),
-            random: provider.secure_random,
+            random,
         }
     }
 
@@ -306,7 +303,7 @@ mod tests {
         Dialer::new(
             reqwest::Client::new(),
             hosts.iter().map(|h| h.to_string()).collect(),
-            &crate::net::provider().unwrap(),
+            crate::net::secure_random().unwrap(),
         )
     }
 

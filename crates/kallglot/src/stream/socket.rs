@@ -19,6 +19,7 @@ use std::io::Cursor;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
+use crate::net::SecureRandom;
 use bytes::{Buf, Bytes, BytesMut};
 use futures_util::{Sink, Stream};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -41,15 +42,15 @@ pub(crate) struct Limits {
 
 /// A source of masking keys. RFC 6455 asks for unpredictable masks (they keep a
 /// hostile page from steering what intermediaries see), so they come from the TLS
-/// crypto provider's secure random generator, fetched a few dozen at a time.
+/// stack's secure random generator (see [`SecureRandom`]), fetched a few dozen at a time.
 pub(crate) struct Masks {
-    random: &'static dyn rustls::crypto::SecureRandom,
+    random: SecureRandom,
     pool: [u8; 128],
     used: usize,
 }
 
 impl Masks {
-    pub(crate) fn new(random: &'static dyn rustls::crypto::SecureRandom) -> Self {
+    pub(crate) fn new(random: SecureRandom) -> Self {
         Self {
             random,
             pool: [0; 128],
@@ -429,7 +430,7 @@ mod tests {
 
     fn socket() -> (WebSocket<tokio::io::DuplexStream>, tokio::io::DuplexStream) {
         let (a, b) = tokio::io::duplex(4096);
-        let random = crate::net::provider().unwrap().secure_random;
+        let random = crate::net::secure_random().unwrap();
         (WebSocket::new(a, LIMITS, Masks::new(random)), b)
     }
 

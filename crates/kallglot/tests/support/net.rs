@@ -54,6 +54,9 @@ impl TestCa {
 pub struct TlsFront {
     pub addr: SocketAddr,
     pub accepted: Arc<Mutex<u32>>,
+    /// The cipher suites each client offered, one list per handshake, by their IANA
+    /// names (`TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA`, …): they tell TLS stacks apart.
+    pub offered_suites: Arc<Mutex<Vec<Vec<String>>>>,
 }
 
 /// A loopback listener for [`tls_front`], bound first so that the backend can be told
@@ -71,7 +74,8 @@ pub fn tls_front(
     let addr = listener.local_addr().unwrap();
     let accepted = Arc::new(Mutex::new(0));
     let count = accepted.clone();
-    let acceptor = tokio_rustls::TlsAcceptor::from(config);
+    let offered_suites = Arc::new(Mutex::new(Vec::new()));
+    let offered = offered_suites.clone();
     tokio::spawn(async move {
         while let Ok((tcp, peer)) = listener.accept().await {
             if let Some(allowed) = &only_from
@@ -81,9 +85,21 @@ pub fn tls_front(
                 continue;
             }
             *count.lock().unwrap() += 1;
-            let acceptor = acceptor.clone();
+            let config = config.clone();
+            let offered = offered.clone();
             tokio::spawn(async move {
-                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                let acceptor = tokio_rustls::LazyConfigAcceptor::new(Default::default(), tcp);
+                let Ok(start) = acceptor.await else {
+                    return;
+                };
+                let suites = start
+                    .client_hello()
+                    .cipher_suites()
+                    .iter()
+                    .map(|suite| format!("{suite:?}"))
+                    .collect();
+                offered.lock().unwrap().push(suites);
+                let Ok(mut tls) = start.into_stream(config).await else {
                     return;
                 };
                 let Ok(mut plain) = TcpStream::connect(backend).await else {
@@ -93,7 +109,11 @@ pub fn tls_front(
             });
         }
     });
-    TlsFront { addr, accepted }
+    TlsFront {
+        addr,
+        accepted,
+        offered_suites,
+    }
 }
 
 /// A CONNECT proxy on loopback. It records each tunnel's target and the local address
