@@ -45,10 +45,13 @@ mod error;
 mod event;
 mod secret;
 mod signature;
+mod store;
 pub mod testing;
 
 #[cfg(feature = "axum")]
 mod axum;
+#[cfg(feature = "redis")]
+mod redis;
 
 pub use dedup::{Deduplicator, InMemoryDeduplicator, RECOMMENDED_TTL};
 pub use delivery::DeliveryInfo;
@@ -56,9 +59,12 @@ pub use error::{MalformedHeader, WebhookError};
 pub use event::{EventData, EventId, EventType, SessionEndedData, WebhookEvent};
 pub use secret::{EmptySecretError, WebhookSecret};
 pub use signature::{DEFAULT_BODY_LIMIT, DEFAULT_TOLERANCE, SignatureHeader, Verifier};
+pub use store::{Claim, ClaimTicket, DedupError, DedupStore, FailurePolicy, Processed};
 
 #[cfg(feature = "axum")]
 pub use self::axum::{VerifiedWebhook, WebhookRejection};
+#[cfg(feature = "redis")]
+pub use self::redis::{RedisDeduplicator, RedisDeduplicatorBuilder};
 
 /// The header carrying the signature, `t=<unix seconds>,v1=<hex>`.
 ///
