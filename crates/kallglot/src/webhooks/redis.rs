@@ -75,7 +75,7 @@ return 0
 ///     .key_prefix("billing:kallglot:")
 ///     .build()?;
 /// let verifier = Verifier::new(WebhookSecret::new(std::env::var("KALLGLOT_WEBHOOK_SECRET")?)?);
-/// let app = Router::new()
+/// let app: Router = Router::new()
 ///     .route("/webhooks/kallglot", post(webhook))
 ///     .with_state(App { verifier, dedup });
 /// # let _ = app;
