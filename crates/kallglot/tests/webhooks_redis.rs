@@ -203,26 +203,27 @@ async fn two_replicas_process_each_event_once_though_retries_reach_both() {
     })
     .await;
 
-    let journal = journal.lock().unwrap();
-    assert_processed_once(&journal, &ids);
-    // Each event's first answer was lost, so each was delivered again; and some retry
-    // landed on the replica that had not processed it, which recognised it through Redis.
-    for id in &ids {
-        let attempts = journal.deliveries.iter().filter(|d| &d.1 == id).count();
-        assert!(attempts >= 2, "{id} was delivered {attempts} time(s)");
+    {
+        let journal = journal.lock().unwrap();
+        assert_processed_once(&journal, &ids);
+        // Each event's first answer was lost, so each was delivered again; and some retry
+        // landed on the replica that had not processed it, which recognised it through Redis.
+        for id in &ids {
+            let attempts = journal.deliveries.iter().filter(|d| &d.1 == id).count();
+            assert!(attempts >= 2, "{id} was delivered {attempts} time(s)");
+        }
+        let across = journal
+            .deliveries
+            .iter()
+            .any(|(replica, id, _, outcome, _)| {
+                *outcome == "duplicate" && journal.processed[id.as_str()] != [*replica]
+            });
+        assert!(
+            across,
+            "no retry reached the other replica: {:?}",
+            journal.deliveries
+        );
     }
-    let across = journal
-        .deliveries
-        .iter()
-        .any(|(replica, id, _, outcome, _)| {
-            *outcome == "duplicate" && journal.processed[id.as_str()] != [*replica]
-        });
-    assert!(
-        across,
-        "no retry reached the other replica: {:?}",
-        journal.deliveries
-    );
-    drop(journal);
     server.shutdown().await;
 }
 
@@ -330,10 +331,11 @@ async fn fail_closed_refuses_while_redis_is_down_and_loses_no_event() {
         acknowledged(&journal.lock().unwrap(), &during)
     })
     .await;
-    let journal = journal.lock().unwrap();
-    assert_processed_once(&journal, &before);
-    assert_processed_once(&journal, &during);
-    drop(journal);
+    {
+        let journal = journal.lock().unwrap();
+        assert_processed_once(&journal, &before);
+        assert_processed_once(&journal, &during);
+    }
     server.shutdown().await;
 }
 
@@ -371,15 +373,16 @@ async fn fail_open_processes_while_redis_is_down_and_logs_it() {
     })
     .await;
 
-    let journal = journal.lock().unwrap();
-    for id in &ids {
-        assert!(journal.processed.contains_key(id), "{id} was not processed");
-        assert!(
-            !journal.deliveries.iter().any(|d| &d.1 == id && d.4 >= 500),
-            "{id} was refused"
-        );
+    {
+        let journal = journal.lock().unwrap();
+        for id in &ids {
+            assert!(journal.processed.contains_key(id), "{id} was not processed");
+            assert!(
+                !journal.deliveries.iter().any(|d| &d.1 == id && d.4 >= 500),
+                "{id} was refused"
+            );
+        }
     }
-    drop(journal);
     let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
     assert!(
         text.contains("WARN") && text.contains("fail-open"),
