@@ -9,7 +9,8 @@
 //! retry often lands on the other replica, which recognises it through Redis.
 //!
 //! With `KALLGLOT_API_KEY` set, it runs as **one replica** of a real deployment instead:
-//! it listens on `0.0.0.0:$PORT` (default 3000), verifies with `KALLGLOT_WEBHOOK_SECRET`,
+//! it listens on `WEBHOOK_ADDR` (default `127.0.0.1:8080`; in a pod, `0.0.0.0:8080` behind
+//! your HTTPS front end), verifies with `KALLGLOT_WEBHOOK_SECRET`,
 //! de-duplicates through `REDIS_URL` (default `redis://127.0.0.1:6379`), answers
 //! `GET /ready` from Redis's `PING`, and runs until Ctrl-C. Start as many as you like
 //! behind one load balancer.
@@ -203,10 +204,9 @@ async fn serve_one_replica() -> Result<(), Box<dyn std::error::Error>> {
         .map_err(|_| "set KALLGLOT_WEBHOOK_SECRET to the endpoint's signing secret")?;
     let redis_url =
         std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
-    let port: u16 = std::env::var("PORT")
-        .ok()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(3000);
+    let addr: std::net::SocketAddr = std::env::var("WEBHOOK_ADDR")
+        .unwrap_or_else(|_| "127.0.0.1:8080".into())
+        .parse()?;
     let name = std::env::var("HOSTNAME").unwrap_or_else(|_| "replica".to_owned());
     let replica = Replica {
         name,
@@ -215,7 +215,7 @@ async fn serve_one_replica() -> Result<(), Box<dyn std::error::Error>> {
         demo: None,
         drop_first_answers: false,
     };
-    let listener = tokio::net::TcpListener::bind(("0.0.0.0", port)).await?;
+    let listener = tokio::net::TcpListener::bind(addr).await?;
     println!("receiving webhooks on {}", listener.local_addr()?);
     axum::serve(listener, router(replica))
         .with_graceful_shutdown(async {
