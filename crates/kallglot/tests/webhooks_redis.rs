@@ -44,6 +44,9 @@ struct Replica {
     /// as when the answer is lost on its way back: Kallglot retries an event that
     /// was in fact processed.
     lose_first_answers: bool,
+    /// Make each event's first attempt slow: its work waits until another delivery of
+    /// the event was refused as in progress (so it outlives the emulator's timeout).
+    slow_first_attempts: bool,
 }
 
 impl FromRef<Replica> for Verifier {
@@ -70,15 +73,25 @@ async fn hook(
     let id = event.id.as_str().to_owned();
     let journal = Arc::clone(&replica.journal);
     let name = replica.name;
+    let attempt = delivery.retry_count.unwrap_or(0);
     let processed = replica
         .dedup
         .process_once(&id, || async {
+            if replica.slow_first_attempts && attempt == 0 {
+                wait_until("a retry is refused as in progress", || {
+                    let journal = journal.lock().unwrap();
+                    journal
+                        .deliveries
+                        .iter()
+                        .any(|d| d.1 == id && d.3 == "in-progress" && d.4 == 409)
+                })
+                .await;
+            }
             let mut journal = journal.lock().unwrap();
             journal.processed.entry(id.clone()).or_default().push(name);
             Ok::<_, std::convert::Infallible>(())
         })
         .await;
-    let attempt = delivery.retry_count.unwrap_or(0);
     let mut status = processed.http_status();
     if replica.lose_first_answers && attempt == 0 && processed.is_acknowledged() {
         status = 502;
@@ -108,22 +121,33 @@ async fn start_replica(replica: Replica) -> String {
     url
 }
 
-fn dedup(redis_url: &str, policy: FailurePolicy) -> RedisDeduplicator {
-    RedisDeduplicator::builder(redis_url)
-        .key_prefix("test:kallglot:")
-        .timeout(Duration::from_millis(250))
-        .failure_policy(policy)
-        .build()
-        .unwrap()
+/// How the two replicas and the emulator in front of them behave.
+#[derive(Clone, Copy)]
+struct Setup {
+    policy: FailurePolicy,
+    lose_first_answers: bool,
+    slow_first_attempts: bool,
+    /// The claim lease of each replica's deduplicator.
+    lease: Duration,
+    /// How long the emulator waits for each answer.
+    attempt_timeout: Duration,
+}
+
+impl Setup {
+    fn new(policy: FailurePolicy) -> Self {
+        Self {
+            policy,
+            lose_first_answers: false,
+            slow_first_attempts: false,
+            lease: RedisDeduplicator::DEFAULT_LEASE,
+            attempt_timeout: Duration::from_secs(5),
+        }
+    }
 }
 
 /// Two replicas, each with its own deduplicator on the same Redis, behind one emulator
 /// that spreads attempts round-robin and retries every 25 ms for a long while.
-async fn two_replicas(
-    redis_url: &str,
-    policy: FailurePolicy,
-    lose_first_answers: bool,
-) -> (MockServer, Arc<Mutex<Journal>>) {
+async fn two_replicas(redis_url: &str, setup: Setup) -> (MockServer, Arc<Mutex<Journal>>) {
     let journal = Arc::new(Mutex::new(Journal::default()));
     let mut urls = Vec::new();
     for name in ["replica-a", "replica-b"] {
@@ -131,9 +155,16 @@ async fn two_replicas(
             start_replica(Replica {
                 name,
                 verifier: Verifier::new(WebhookSecret::new(SECRET).unwrap()),
-                dedup: dedup(redis_url, policy),
+                dedup: RedisDeduplicator::builder(redis_url)
+                    .key_prefix("test:kallglot:")
+                    .timeout(Duration::from_millis(250))
+                    .lease(setup.lease)
+                    .failure_policy(setup.policy)
+                    .build()
+                    .unwrap(),
                 journal: Arc::clone(&journal),
-                lose_first_answers,
+                lose_first_answers: setup.lose_first_answers,
+                slow_first_attempts: setup.slow_first_attempts,
             })
             .await,
         );
@@ -141,7 +172,7 @@ async fn two_replicas(
     let config = WebhookConfig::new(urls[0].clone(), SECRET)
         .round_robin_with([urls[1].clone()])
         .retry_delays(vec![Duration::from_millis(25); 600])
-        .timeout(Duration::from_secs(5));
+        .timeout(setup.attempt_timeout);
     let server = MockServer::builder().webhook(config).start().await.unwrap();
     (server, journal)
 }
@@ -196,7 +227,14 @@ fn assert_processed_once(journal: &Journal, ids: &HashSet<String>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_process_each_event_once_though_retries_reach_both() {
     let redis = LocalRedis::start().await.unwrap();
-    let (server, journal) = two_replicas(&redis.url(), FailurePolicy::FailClosed, true).await;
+    let (server, journal) = two_replicas(
+        &redis.url(),
+        Setup {
+            lose_first_answers: true,
+            ..Setup::new(FailurePolicy::FailClosed)
+        },
+    )
+    .await;
     let ids = run_sessions(&server, 3).await;
     wait_until("every event is acknowledged", || {
         acknowledged(&journal.lock().unwrap(), &ids)
@@ -223,6 +261,39 @@ async fn two_replicas_process_each_event_once_though_retries_reach_both() {
             "no retry reached the other replica: {:?}",
             journal.deliveries
         );
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_during_slow_processing_is_refused_and_the_event_still_runs_once() {
+    let redis = LocalRedis::start().await.unwrap();
+    let setup = Setup {
+        slow_first_attempts: true,
+        // The emulator gives up on the slow first attempt quickly and retries; if the
+        // server drops the abandoned handler, its claim expires with this lease.
+        attempt_timeout: Duration::from_millis(150),
+        lease: Duration::from_millis(600),
+        ..Setup::new(FailurePolicy::FailClosed)
+    };
+    let (server, journal) = two_replicas(&redis.url(), setup).await;
+    let ids = run_sessions(&server, 2).await;
+    wait_until("every event is acknowledged", || {
+        acknowledged(&journal.lock().unwrap(), &ids)
+    })
+    .await;
+    {
+        let journal = journal.lock().unwrap();
+        assert_processed_once(&journal, &ids);
+        for id in &ids {
+            assert!(
+                journal
+                    .deliveries
+                    .iter()
+                    .any(|d| &d.1 == id && d.3 == "in-progress" && d.4 == 409),
+                "no delivery of {id} was refused as in progress"
+            );
+        }
     }
     server.shutdown().await;
 }
@@ -295,7 +366,7 @@ async fn claims_in_progress_done_released_and_expired() {
 async fn fail_closed_refuses_while_redis_is_down_and_loses_no_event() {
     let mut redis = LocalRedis::start().await.unwrap();
     let port = redis.port();
-    let (server, journal) = two_replicas(&redis.url(), FailurePolicy::FailClosed, false).await;
+    let (server, journal) = two_replicas(&redis.url(), Setup::new(FailurePolicy::FailClosed)).await;
     let before = run_sessions(&server, 1).await;
     wait_until("the first session's events are acknowledged", || {
         acknowledged(&journal.lock().unwrap(), &before)
@@ -365,7 +436,7 @@ async fn fail_open_processes_while_redis_is_down_and_logs_it() {
     let _guard = tracing::subscriber::set_default(subscriber);
 
     let mut redis = LocalRedis::start().await.unwrap();
-    let (server, journal) = two_replicas(&redis.url(), FailurePolicy::FailOpen, false).await;
+    let (server, journal) = two_replicas(&redis.url(), Setup::new(FailurePolicy::FailOpen)).await;
     redis.stop();
     let ids = run_sessions(&server, 2).await;
     wait_until("every event is acknowledged", || {
