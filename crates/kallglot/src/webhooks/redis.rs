@@ -366,7 +366,7 @@ mod tests {
             .local_addr()
             .unwrap()
             .port();
-        let dedup = RedisDeduplicator::builder(format!("redis://127.0.0.1:{port}"))
+        let dedup = RedisDeduplicator::builder(format!("redis://:hunter2@127.0.0.1:{port}"))
             .timeout(Duration::from_millis(300))
             .build()
             .unwrap();
@@ -375,5 +375,7 @@ mod tests {
             matches!(err, DedupError::Store(_) | DedupError::Timeout(_)),
             "{err:?}"
         );
+        let shown = format!("{err} {err:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
     }
 }
