@@ -39,7 +39,9 @@ return 0
 /// [`FailurePolicy`] decides: [`FailClosed`](FailurePolicy::FailClosed) (the default)
 /// answers `503`, so that Kallglot retries; [`FailOpen`](FailurePolicy::FailOpen)
 /// processes the event and logs a warning. The connection is re-established in the
-/// background after Redis comes back.
+/// background after Redis comes back. A claim whose answer timed out may still have
+/// been applied by a slow Redis; the event then reads as in progress until that claim's
+/// lease expires, which delays it but does not lose it.
 ///
 /// The value is cheap to clone (one shared connection), so it can live in your
 /// router's state.
