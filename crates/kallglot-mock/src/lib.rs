@@ -16,6 +16,7 @@ mod fields;
 mod idempotency;
 mod ids;
 mod limits;
+mod local_redis;
 mod mp3;
 mod pipeline;
 mod request_id;
@@ -34,5 +35,6 @@ pub use faults::{Fault, FaultAction, Faults, Route};
 /// The spec's operations and scopes (generated into `kallglot-api` from
 /// `openapi/kallglot.yaml`): the emulator's routes, scopes and fault targets.
 pub use kallglot_api::catalogue;
+pub use local_redis::LocalRedis;
 pub use server::{MockServer, MockServerBuilder, serve, serve_with_shutdown};
 pub use webhooks::{WebhookConfig, signature_header};

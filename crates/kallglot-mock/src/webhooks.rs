@@ -14,6 +14,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use hmac::{KeyInit, Mac};
@@ -32,6 +33,10 @@ const QUEUE: usize = 1024;
 pub struct WebhookConfig {
     /// The endpoint URL (any scheme reqwest supports; Kallglot itself requires https).
     pub url: String,
+    /// More endpoint URLs: attempts go round-robin over `url` and these, one after the
+    /// other across all events, like a load balancer in front of several replicas, so
+    /// that a retry usually reaches another replica than the attempt before it.
+    pub more_urls: Vec<String>,
     /// The endpoint's signing secret.
     pub secret: String,
     /// Waits before each retry; a delivery is attempted `retry_delays.len() + 1` times.
@@ -44,6 +49,7 @@ impl fmt::Debug for WebhookConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WebhookConfig")
             .field("url", &self.url)
+            .field("more_urls", &self.more_urls)
             .field("secret", &"[redacted]")
             .field("retry_delays", &self.retry_delays)
             .field("timeout", &self.timeout)
@@ -57,6 +63,7 @@ impl WebhookConfig {
     pub fn new(url: impl Into<String>, secret: impl Into<String>) -> Self {
         Self {
             url: url.into(),
+            more_urls: Vec::new(),
             secret: secret.into(),
             retry_delays: (0..7).map(|i| Duration::from_secs(1 << i)).collect(),
             timeout: Duration::from_secs(30),
@@ -75,6 +82,12 @@ impl WebhookConfig {
     /// Replaces the retry delays.
     pub fn retry_delays(mut self, delays: impl IntoIterator<Item = Duration>) -> Self {
         self.retry_delays = delays.into_iter().collect();
+        self
+    }
+
+    /// Spreads attempts round-robin over `url` and `urls` (see [`more_urls`](Self::more_urls)).
+    pub fn round_robin_with(mut self, urls: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.more_urls = urls.into_iter().map(Into::into).collect();
         self
     }
 
@@ -111,17 +124,20 @@ impl fmt::Debug for WebhookSender {
 impl WebhookSender {
     pub(crate) fn start(config: WebhookConfig) -> Arc<Self> {
         let (queue, mut events) = mpsc::channel::<MockEvent>(QUEUE);
-        let config = Arc::new(config);
         let client = reqwest::Client::builder()
             .timeout(config.timeout)
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("the webhook HTTP client builds");
+        let targets = Arc::new(Targets {
+            config,
+            next: AtomicUsize::new(0),
+        });
         tokio::spawn(async move {
             while let Some(event) = events.recv().await {
                 // Deliveries are independent: a failing one retries on its own schedule
                 // without holding back the next event.
-                tokio::spawn(deliver(client.clone(), config.clone(), event));
+                tokio::spawn(deliver(client.clone(), targets.clone(), event));
             }
         });
         Arc::new(Self { queue })
@@ -136,7 +152,25 @@ impl EventSink for WebhookSender {
     }
 }
 
-async fn deliver(client: reqwest::Client, config: Arc<WebhookConfig>, event: MockEvent) {
+/// The configuration with the round-robin position shared by all deliveries.
+struct Targets {
+    config: WebhookConfig,
+    next: AtomicUsize,
+}
+
+impl Targets {
+    /// The URL for the next attempt, whichever event it belongs to.
+    fn next_url(&self) -> &str {
+        let count = 1 + self.config.more_urls.len();
+        match self.next.fetch_add(1, Ordering::Relaxed) % count {
+            0 => &self.config.url,
+            n => &self.config.more_urls[n - 1],
+        }
+    }
+}
+
+async fn deliver(client: reqwest::Client, targets: Arc<Targets>, event: MockEvent) {
+    let config = &targets.config;
     let body = serde_json::to_vec(&event.envelope()).expect("envelopes serialize");
     let delivery_id = crate::ids::new_id("wh_del_");
     let original = event.created_at.timestamp();
@@ -147,7 +181,7 @@ async fn deliver(client: reqwest::Client, config: Arc<WebhookConfig>, event: Moc
         }
         let timestamp = crate::time::now().timestamp();
         let result = client
-            .post(&config.url)
+            .post(targets.next_url())
             .header("content-type", "application/json")
             .header(
                 "kallglot-signature",
@@ -191,5 +225,24 @@ mod tests {
         let config = WebhookConfig::new("http://127.0.0.1:1/hook", "whsec_super_secret");
         assert!(!format!("{config:?}").contains("super_secret"));
         assert_eq!(config.retry_delays.len(), 7);
+    }
+
+    #[test]
+    fn attempts_go_round_robin_over_all_urls() {
+        let targets = Targets {
+            config: WebhookConfig::new("http://127.0.0.1:1/a", "whsec_x")
+                .round_robin_with(["http://127.0.0.1:1/b"]),
+            next: AtomicUsize::new(0),
+        };
+        let urls: Vec<_> = (0..4).map(|_| targets.next_url().to_owned()).collect();
+        assert_eq!(
+            urls,
+            ["http://127.0.0.1:1/a", "http://127.0.0.1:1/b"].repeat(2)
+        );
+        let single = Targets {
+            config: WebhookConfig::new("http://127.0.0.1:1/a", "whsec_x"),
+            next: AtomicUsize::new(0),
+        };
+        assert_eq!(single.next_url(), single.next_url());
     }
 }

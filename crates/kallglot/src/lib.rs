@@ -58,6 +58,7 @@
 //! | `rustls-ring` | no | TLS through rustls with the ring provider (used when `rustls-aws-lc` is off) |
 //! | `native-tls` | no | TLS through the platform's library (OpenSSL on Linux); when on, it is used even if a rustls feature is on too |
 //! | `axum` | no | the `VerifiedWebhook` extractor for axum handlers (turns on `webhooks`) |
+//! | `redis` | no | `RedisDeduplicator`: webhook de-duplication shared by several replicas through Redis (turns on `webhooks`) |
 //!
 //! Without `client` (`default-features = false, features = ["webhooks"]`, or `["axum"]`)
 //! the crate is the models, ids, error codes and webhooks, and compiles no HTTP client.
@@ -89,6 +90,7 @@
 //! - [quickstart](https://github.com/kallglot/kallglot-rust/tree/main/examples/src/bin/quickstart.rs): create a session, end it, read its transcript;
 //! - [stereo_wav](https://github.com/kallglot/kallglot-rust/tree/main/examples/src/bin/stereo_wav.rs): stream a stereo recording, both parties in real time;
 //! - [webhook_receiver](https://github.com/kallglot/kallglot-rust/tree/main/examples/src/bin/webhook_receiver.rs): an axum receiver with de-duplication;
+//! - [webhook_replicas](https://github.com/kallglot/kallglot-rust/tree/main/examples/src/bin/webhook_replicas.rs): receivers on several replicas, each event processed once through Redis;
 //! - [errors_and_retries](https://github.com/kallglot/kallglot-rust/tree/main/examples/src/bin/errors_and_retries.rs): automatic retries, and branching on error codes;
 //! - [recording_and_analysis](https://github.com/kallglot/kallglot-rust/tree/main/examples/src/bin/recording_and_analysis.rs): download a recording, wait for an analysis;
 //! - [rate_limits_and_credits](https://github.com/kallglot/kallglot-rust/tree/main/examples/src/bin/rate_limits_and_credits.rs): pacing a burst, watching the credits;

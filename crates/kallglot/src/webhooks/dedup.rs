@@ -23,9 +23,10 @@ pub const RECOMMENDED_TTL: Duration = Duration::from_secs(48 * 60 * 60);
 ///
 /// De-duplication narrows the window but cannot close it (a process restart
 /// forgets an in-memory set; two deliveries can race), so handlers must be
-/// idempotent anyway. For several server instances, implement this trait
-/// over a shared store, e.g. an insert-if-absent with expiry in Redis or a
-/// unique key in your database.
+/// idempotent anyway. This trait is for one process. For several server
+/// instances, use a store they share through [`DedupStore`](super::DedupStore)
+/// (async and fallible): `RedisDeduplicator` with the `redis` feature, or your
+/// own over a database table. Every `Deduplicator` is also a `DedupStore`.
 ///
 /// ```
 /// use kallglot::webhooks::{Deduplicator, InMemoryDeduplicator, RECOMMENDED_TTL};

@@ -35,6 +35,38 @@
 //! in a handler's signature. Other frameworks can pass their `http::HeaderMap` to
 //! [`Verifier::verify_request`].
 //!
+//! # Several replicas
+//!
+//! Behind a load balancer, Kallglot's retry of an event can reach another replica
+//! than the first attempt, so an in-process [`InMemoryDeduplicator`] no longer sees
+//! every delivery. Share the record instead: [`DedupStore`] is the async, fallible
+//! protocol (claim → process → complete or release), and `RedisDeduplicator` (feature
+//! `redis`) implements it with an atomic `SET NX PX` per event. A deployment then looks
+//! like this:
+//!
+//! ```text
+//!                         ┌─ replica 1 ─┐
+//! Kallglot ── HTTPS ── LB ┼─ replica 2 ─┼── Redis (one primary; keys kallglot:webhook:<event id>)
+//!                         └─ replica 3 ─┘
+//! ```
+//!
+//! - Every replica builds its own `RedisDeduplicator` from the same `REDIS_URL` and key
+//!   prefix, and answers with [`DedupStore::process_once`]: the event runs on exactly
+//!   one replica; the others answer `204` once it is done, `409` while it is in progress.
+//! - [`FailurePolicy::FailClosed`] (the default) answers `503` while Redis is down, and
+//!   Kallglot retries for about 41 hours; [`FailurePolicy::FailOpen`] keeps processing
+//!   (with a warning in the logs) at the risk of duplicates.
+//! - Give replicas a readiness probe that calls `RedisDeduplicator::ping`, so that a pod
+//!   that cannot reach Redis takes no traffic, and keep the handler's work within
+//!   Kallglot's 30 s answer window (and the claim's lease, 60 s by default).
+//! - Use one Redis primary (or a managed Redis with a single writer): a claim written to
+//!   a replica that is lost in a failover can let one event through twice. Handlers stay
+//!   idempotent for that reason.
+//!
+//! The `webhook_replicas` program in the repository's examples runs two replicas on one
+//! Redis against the emulator, and serves as one replica of a real deployment. For a
+//! store other than Redis, such as a SQL table, see [`DedupStore`].
+//!
 //! What Kallglot leaves undocumented (the replay window, secret rotation, the
 //! `data` of most events) is handled leniently here and called out on each
 //! item.
@@ -45,10 +77,13 @@ mod error;
 mod event;
 mod secret;
 mod signature;
+mod store;
 pub mod testing;
 
 #[cfg(feature = "axum")]
 mod axum;
+#[cfg(feature = "redis")]
+mod redis;
 
 pub use dedup::{Deduplicator, InMemoryDeduplicator, RECOMMENDED_TTL};
 pub use delivery::DeliveryInfo;
@@ -56,9 +91,12 @@ pub use error::{MalformedHeader, WebhookError};
 pub use event::{EventData, EventId, EventType, SessionEndedData, WebhookEvent};
 pub use secret::{EmptySecretError, WebhookSecret};
 pub use signature::{DEFAULT_BODY_LIMIT, DEFAULT_TOLERANCE, SignatureHeader, Verifier};
+pub use store::{Claim, ClaimTicket, DedupError, DedupStore, FailurePolicy, Processed};
 
 #[cfg(feature = "axum")]
 pub use self::axum::{VerifiedWebhook, WebhookRejection};
+#[cfg(feature = "redis")]
+pub use self::redis::{RedisDeduplicator, RedisDeduplicatorBuilder};
 
 /// The header carrying the signature, `t=<unix seconds>,v1=<hex>`.
 ///
