@@ -1,0 +1,413 @@
+//! The browser streaming example in a real browser: the emulator, the example's backend
+//! and headless Chromium (Debian's `chromium`, installed by `.ci/run`) with a fake
+//! microphone playing a generated 440 Hz tone, driven over the DevTools protocol.
+//!
+//! It checks that the page logs in, survives a refused (expired) stream token by fetching
+//! fresh credentials, streams μ-law 8 kHz `audio.input` at a real-time pace, shows
+//! transcript lines with translations, ends the session, and that the API key appears in
+//! no page, response, WebSocket frame, console message or log. A screenshot of the page
+//! is saved as `target/browser-example.png`.
+//!
+//! Everything listens on 127.0.0.1; the browser resolves no other host name.
+
+mod browser {
+    pub mod cdp;
+    pub mod chromium;
+}
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine as _;
+use browser::cdp::{Cdp, Page};
+use browser::chromium::Chromium;
+use kallglot::stream::audio;
+use kallglot_examples::browser::DemoBackend;
+use kallglot_mock::{Fault, MockServer, Route};
+use serde_json::{Value, json};
+
+const PASSWORD: &str = "correct horse";
+/// The fake microphone's tone.
+const TONE_HZ: f64 = 440.0;
+/// Audio the test waits to have been received before it stops the page.
+const STREAMED: Duration = Duration::from_secs(3);
+/// The longest any step of the page may take.
+const STEP: Duration = Duration::from_secs(30);
+
+/// A `tracing` writer that keeps everything logged, to search for secrets.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The target directory (`CARGO_TARGET_TMPDIR` is its `tmp`).
+fn target_dir() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .expect("target/tmp has a parent")
+        .to_path_buf()
+}
+
+/// Writes a 48 kHz mono WAV of a steady tone: what the fake microphone plays (looped).
+fn write_tone(path: &Path) {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 48_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut wav = hound::WavWriter::create(path, spec).unwrap();
+    // Whole periods, so the loop has no click: 440 Hz is 2200 periods in 5 s.
+    for n in 0..48_000 * 5 {
+        let t = f64::from(n) / 48_000.0;
+        let sample = 0.5 * (2.0 * std::f64::consts::PI * TONE_HZ * t).sin();
+        wav.write_sample((sample * f64::from(i16::MAX)) as i16)
+            .unwrap();
+    }
+    wav.finalize().unwrap();
+}
+
+/// The `audio.input` messages the page sent, as the browser's network log saw them.
+fn audio_inputs(cdp: &Cdp) -> Vec<Value> {
+    cdp.events("Network.webSocketFrameSent")
+        .iter()
+        .filter_map(|e| e["params"]["response"]["payloadData"].as_str())
+        .filter_map(|text| serde_json::from_str::<Value>(text).ok())
+        .filter(|m| m["type"] == "audio.input")
+        .collect()
+}
+
+/// Zero crossings per second of 8 kHz samples: twice the frequency of a pure tone.
+fn crossings_per_second(samples: &[i16]) -> f64 {
+    let crossings = samples
+        .windows(2)
+        .filter(|w| (w[0] < 0) != (w[1] < 0))
+        .count();
+    crossings as f64 * 8000.0 / samples.len() as f64
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_streams_the_microphone_and_shows_transcripts() {
+    let logs = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer({
+            let logs = logs.clone();
+            move || logs.clone()
+        })
+        .finish();
+    tracing::subscriber::set_global_default(subscriber).unwrap();
+
+    let emulator = MockServer::builder()
+        .utterance_duration(Duration::from_millis(500))
+        .start()
+        .await
+        .unwrap();
+    let api_key = emulator.api_key().to_owned();
+    let client = kallglot::Client::builder()
+        .api_key(&api_key)
+        .base_url(emulator.url())
+        .build()
+        .unwrap();
+    let backend = DemoBackend::new(client, PASSWORD);
+    let server = backend.serve(([127, 0, 0, 1], 0).into()).await.unwrap();
+    // The first stream connection is refused as a real expired token is: 401
+    // `expired_token` before the upgrade. The page must fetch fresh credentials.
+    emulator.faults().inject(
+        Route::ConnectStream,
+        Fault::status(401, "expired_token")
+            .error_type("authentication_error")
+            .times(1),
+    );
+
+    let scratch = tempfile::tempdir().unwrap();
+    let wav = scratch.path().join("tone.wav");
+    write_tone(&wav);
+    let chromium = Chromium::launch(&wav).await.unwrap();
+    let cdp = Cdp::connect(&chromium.devtools_url).await.unwrap();
+    let page = Page::open(&cdp).await.unwrap();
+
+    page.call("Page.navigate", json!({"url": server.url()}))
+        .await
+        .unwrap();
+    page.wait_for(
+        "document.readyState === 'complete' && !!window.kallglotDemo",
+        STEP,
+    )
+    .await
+    .unwrap();
+
+    // The JS μ-law encoder agrees with the SDK's on every 16-bit sample.
+    let js_codes = page
+        .eval(
+            "(async () => {
+                const source = await (await fetch('/mulaw-worklet.js')).text();
+                const encode = new Function('AudioWorkletProcessor', 'registerProcessor', 'sampleRate',
+                    source + '\\nreturn encodeMulaw;')(class {}, () => {}, 48000);
+                const codes = [];
+                for (let s = -32767; s <= 32767; s++) codes.push(encode(s / 32767));
+                return codes;
+            })()",
+        )
+        .await
+        .unwrap();
+    let js_codes: Vec<u8> = serde_json::from_value(js_codes).unwrap();
+    let sdk_codes: Vec<u8> = (-32767..=32767).map(audio::encode_sample).collect();
+    let mismatches = js_codes
+        .iter()
+        .zip(&sdk_codes)
+        .filter(|(js, sdk)| js != sdk)
+        .count();
+    assert_eq!(js_codes.len(), sdk_codes.len());
+    assert_eq!(
+        mismatches, 0,
+        "the page's μ-law encoder differs from the SDK's"
+    );
+
+    // Before logging in, the backend mints nothing.
+    let refused = page
+        .eval("fetch('/credentials', {method: 'POST'}).then(r => r.status)")
+        .await
+        .unwrap();
+    assert_eq!(refused, 401);
+    assert_eq!(backend.credentials_minted(), 0);
+
+    page.eval(&format!(
+        "document.getElementById('password').value = {}; document.getElementById('login').click(); true",
+        json!(PASSWORD)
+    ))
+    .await
+    .unwrap();
+    page.wait_for("!document.getElementById('controls').hidden", STEP)
+        .await
+        .unwrap();
+
+    page.eval("document.getElementById('start').click(); true")
+        .await
+        .unwrap();
+    page.wait_for("window.kallglotDemo.framesSent > 0", STEP)
+        .await
+        .unwrap();
+    let demo = page.eval("window.kallglotDemo").await.unwrap();
+    assert_eq!(demo["connectAttempts"], 2, "{demo}");
+    assert_eq!(demo["credentialsFetched"], 2, "{demo}");
+    assert_eq!(backend.credentials_minted(), 2);
+
+    // The streaming session is the one of the second credentials.
+    let credential_bodies: Vec<String> = response_bodies(&page, &cdp, "/credentials")
+        .await
+        .into_iter()
+        .filter(|(status, _)| *status == 200)
+        .map(|(_, body)| body)
+        .collect();
+    assert_eq!(credential_bodies.len(), 2, "{credential_bodies:?}");
+    let streamed: Value = serde_json::from_str(&credential_bodies[1]).unwrap();
+    let session_id = streamed["url"]
+        .as_str()
+        .and_then(|url| url.split('/').rev().nth(1))
+        .unwrap()
+        .to_owned();
+    let mut fields: Vec<String> = streamed.as_object().unwrap().keys().cloned().collect();
+    fields.sort();
+    assert_eq!(fields, ["expires_at", "token", "url"]);
+
+    let give_up = tokio::time::Instant::now() + STEP;
+    loop {
+        let stats = emulator.audio_stats(&session_id).unwrap();
+        if stats.audio() >= STREAMED {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < give_up,
+            "only {stats:?} in time"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    page.wait_for(
+        "document.querySelectorAll('#transcript li.final .translation').length >= 2",
+        STEP,
+    )
+    .await
+    .unwrap();
+
+    page.eval("document.getElementById('stop').click(); true")
+        .await
+        .unwrap();
+    page.wait_for("window.kallglotDemo.ended", STEP)
+        .await
+        .unwrap();
+    let demo = page.eval("window.kallglotDemo").await.unwrap();
+    assert_eq!(demo["endReason"], "explicit_end", "{demo}");
+    assert_eq!(demo["errors"], json!([]), "{demo}");
+
+    let screenshot = page
+        .call("Page.captureScreenshot", json!({"format": "png"}))
+        .await
+        .unwrap();
+    let png = base64::engine::general_purpose::STANDARD
+        .decode(screenshot["data"].as_str().unwrap())
+        .unwrap();
+    let shot_path = target_dir().join("browser-example.png");
+    std::fs::File::create(&shot_path)
+        .and_then(|mut f| f.write_all(&png))
+        .unwrap();
+    eprintln!("screenshot: {}", shot_path.display());
+
+    // Transcript lines with their translations are on the page.
+    let lines = page
+        .eval("[...document.querySelectorAll('#transcript li.final')].map(li => li.textContent)")
+        .await
+        .unwrap();
+    let lines: Vec<String> = serde_json::from_value(lines).unwrap();
+    eprintln!("transcript: {lines:#?}");
+    assert!(lines.len() >= 2, "{lines:?}");
+    assert!(lines.iter().all(|l| !l.trim().is_empty()));
+
+    // The emulator got μ-law 8 kHz (anything else is refused) at a real-time pace: the
+    // frames arrived over about as long as the audio they hold lasts.
+    let stats = emulator.audio_stats(&session_id).unwrap();
+    eprintln!("emulator received: {stats:?}, {:?} of audio", stats.audio());
+    assert_eq!(stats.refused, 0, "{stats:?}");
+    assert_eq!(stats.bytes, stats.frames * 800, "100 ms frames: {stats:?}");
+    let expected_span = stats.audio() - Duration::from_millis(100);
+    let pace = stats.span.as_secs_f64() / expected_span.as_secs_f64();
+    assert!((0.8..=1.25).contains(&pace), "pace {pace:.2}: {stats:?}");
+
+    // What went over the wire is the tone, downsampled to 8 kHz: a tone of 440 Hz has
+    // 880 zero crossings a second only at the rate the payload claims.
+    let inputs = audio_inputs(&cdp);
+    assert!(
+        inputs.len() as u64 >= stats.frames,
+        "{} frames seen",
+        inputs.len()
+    );
+    for input in &inputs {
+        assert_eq!(input["audio"]["encoding"], "mulaw");
+        assert_eq!(input["audio"]["sample_rate_hz"], 8000);
+    }
+    // The last second, after any start-up transient of the fake device and the filters.
+    let tail: Vec<u8> = inputs[inputs.len() - 10..]
+        .iter()
+        .flat_map(|m| {
+            base64::engine::general_purpose::STANDARD
+                .decode(m["audio"]["payload"].as_str().unwrap())
+                .unwrap()
+        })
+        .collect();
+    let pcm = audio::decode(&tail);
+    let rate = crossings_per_second(&pcm);
+    let rms = (pcm.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / pcm.len() as f64).sqrt();
+    eprintln!("last second: {rate:.0} zero crossings/s, rms {rms:.0}");
+    assert!(rms > 300.0, "the audio is silent (rms {rms:.0})");
+    assert!(
+        (2.0 * TONE_HZ * 0.9..=2.0 * TONE_HZ * 1.1).contains(&rate),
+        "{rate:.0} zero crossings/s for a {TONE_HZ} Hz tone"
+    );
+
+    // No API key anywhere: the page, every response (headers and bodies), the WebSocket
+    // frames, the console, the browser's and the backend's logs.
+    let html = page
+        .eval("document.documentElement.outerHTML")
+        .await
+        .unwrap();
+    let mut places: Vec<(String, String)> = vec![("the page".into(), html.to_string())];
+    for event in cdp.events("Network.responseReceived") {
+        places.push((
+            "a response's headers".into(),
+            event["params"]["response"].to_string(),
+        ));
+    }
+    for (_, body) in response_bodies(&page, &cdp, "").await {
+        places.push(("a response body".into(), body));
+    }
+    for method in [
+        "Network.webSocketFrameSent",
+        "Network.webSocketFrameReceived",
+        "Network.webSocketCreated",
+        "Network.webSocketWillSendHandshakeRequest",
+        "Runtime.consoleAPICalled",
+        "Runtime.exceptionThrown",
+        "Log.entryAdded",
+    ] {
+        for event in cdp.events(method) {
+            places.push((method.into(), event.to_string()));
+        }
+    }
+    let console = cdp.events("Runtime.consoleAPICalled");
+    assert!(
+        console
+            .iter()
+            .any(|e| e.to_string().contains("refused the token")),
+        "the page reported the refused token"
+    );
+    places.push((
+        "the browser's log".into(),
+        chromium.log.lock().unwrap().clone(),
+    ));
+    let backend_log = logs.text();
+    assert!(
+        backend_log.contains("stream credentials minted"),
+        "{backend_log}"
+    );
+    places.push(("the backend's log".into(), backend_log.clone()));
+    for (place, text) in &places {
+        assert!(!text.contains(&api_key), "the API key appears in {place}");
+    }
+    // Nor do the stream tokens reach the backend's log (it logs their redacted form).
+    for body in &credential_bodies {
+        let token: Value = serde_json::from_str(body).unwrap();
+        let token = token["token"].as_str().unwrap();
+        assert!(
+            !backend_log.contains(token),
+            "a stream token is in the backend's log"
+        );
+    }
+
+    let _ = cdp.call(None, "Browser.close", json!({})).await;
+    chromium.wait_or_kill().await;
+    server.shutdown().await;
+}
+
+/// The statuses and bodies of the page's responses whose URL contains `path` (all of them
+/// for `""`).
+async fn response_bodies(page: &Page<'_>, cdp: &Cdp, path: &str) -> Vec<(u64, String)> {
+    let mut bodies = Vec::new();
+    for event in cdp.events("Network.responseReceived") {
+        let params = &event["params"];
+        if !params["response"]["url"]
+            .as_str()
+            .is_some_and(|url| url.contains(path))
+        {
+            continue;
+        }
+        // Some responses (about:blank, WebSocket upgrades) have no body to fetch.
+        if let Ok(body) = page
+            .call(
+                "Network.getResponseBody",
+                json!({"requestId": params["requestId"]}),
+            )
+            .await
+        {
+            let status = params["response"]["status"].as_u64().unwrap_or_default();
+            bodies.push((status, body["body"].as_str().unwrap_or_default().to_owned()));
+        }
+    }
+    bodies
+}
