@@ -338,6 +338,7 @@ async fn the_page_streams_the_microphone_and_shows_transcripts() {
         places.push(("a response body".into(), body));
     }
     for method in [
+        "Network.requestWillBeSent",
         "Network.webSocketFrameSent",
         "Network.webSocketFrameReceived",
         "Network.webSocketCreated",
