@@ -17,15 +17,16 @@ mod browser {
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use base64::Engine as _;
 use browser::cdp::{Cdp, Page};
 use browser::chromium::Chromium;
+use kallglot::model::StreamCredentials;
 use kallglot::stream::audio;
-use kallglot_examples::browser::DemoBackend;
-use kallglot_mock::{Fault, MockServer, Route};
+use kallglot_examples::browser::{DemoBackend, RunningBackend};
+use kallglot_mock::{Fault, MockServer, MockServerBuilder, Route};
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "correct horse";
@@ -102,32 +103,133 @@ fn crossings_per_second(samples: &[i16]) -> f64 {
     crossings as f64 * 8000.0 / samples.len() as f64
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_page_streams_the_microphone_and_shows_transcripts() {
-    let logs = Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer({
-            let logs = logs.clone();
-            move || logs.clone()
-        })
-        .finish();
-    tracing::subscriber::set_global_default(subscriber).unwrap();
+/// Everything a test drives: the emulator, the backend, the browser. One at a time, so
+/// that no two browsers compete for the two cores while a test measures a pace.
+struct Rig {
+    emulator: MockServer,
+    backend: DemoBackend,
+    server: RunningBackend,
+    chromium: Chromium,
+    cdp: Cdp,
+    logs: Captured,
+    _scratch: tempfile::TempDir,
+    _one_at_a_time: tokio::sync::MutexGuard<'static, ()>,
+}
 
-    let emulator = MockServer::builder()
-        .utterance_duration(Duration::from_millis(500))
-        .start()
+impl Rig {
+    async fn start(emulator: MockServerBuilder) -> Self {
+        static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+        let one_at_a_time = ONE_AT_A_TIME.lock().await;
+        let logs = captured_logs();
+        let emulator = emulator.start().await.unwrap();
+        let client = kallglot::Client::builder()
+            .api_key(emulator.api_key())
+            .base_url(emulator.url())
+            .build()
+            .unwrap();
+        let backend = DemoBackend::new(client, PASSWORD);
+        let server = backend.serve(([127, 0, 0, 1], 0).into()).await.unwrap();
+        let scratch = tempfile::tempdir().unwrap();
+        let wav = scratch.path().join("tone.wav");
+        write_tone(&wav);
+        let chromium = Chromium::launch(&wav).await.unwrap();
+        let cdp = Cdp::connect(&chromium.devtools_url).await.unwrap();
+        Self {
+            emulator,
+            backend,
+            server,
+            chromium,
+            cdp,
+            logs,
+            _scratch: scratch,
+            _one_at_a_time: one_at_a_time,
+        }
+    }
+
+    /// Opens the example's page, running `init` (if any) before the page's own scripts.
+    async fn open(&self, init: Option<&str>) -> Page<'_> {
+        let page = Page::open(&self.cdp).await.unwrap();
+        if let Some(init) = init {
+            page.call(
+                "Page.addScriptToEvaluateOnNewDocument",
+                json!({"source": init}),
+            )
+            .await
+            .unwrap();
+        }
+        page.call("Page.navigate", json!({"url": self.server.url()}))
+            .await
+            .unwrap();
+        page.wait_for(
+            "document.readyState === 'complete' && !!window.kallglotDemo",
+            STEP,
+        )
         .await
         .unwrap();
-    let api_key = emulator.api_key().to_owned();
-    let client = kallglot::Client::builder()
-        .api_key(&api_key)
-        .base_url(emulator.url())
-        .build()
+        page
+    }
+
+    /// Logs in through the page's form.
+    async fn log_in(page: &Page<'_>) {
+        page.eval(&format!(
+            "document.getElementById('password').value = {}; document.getElementById('login').click(); true",
+            json!(PASSWORD)
+        ))
+        .await
         .unwrap();
-    let backend = DemoBackend::new(client, PASSWORD);
-    let server = backend.serve(([127, 0, 0, 1], 0).into()).await.unwrap();
+        page.wait_for("!document.getElementById('controls').hidden", STEP)
+            .await
+            .unwrap();
+    }
+
+    /// The stream credentials the page received, in order.
+    async fn credentials(&self, page: &Page<'_>) -> Vec<StreamCredentials> {
+        response_bodies(page, &self.cdp, "/credentials")
+            .await
+            .into_iter()
+            .filter(|(status, _)| *status == 200)
+            .map(|(_, body)| serde_json::from_str(&body).unwrap())
+            .collect()
+    }
+
+    async fn close(self) {
+        let _ = self.cdp.call(None, "Browser.close", json!({})).await;
+        self.chromium.wait_or_kill().await;
+        self.server.shutdown().await;
+    }
+}
+
+/// Everything logged through `tracing` by this test binary (the backend, the SDK, the
+/// emulator), captured once for all tests.
+fn captured_logs() -> Captured {
+    static LOGS: OnceLock<Captured> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs = Captured::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer({
+                let logs = logs.clone();
+                move || logs.clone()
+            })
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).unwrap();
+        logs
+    })
+    .clone()
+}
+
+/// The session id in a stream URL (`…/v1/sessions/{id}/connect`).
+fn session_of(credentials: &StreamCredentials) -> String {
+    credentials.url.split('/').rev().nth(1).unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_streams_the_microphone_and_shows_transcripts() {
+    let rig =
+        Rig::start(MockServer::builder().utterance_duration(Duration::from_millis(500))).await;
+    let (emulator, backend, cdp) = (&rig.emulator, &rig.backend, &rig.cdp);
+    let api_key = emulator.api_key().to_owned();
     // The first stream connection is refused as a real expired token is: 401
     // `expired_token` before the upgrade. The page must fetch fresh credentials.
     emulator.faults().inject(
@@ -136,23 +238,7 @@ async fn the_page_streams_the_microphone_and_shows_transcripts() {
             .error_type("authentication_error")
             .times(1),
     );
-
-    let scratch = tempfile::tempdir().unwrap();
-    let wav = scratch.path().join("tone.wav");
-    write_tone(&wav);
-    let chromium = Chromium::launch(&wav).await.unwrap();
-    let cdp = Cdp::connect(&chromium.devtools_url).await.unwrap();
-    let page = Page::open(&cdp).await.unwrap();
-
-    page.call("Page.navigate", json!({"url": server.url()}))
-        .await
-        .unwrap();
-    page.wait_for(
-        "document.readyState === 'complete' && !!window.kallglotDemo",
-        STEP,
-    )
-    .await
-    .unwrap();
+    let page = rig.open(None).await;
 
     // The JS μ-law encoder agrees with the SDK's on every 16-bit sample.
     let js_codes = page
@@ -189,15 +275,7 @@ async fn the_page_streams_the_microphone_and_shows_transcripts() {
     assert_eq!(refused, 401);
     assert_eq!(backend.credentials_minted(), 0);
 
-    page.eval(&format!(
-        "document.getElementById('password').value = {}; document.getElementById('login').click(); true",
-        json!(PASSWORD)
-    ))
-    .await
-    .unwrap();
-    page.wait_for("!document.getElementById('controls').hidden", STEP)
-        .await
-        .unwrap();
+    Rig::log_in(&page).await;
 
     page.eval("document.getElementById('start').click(); true")
         .await
@@ -211,7 +289,7 @@ async fn the_page_streams_the_microphone_and_shows_transcripts() {
     assert_eq!(backend.credentials_minted(), 2);
 
     // The streaming session is the one of the second credentials.
-    let credential_bodies: Vec<String> = response_bodies(&page, &cdp, "/credentials")
+    let credential_bodies: Vec<String> = response_bodies(&page, cdp, "/credentials")
         .await
         .into_iter()
         .filter(|(status, _)| *status == 200)
@@ -219,14 +297,10 @@ async fn the_page_streams_the_microphone_and_shows_transcripts() {
         .collect();
     assert_eq!(credential_bodies.len(), 2, "{credential_bodies:?}");
     let streamed: Value = serde_json::from_str(&credential_bodies[1]).unwrap();
-    let session_id = streamed["url"]
-        .as_str()
-        .and_then(|url| url.split('/').rev().nth(1))
-        .unwrap()
-        .to_owned();
     let mut fields: Vec<String> = streamed.as_object().unwrap().keys().cloned().collect();
     fields.sort();
     assert_eq!(fields, ["expires_at", "token", "url"]);
+    let session_id = session_of(&rig.credentials(&page).await[1]);
 
     let give_up = tokio::time::Instant::now() + STEP;
     loop {
@@ -292,7 +366,7 @@ async fn the_page_streams_the_microphone_and_shows_transcripts() {
 
     // What went over the wire is the tone, downsampled to 8 kHz: a tone of 440 Hz has
     // 880 zero crossings a second only at the rate the payload claims.
-    let inputs = audio_inputs(&cdp);
+    let inputs = audio_inputs(cdp);
     assert!(
         inputs.len() as u64 >= stats.frames,
         "{} frames seen",
@@ -334,7 +408,7 @@ async fn the_page_streams_the_microphone_and_shows_transcripts() {
             event["params"]["response"].to_string(),
         ));
     }
-    for (_, body) in response_bodies(&page, &cdp, "").await {
+    for (_, body) in response_bodies(&page, cdp, "").await {
         places.push(("a response body".into(), body));
     }
     for method in [
@@ -360,9 +434,9 @@ async fn the_page_streams_the_microphone_and_shows_transcripts() {
     );
     places.push((
         "the browser's log".into(),
-        chromium.log.lock().unwrap().clone(),
+        rig.chromium.log.lock().unwrap().clone(),
     ));
-    let backend_log = logs.text();
+    let backend_log = rig.logs.text();
     assert!(
         backend_log.contains("stream credentials minted"),
         "{backend_log}"
@@ -381,9 +455,8 @@ async fn the_page_streams_the_microphone_and_shows_transcripts() {
         );
     }
 
-    let _ = cdp.call(None, "Browser.close", json!({})).await;
-    chromium.wait_or_kill().await;
-    server.shutdown().await;
+    drop(page);
+    rig.close().await;
 }
 
 /// The statuses and bodies of the page's responses whose URL contains `path` (all of them
@@ -411,4 +484,144 @@ async fn response_bodies(page: &Page<'_>, cdp: &Cdp, path: &str) -> Vec<(u64, St
         }
     }
     bodies
+}
+
+/// Holds the page's `getUserMedia` until the test calls `window.releaseMicrophone()`: a
+/// person taking their time over the permission prompt.
+const HELD_MICROPHONE: &str = "
+    const original = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+    const released = new Promise((resolve) => { window.releaseMicrophone = resolve; });
+    navigator.mediaDevices.getUserMedia = async (constraints) => {
+        await released;
+        return original(constraints);
+    };
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_that_expired_before_connecting_is_replaced_and_a_rest_end_stops_the_page() {
+    // Tokens live half a second: long enough to be used at once, short enough to expire
+    // while the microphone permission is pending.
+    let rig = Rig::start(
+        MockServer::builder()
+            .utterance_duration(Duration::from_millis(500))
+            .stream_token_ttl(Duration::from_millis(500)),
+    )
+    .await;
+    let page = rig.open(Some(HELD_MICROPHONE)).await;
+    Rig::log_in(&page).await;
+    page.eval("document.getElementById('start').click(); true")
+        .await
+        .unwrap();
+    page.wait_for("window.kallglotDemo.credentialsFetched === 1", STEP)
+        .await
+        .unwrap();
+    let first = rig.credentials(&page).await.remove(0);
+    // Wait out the token's life (half a second), then grant the microphone.
+    let give_up = tokio::time::Instant::now() + STEP;
+    while !first.is_expired() {
+        assert!(tokio::time::Instant::now() < give_up);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    page.eval("window.releaseMicrophone(); true").await.unwrap();
+    page.wait_for(
+        "document.querySelectorAll('#transcript li.final').length >= 1",
+        STEP,
+    )
+    .await
+    .unwrap();
+
+    let demo = page.eval("window.kallglotDemo").await.unwrap();
+    assert_eq!(demo["credentialsFetched"], 2, "{demo}");
+    assert_eq!(
+        demo["connectAttempts"], 1,
+        "the expired token was not even tried: {demo}"
+    );
+    let credentials = rig.credentials(&page).await;
+    assert_eq!(credentials.len(), 2);
+    assert_eq!(
+        rig.emulator
+            .audio_stats(&session_of(&first))
+            .unwrap()
+            .frames,
+        0
+    );
+    let streaming = session_of(&credentials[1]);
+    assert!(rig.emulator.audio_stats(&streaming).unwrap().frames > 0);
+    let console = rig.cdp.events("Runtime.consoleAPICalled");
+    assert!(
+        console
+            .iter()
+            .any(|e| e.to_string().contains("expired before it was used")),
+        "the page said why it fetched again"
+    );
+
+    // The session ends elsewhere (here through REST): the page stops on `session.ended`.
+    let client = kallglot::Client::builder()
+        .api_key(rig.emulator.api_key())
+        .base_url(rig.emulator.url())
+        .build()
+        .unwrap();
+    client.sessions().end(streaming.as_str()).await.unwrap();
+    page.wait_for("window.kallglotDemo.ended", STEP)
+        .await
+        .unwrap();
+    let demo = page.eval("window.kallglotDemo").await.unwrap();
+    assert_eq!(demo["endReason"], "ended_by_api", "{demo}");
+    assert_eq!(demo["errors"], json!([]), "{demo}");
+    let frames_at_end = rig.emulator.audio_stats(&streaming).unwrap().frames;
+    // The capture stopped: the Stop button is off, Start is on again.
+    let buttons = page
+        .eval(
+            "[document.getElementById('start').disabled, document.getElementById('stop').disabled]",
+        )
+        .await
+        .unwrap();
+    assert_eq!(buttons, json!([false, true]));
+    assert_eq!(
+        rig.emulator.audio_stats(&streaming).unwrap().frames,
+        frames_at_end
+    );
+    drop(page);
+    rig.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_whose_tokens_are_always_refused_gives_up_with_a_clear_error() {
+    // Every token is expired when issued: each connection is refused.
+    let rig = Rig::start(MockServer::builder().stream_token_ttl(Duration::ZERO)).await;
+    let page = rig.open(None).await;
+    Rig::log_in(&page).await;
+    page.eval("document.getElementById('start').click(); true")
+        .await
+        .unwrap();
+    page.wait_for("window.kallglotDemo.errors.length > 0", STEP)
+        .await
+        .unwrap();
+    let demo = page.eval("window.kallglotDemo").await.unwrap();
+    assert_eq!(demo["connectAttempts"], 3, "{demo}");
+    assert_eq!(demo["framesSent"], 0, "{demo}");
+    let status = page
+        .eval("[document.getElementById('status').dataset.kind, document.getElementById('status').textContent]")
+        .await
+        .unwrap();
+    assert_eq!(status[0], "error", "{status}");
+    assert!(
+        status[1].as_str().unwrap().contains("giving up"),
+        "{status}"
+    );
+    // Bounded: each attempt fetched at most twice (the expiry check, then the retry).
+    let minted = rig.backend.credentials_minted();
+    assert!(
+        (3..=6).contains(&minted),
+        "{minted} credentials for 3 attempts"
+    );
+    // Start works again for another try.
+    assert_eq!(
+        page.eval("document.getElementById('start').disabled")
+            .await
+            .unwrap(),
+        false
+    );
+    drop(page);
+    rig.close().await;
 }
