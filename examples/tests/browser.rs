@@ -425,6 +425,28 @@ async fn the_page_streams_the_microphone_and_shows_transcripts() {
             places.push((method.into(), event.to_string()));
         }
     }
+    // Everything the page loaded or opened was on loopback.
+    let opened: Vec<Value> = cdp
+        .events("Network.requestWillBeSent")
+        .into_iter()
+        .chain(cdp.events("Network.webSocketCreated"))
+        .collect();
+    assert!(
+        opened.len() >= 6,
+        "page, worklet, login, credentials, sockets: {opened:?}"
+    );
+    for event in &opened {
+        let url = event["params"]["request"]["url"]
+            .as_str()
+            .or(event["params"]["url"].as_str())
+            .unwrap_or_default();
+        assert!(
+            ["http://127.0.0.1:", "ws://127.0.0.1:", "about:", "data:"]
+                .iter()
+                .any(|allowed| url.starts_with(allowed)),
+            "the page reached beyond loopback: {url}"
+        );
+    }
     let console = cdp.events("Runtime.consoleAPICalled");
     assert!(
         console
