@@ -6,15 +6,23 @@
 //! `cargo run -p kallglot-examples --bin browser_streaming -- --serve` serves the page
 //! and prints its URL (log in with the password in `DEMO_PASSWORD`, default `demo`).
 //! Without `--serve` it runs a short self-check of the backend (login, credentials, no
-//! API key in any answer) and exits. Without `KALLGLOT_API_KEY` both run against the
+//! API key in any answer), opens the stream with the minted credentials as the page
+//! would, without any API key, and exits. Without `KALLGLOT_API_KEY` both run against the
 //! embedded emulator; `BIND` (default `127.0.0.1:8080`) sets where `--serve` listens.
 
 use std::net::SocketAddr;
 
+use std::time::Duration;
+
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
+use futures_util::StreamExt as _;
+use kallglot::model::StreamCredentials;
+use kallglot::stream::audio::MulawAudio;
+use kallglot::stream::{Event, StreamOptions};
 use kallglot_examples::browser::{COOKIE_NAME, DemoBackend};
 use kallglot_examples::{Target, check};
+use kallglot_mock::MockServer;
 use tower::ServiceExt as _;
 
 #[tokio::main]
@@ -29,7 +37,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             return Err(format!("unknown argument {other:?}; the one option is --serve").into());
         }
     };
-    let target = Target::from_env().await?;
+    // One utterance per second of speech, so a person sees lines come quickly.
+    let emulator = MockServer::builder().utterance_duration(Duration::from_secs(1));
+    let target = Target::with_emulator(emulator).await?;
     let password = std::env::var("DEMO_PASSWORD").unwrap_or_else(|_| "demo".to_owned());
     let backend = DemoBackend::new(target.client.clone(), password.clone());
     if serve {
@@ -42,7 +52,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         running.shutdown().await;
         return Ok(());
     }
-    self_check(&backend, &password, api_key(&target)).await
+    let credentials = self_check(&backend, &password, api_key(&target)).await?;
+    stream_like_the_page(&target, &credentials).await
 }
 
 /// The key the backend's client holds, to look for it in the answers.
@@ -58,7 +69,7 @@ async fn self_check(
     backend: &DemoBackend,
     password: &str,
     api_key: String,
-) -> Result<(), Box<dyn std::error::Error>> {
+) -> Result<StreamCredentials, Box<dyn std::error::Error>> {
     let call = |method: &str, path: &str, cookie: Option<&str>, body: String| {
         let mut request = Request::builder().method(method).uri(path);
         if let Some(cookie) = cookie {
@@ -148,6 +159,54 @@ async fn self_check(
         "the token is a stream token",
     )?;
     check(backend.credentials_minted() == 1, "one session was created")?;
+    Ok(serde_json::from_str(&body)?)
+}
+
+/// Opens the stream with the credentials alone (no API key), as the page does, and sends
+/// two seconds of μ-law audio in real time.
+async fn stream_like_the_page(
+    target: &Target,
+    credentials: &StreamCredentials,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let mut connector = kallglot::Client::builder();
+    if let Some(emulator) = &target.emulator {
+        connector = connector.base_url(emulator.url());
+    } else if let Ok(url) = std::env::var("KALLGLOT_BASE_URL") {
+        connector = connector.base_url(url);
+    }
+    let (sender, mut events) = connector
+        .build_stream_connector()?
+        .connect(credentials, StreamOptions::default())
+        .await?;
+    let mut pace = tokio::time::interval(Duration::from_millis(100));
+    for _ in 0..20 {
+        pace.tick().await;
+        // μ-law silence; the page sends the microphone.
+        sender
+            .send_audio(MulawAudio::from_mulaw_bytes(vec![0xFF; 800]))
+            .await?;
+    }
+    sender.end().await?;
+    let mut finals = 0;
+    let mut ended = false;
+    while let Ok(Some(event)) = tokio::time::timeout(Duration::from_secs(10), events.next()).await {
+        match event? {
+            Event::TranscriptFinal(line) => {
+                finals += 1;
+                println!("transcript: {}", line.text);
+            }
+            Event::SessionEnded { reason, .. } => {
+                println!("session ended: {reason:?}");
+                ended = true;
+            }
+            Event::Closed(_) => break,
+            _ => {}
+        }
+    }
+    check(ended, "the stream reported the end of the session")?;
+    if target.is_emulated() {
+        check(finals >= 1, "the emulator transcribed the audio")?;
+    }
     println!("self-check passed; run with --serve to try it in a browser");
     Ok(())
 }
