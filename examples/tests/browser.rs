@@ -329,6 +329,10 @@ async fn the_page_streams_the_microphone_and_shows_transcripts() {
         .unwrap();
     let demo = page.eval("window.kallglotDemo").await.unwrap();
     assert_eq!(demo["endReason"], "explicit_end", "{demo}");
+    assert_eq!(
+        demo["capturing"], false,
+        "Stop released the microphone: {demo}"
+    );
     assert_eq!(demo["errors"], json!([]), "{demo}");
 
     let screenshot = page
@@ -508,14 +512,26 @@ async fn response_bodies(page: &Page<'_>, cdp: &Cdp, path: &str) -> Vec<(u64, St
     bodies
 }
 
-/// Holds the page's `getUserMedia` until the test calls `window.releaseMicrophone()`: a
-/// person taking their time over the permission prompt.
-const HELD_MICROPHONE: &str = "
+/// Holds the page's `getUserMedia` until the test calls `window.releaseMicrophone()` (a
+/// person taking their time over the permission prompt), and labels the page's first
+/// audio frame `pcm_16`, which the server refuses with a `session.error`.
+const HELD_MICROPHONE_AND_ONE_BAD_FRAME: &str = "
     const original = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
     const released = new Promise((resolve) => { window.releaseMicrophone = resolve; });
     navigator.mediaDevices.getUserMedia = async (constraints) => {
         await released;
         return original(constraints);
+    };
+    const send = WebSocket.prototype.send;
+    let spoiled = false;
+    WebSocket.prototype.send = function (data) {
+        if (!spoiled && typeof data === 'string' && data.includes('\"audio.input\"')) {
+            spoiled = true;
+            const message = JSON.parse(data);
+            message.audio.encoding = 'pcm_16';
+            data = JSON.stringify(message);
+        }
+        return send.call(this, data);
     };
 ";
 
@@ -529,7 +545,7 @@ async fn a_token_that_expired_before_connecting_is_replaced_and_a_rest_end_stops
             .stream_token_ttl(Duration::from_millis(500)),
     )
     .await;
-    let page = rig.open(Some(HELD_MICROPHONE)).await;
+    let page = rig.open(Some(HELD_MICROPHONE_AND_ONE_BAD_FRAME)).await;
     Rig::log_in(&page).await;
     page.eval("document.getElementById('start').click(); true")
         .await
@@ -589,9 +605,18 @@ async fn a_token_that_expired_before_connecting_is_replaced_and_a_rest_end_stops
         .unwrap();
     let demo = page.eval("window.kallglotDemo").await.unwrap();
     assert_eq!(demo["endReason"], "ended_by_api", "{demo}");
-    assert_eq!(demo["errors"], json!([]), "{demo}");
-    let frames_at_end = rig.emulator.audio_stats(&streaming).unwrap().frames;
-    // The capture stopped: the Stop button is off, Start is on again.
+    // The refused frame was shown, and the stream went on after it.
+    let errors: Vec<String> = serde_json::from_value(demo["errors"].clone()).unwrap();
+    assert_eq!(errors.len(), 1, "{demo}");
+    assert!(errors[0].starts_with("invalid_audio_format: "), "{demo}");
+    let shown = page
+        .eval("[...document.querySelectorAll('#transcript li.stream-error')].map(li => li.textContent)")
+        .await
+        .unwrap();
+    assert_eq!(shown, json!([errors[0]]));
+    assert_eq!(rig.emulator.audio_stats(&streaming).unwrap().refused, 1);
+    // The microphone was released, and Start is on again.
+    assert_eq!(demo["capturing"], false, "{demo}");
     let buttons = page
         .eval(
             "[document.getElementById('start').disabled, document.getElementById('stop').disabled]",
@@ -599,10 +624,6 @@ async fn a_token_that_expired_before_connecting_is_replaced_and_a_rest_end_stops
         .await
         .unwrap();
     assert_eq!(buttons, json!([false, true]));
-    assert_eq!(
-        rig.emulator.audio_stats(&streaming).unwrap().frames,
-        frames_at_end
-    );
     drop(page);
     rig.close().await;
 }
@@ -622,6 +643,10 @@ async fn a_page_whose_tokens_are_always_refused_gives_up_with_a_clear_error() {
     let demo = page.eval("window.kallglotDemo").await.unwrap();
     assert_eq!(demo["connectAttempts"], 3, "{demo}");
     assert_eq!(demo["framesSent"], 0, "{demo}");
+    assert_eq!(
+        demo["capturing"], false,
+        "the microphone was released: {demo}"
+    );
     let status = page
         .eval("[document.getElementById('status').dataset.kind, document.getElementById('status').textContent]")
         .await

@@ -16,6 +16,10 @@
 //! Every `POST /credentials` creates a new session: a stream token opens a connection
 //! only before it expires (about five minutes), so a page whose token expired before it
 //! connected asks again. The API key appears in no answer and no log line.
+//!
+//! The logins are kept in memory, per process: with several replicas behind a load
+//! balancer, a real deployment uses its own sign-in and session store instead. Nothing
+//! else is kept between requests, so the routes scale out as they are.
 
 mod login;
 
@@ -136,9 +140,10 @@ impl RunningBackend {
     }
 
     /// Stops serving and waits for open requests to finish.
-    pub async fn shutdown(self) {
+    pub async fn shutdown(mut self) {
         self.stop.send_replace(true);
-        let _ = (&mut { self }.task).await;
+        // A panicked handler task is already reported by tokio; nothing is left to stop.
+        let _ = (&mut self.task).await;
     }
 }
 
