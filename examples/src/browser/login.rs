@@ -23,10 +23,33 @@ const LOGIN_TTL: Duration = Duration::from_secs(8 * 60 * 60);
 /// bounded whoever calls `/login`.
 const MAX_LOGINS: usize = 4096;
 
+/// Each mint creates a billed session, so one login gets at most this many a minute
+/// (a page retrying a refused token needs a few).
+pub(crate) const MINTS_PER_MINUTE: u32 = 20;
+
+/// What a login may do about a mint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mint {
+    /// Go ahead.
+    Allowed,
+    /// No current login: 401.
+    NotLoggedIn,
+    /// Over [`MINTS_PER_MINUTE`]: 429, try again in this many seconds.
+    TooMany { retry_after_secs: u64 },
+}
+
+/// One login: when it started, and its mints in the current minute.
+#[derive(Debug, Clone, Copy)]
+struct Login {
+    started: Instant,
+    window_started: Instant,
+    mints: u32,
+}
+
 /// The logins handed out, by their random cookie value.
 #[derive(Debug, Default)]
 pub(crate) struct Logins {
-    issued: Mutex<HashMap<String, Instant>>,
+    issued: Mutex<HashMap<String, Login>>,
 }
 
 impl Logins {
@@ -35,27 +58,50 @@ impl Logins {
         let id = uuid::Uuid::new_v4().simple().to_string();
         let now = Instant::now();
         let mut issued = self.lock();
-        issued.retain(|_, at| now.duration_since(*at) < LOGIN_TTL);
+        issued.retain(|_, login| now.duration_since(login.started) < LOGIN_TTL);
         if issued.len() >= MAX_LOGINS
             && let Some(oldest) = issued
                 .iter()
-                .min_by_key(|(_, at)| **at)
+                .min_by_key(|(_, login)| login.started)
                 .map(|(k, _)| k.clone())
         {
             issued.remove(&oldest);
         }
-        issued.insert(id.clone(), now);
+        let login = Login {
+            started: now,
+            window_started: now,
+            mints: 0,
+        };
+        issued.insert(id.clone(), login);
         id
     }
 
-    /// Whether the request carries the cookie of a current login.
-    pub fn is_logged_in(&self, headers: &HeaderMap) -> bool {
-        let Some(id) = cookie(headers, COOKIE_NAME) else {
-            return false;
+    /// Whether the request's login may mint credentials now, counting the mint if so.
+    pub fn mint(&self, headers: &HeaderMap) -> Mint {
+        self.mint_at(headers, Instant::now())
+    }
+
+    fn mint_at(&self, headers: &HeaderMap, now: Instant) -> Mint {
+        let mut issued = self.lock();
+        let Some(login) = cookie(headers, COOKIE_NAME).and_then(|id| issued.get_mut(id)) else {
+            return Mint::NotLoggedIn;
         };
-        self.lock()
-            .get(id)
-            .is_some_and(|at| at.elapsed() < LOGIN_TTL)
+        if now.duration_since(login.started) >= LOGIN_TTL {
+            return Mint::NotLoggedIn;
+        }
+        let window = now.duration_since(login.window_started);
+        if window >= Duration::from_secs(60) {
+            login.window_started = now;
+            login.mints = 0;
+        }
+        if login.mints >= MINTS_PER_MINUTE {
+            let left = Duration::from_secs(60).saturating_sub(window);
+            return Mint::TooMany {
+                retry_after_secs: left.as_secs_f64().ceil() as u64,
+            };
+        }
+        login.mints += 1;
+        Mint::Allowed
     }
 
     /// Ends the login the request carries, if any.
@@ -65,7 +111,7 @@ impl Logins {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Instant>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Login>> {
         // Each update is one map operation: a panicking holder leaves no broken invariant.
         self.issued.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -112,24 +158,46 @@ mod tests {
     use super::*;
     use axum::http::HeaderValue;
 
+    fn carrying(id: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        let cookie = format!("other=1; {COOKIE_NAME}={id}");
+        headers.insert(COOKIE, HeaderValue::from_str(&cookie).unwrap());
+        headers
+    }
+
     #[test]
     fn a_login_is_recognised_only_by_its_own_cookie() {
         let logins = Logins::default();
         let id = logins.start();
-        let mut headers = HeaderMap::new();
-        assert!(!logins.is_logged_in(&headers));
-        headers.insert(
-            COOKIE,
-            HeaderValue::from_static("other=1; kallglot_demo_login=nope"),
-        );
-        assert!(!logins.is_logged_in(&headers));
-        headers.insert(
-            COOKIE,
-            HeaderValue::from_str(&format!("other=1; {COOKIE_NAME}={id}")).unwrap(),
-        );
-        assert!(logins.is_logged_in(&headers));
+        assert_eq!(logins.mint(&HeaderMap::new()), Mint::NotLoggedIn);
+        assert_eq!(logins.mint(&carrying("nope")), Mint::NotLoggedIn);
+        let headers = carrying(&id);
+        assert_eq!(logins.mint(&headers), Mint::Allowed);
         logins.end(&headers);
-        assert!(!logins.is_logged_in(&headers));
+        assert_eq!(logins.mint(&headers), Mint::NotLoggedIn);
+    }
+
+    #[test]
+    fn a_login_mints_a_bounded_number_a_minute_and_expires() {
+        let logins = Logins::default();
+        let headers = carrying(&logins.start());
+        let start = Instant::now();
+        for _ in 0..MINTS_PER_MINUTE {
+            assert_eq!(logins.mint_at(&headers, start), Mint::Allowed);
+        }
+        let later = start + Duration::from_secs(45);
+        assert_eq!(
+            logins.mint_at(&headers, later),
+            Mint::TooMany {
+                retry_after_secs: 15
+            }
+        );
+        let next_minute = start + Duration::from_secs(60);
+        assert_eq!(logins.mint_at(&headers, next_minute), Mint::Allowed);
+        assert_eq!(
+            logins.mint_at(&headers, start + LOGIN_TTL),
+            Mint::NotLoggedIn
+        );
     }
 
     #[test]

@@ -11,7 +11,7 @@
 //! | `GET /mulaw-worklet.js` | its AudioWorklet module (downsampling and μ-law in the browser) |
 //! | `POST /login` `{"password"}` | 204 with an HttpOnly login cookie; 401 for a wrong password |
 //! | `POST /logout` | 204, the login forgotten |
-//! | `POST /credentials` | 200 `{"url","token","expires_at"}` of a new session; 401 without a login |
+//! | `POST /credentials` | 200 `{"url","token","expires_at"}` of a new session; 401 without a login; 429 past 20 a minute per login |
 //!
 //! Every `POST /credentials` creates a new session: a stream token opens a connection
 //! only before it expires (about five minutes), so a page whose token expired before it
@@ -29,7 +29,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, SET_COOKIE};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER, SET_COOKIE};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -42,7 +42,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use login::COOKIE_NAME;
-use login::Logins;
+use login::{Logins, Mint};
 
 /// The page, compiled in: the example has no build step and serves no other files.
 pub const PAGE: &str = include_str!("../../static/browser.html");
@@ -209,8 +209,19 @@ async fn logout(State(backend): State<DemoBackend>, headers: HeaderMap) -> Respo
 
 /// Creates a session and answers its stream credentials, and nothing else of it.
 async fn credentials(State(backend): State<DemoBackend>, headers: HeaderMap) -> Response {
-    if !backend.inner.logins.is_logged_in(&headers) {
-        return refusal(StatusCode::UNAUTHORIZED, "Log in first.");
+    match backend.inner.logins.mint(&headers) {
+        Mint::Allowed => {}
+        Mint::NotLoggedIn => return refusal(StatusCode::UNAUTHORIZED, "Log in first."),
+        Mint::TooMany { retry_after_secs } => {
+            let mut response = refusal(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many sessions; wait a minute.",
+            );
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, retry_after_secs.into());
+            return response;
+        }
     }
     let params = CreateSessionParams::new(Mode::BidirectionalTranslation)
         .languages(Language::EN, Language::ES);
