@@ -4,7 +4,7 @@
 
 pub mod browser;
 
-use kallglot::Client;
+use kallglot::{Client, ClientBuilder};
 use kallglot_mock::MockServer;
 
 /// Where an example runs: the real API (from the environment) or the embedded emulator.
@@ -35,10 +35,7 @@ impl Target {
             });
         }
         let emulator = builder.start().await?;
-        let client = Client::builder()
-            .api_key(emulator.api_key())
-            .base_url(emulator.url())
-            .build()?;
+        let client = client_builder(Some(&emulator)).build()?;
         eprintln!(
             "(KALLGLOT_API_KEY is unset: running against the embedded emulator at {})",
             emulator.url()
@@ -49,9 +46,25 @@ impl Target {
         })
     }
 
+    /// A builder for another client of the same server with the same key, for examples
+    /// that configure a client of their own (retries, an HTTP client, a key source).
+    pub fn builder(&self) -> ClientBuilder {
+        client_builder(self.emulator.as_ref())
+    }
+
     /// Whether this run is against the embedded emulator (and may assert on its figures).
     pub fn is_emulated(&self) -> bool {
         self.emulator.is_some()
+    }
+}
+
+/// The emulator's URL and key, or the environment's.
+fn client_builder(emulator: Option<&MockServer>) -> ClientBuilder {
+    match emulator {
+        Some(emulator) => Client::builder()
+            .api_key(emulator.api_key())
+            .base_url(emulator.url()),
+        None => ClientBuilder::from_env(),
     }
 }
 

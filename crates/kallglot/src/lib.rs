@@ -46,6 +46,53 @@
 //!
 //! Every model is `Serialize` and `Deserialize` in the API's own JSON shape, and
 //! [`testing`] builds them as fixtures for your tests.
+//!
+//! # Features
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `stream` | yes | [`stream`]: the real-time WebSocket stream, audio conversion (μ-law, resampling, framing) and a WAV reader |
+//! | `webhooks` | yes | [`webhooks`]: signature verification, typed events, delivery headers, de-duplication |
+//! | `rustls-aws-lc` | yes | TLS through rustls with the aws-lc-rs provider |
+//! | `rustls-ring` | no | TLS through rustls with the ring provider (used when `rustls-aws-lc` is off) |
+//! | `axum` | no | the `VerifiedWebhook` extractor for axum handlers (turns on `webhooks`) |
+//!
+//! # Where things are
+//!
+//! | for | look at |
+//! |---|---|
+//! | configuring a client: key, base URL, timeouts, deadline, proxy, your own `reqwest::Client` | [`Client`], [`ClientBuilder`] |
+//! | sessions, transcripts, recordings, analyses, and the waits for them | [`Sessions`], [`Recordings`], [`Analyses`] (`client.sessions()`, …) |
+//! | request parameters and response models (routing, AI agents, languages) | [`model`] |
+//! | routes the SDK does not model yet (agents, dial) | [`Client::request`] |
+//! | errors and their codes | [`Error`], [`ApiError`], [`ErrorCode`] ([`error_code`]) |
+//! | retries and the retry budget | [`RetryPolicy`], [`RetryBudget`] ([`retry`]) |
+//! | rate-limit pacing and credits | [`Client::rate_limit_state`] ([`pacer`]), [`Client::watch_credits`] ([`credits`]) |
+//! | the request id, rate limit and credits of an answer | [`Response`], [`ResponseMeta`] ([`metadata`]) |
+//! | API keys and rotating them at run time | [`ApiKey`] ([`api_key`]), [`Client::set_api_key`], [`credentials::ApiKeySource`] |
+//! | headers on every attempt, observing every answer | [`middleware`] |
+//! | live audio in, transcripts and translations out | [`stream`], [`stream::audio`] |
+//! | receiving webhooks | [`webhooks`] |
+//! | fixtures and an injectable clock for your tests | [`testing`], [`clock`]; the `kallglot-mock` crate for a whole emulated API |
+//!
+//! # Examples
+//!
+//! The repository's [`examples/`](https://github.com/kallglot/kallglot-rust/tree/main/examples)
+//! holds runnable programs; each runs against an embedded emulator when
+//! `KALLGLOT_API_KEY` is unset (`cargo run -p kallglot-examples --bin quickstart`):
+//!
+//! - [quickstart](https://github.com/kallglot/kallglot-rust/tree/main/examples/src/bin/quickstart.rs): create a session, end it, read its transcript;
+//! - [stereo_wav](https://github.com/kallglot/kallglot-rust/tree/main/examples/src/bin/stereo_wav.rs): stream a stereo recording, both parties in real time;
+//! - [webhook_receiver](https://github.com/kallglot/kallglot-rust/tree/main/examples/src/bin/webhook_receiver.rs): an axum receiver with de-duplication;
+//! - [errors_and_retries](https://github.com/kallglot/kallglot-rust/tree/main/examples/src/bin/errors_and_retries.rs): automatic retries, and branching on error codes;
+//! - [recording_and_analysis](https://github.com/kallglot/kallglot-rust/tree/main/examples/src/bin/recording_and_analysis.rs): download a recording, wait for an analysis;
+//! - [rate_limits_and_credits](https://github.com/kallglot/kallglot-rust/tree/main/examples/src/bin/rate_limits_and_credits.rs): pacing a burst, watching the credits;
+//! - [key_rotation](https://github.com/kallglot/kallglot-rust/tree/main/examples/src/bin/key_rotation.rs): rotating the API key of a running client;
+//! - [opentelemetry](https://github.com/kallglot/kallglot-rust/tree/main/examples/src/bin/opentelemetry.rs): the SDK's spans exported through OpenTelemetry;
+//! - [testing_with_mock](https://github.com/kallglot/kallglot-rust/tree/main/examples/src/bin/testing_with_mock.rs): testing your code with `kallglot-mock` and fault injection;
+//! - [own_http_client](https://github.com/kallglot/kallglot-rust/tree/main/examples/src/bin/own_http_client.rs): your own `reqwest::Client` behind a proxy;
+//! - [routing](https://github.com/kallglot/kallglot-rust/tree/main/examples/src/bin/routing.rs): a session on a phone number, a connection or SIP;
+//! - [raw_requests](https://github.com/kallglot/kallglot-rust/tree/main/examples/src/bin/raw_requests.rs): the escape hatch for the Agents API and dial.
 #![deny(missing_docs)]
 
 pub mod api_key;

@@ -168,12 +168,8 @@ async fn stream_like_the_page(
     target: &Target,
     credentials: &StreamCredentials,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let mut connector = kallglot::Client::builder();
-    if let Some(emulator) = &target.emulator {
-        connector = connector.base_url(emulator.url());
-    } else if let Ok(url) = std::env::var("KALLGLOT_BASE_URL") {
-        connector = connector.base_url(url);
-    }
+    // The target's server, but only what a stream needs: the connector holds no key.
+    let connector = target.builder();
     let (sender, mut events) = connector
         .build_stream_connector()?
         .connect(credentials, StreamOptions::default())
