@@ -2,11 +2,14 @@
 //! and headless Chromium (Debian's `chromium`, installed by `.ci/run`) with a fake
 //! microphone playing a generated 440 Hz tone, driven over the DevTools protocol.
 //!
-//! It checks that the page logs in, survives a refused (expired) stream token by fetching
-//! fresh credentials, streams μ-law 8 kHz `audio.input` at a real-time pace, shows
-//! transcript lines with translations, ends the session, and that the API key appears in
-//! no page, response, WebSocket frame, console message or log. A screenshot of the page
-//! is saved as `target/browser-example.png`.
+//! - The main run: the page logs in, survives a refused (expired) stream token by fetching
+//!   fresh credentials, streams μ-law 8 kHz `audio.input` at a real-time pace, shows
+//!   transcript lines with translations and ends the session; the API key appears in no
+//!   page, request, response, WebSocket frame, console message or log, and the page reaches
+//!   nothing beyond loopback. A screenshot is saved as `target/browser-example.png`.
+//! - A token that expires while the microphone prompt is open is replaced before use; a
+//!   refused frame is shown while streaming goes on; a REST end stops the page.
+//! - A page whose every token is refused gives up after three attempts with a clear error.
 //!
 //! Everything listens on 127.0.0.1; the browser resolves no other host name.
 

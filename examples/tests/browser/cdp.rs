@@ -1,6 +1,6 @@
 //! A minimal Chrome DevTools Protocol client: JSON commands over the browser's debugging
 //! WebSocket, flattened sessions for pages, and every event kept for later assertions.
-//! (A full CDP crate would pull in thousands of generated types for the six commands
+//! (A full CDP crate would pull in thousands of generated types for the dozen commands
 //! this test sends.)
 
 use std::collections::HashMap;
