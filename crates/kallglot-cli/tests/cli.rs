@@ -1,113 +1,13 @@
 //! The `kallglot` binary against the emulator: every command, output modes, exit codes.
 
-use std::path::PathBuf;
+mod common;
+
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 
 use assert_cmd::cargo::CommandCargoExt;
-use kallglot_mock::{KeyConfig, MockServer};
+use common::*;
+use kallglot_mock::KeyConfig;
 use serde_json::Value;
-
-/// One emulator for the whole test binary, on its own runtime thread.
-fn server() -> &'static MockServer {
-    static SERVER: OnceLock<MockServer> = OnceLock::new();
-    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    SERVER.get_or_init(|| {
-        let runtime = RUNTIME.get_or_init(|| {
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap()
-        });
-        runtime.block_on(async {
-            MockServer::builder()
-                .utterance_duration(std::time::Duration::from_millis(300))
-                .analysis_delay(std::time::Duration::ZERO)
-                .start()
-                .await
-                .unwrap()
-        })
-    })
-}
-
-fn kallglot() -> Command {
-    let mut command = Command::cargo_bin("kallglot").unwrap();
-    command
-        .env("KALLGLOT_API_KEY", server().api_key())
-        .env("KALLGLOT_BASE_URL", server().url())
-        .env_remove("RUST_BACKTRACE");
-    command
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(command: &mut Command) -> Run {
-    let output = command.stdin(Stdio::null()).output().unwrap();
-    let run = Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    };
-    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
-    assert!(!run.stderr.contains("RUST_BACKTRACE"), "{}", run.stderr);
-    run
-}
-
-fn ok(command: &mut Command) -> Run {
-    let run = run(command);
-    assert_eq!(
-        run.code, 0,
-        "stdout: {}\nstderr: {}",
-        run.stdout, run.stderr
-    );
-    run
-}
-
-fn json(command: &mut Command) -> Value {
-    serde_json::from_str(&ok(command.arg("--json")).stdout).unwrap()
-}
-
-fn create_session() -> String {
-    let session = json(kallglot().args([
-        "sessions",
-        "create",
-        "--source-language",
-        "en",
-        "--target-language",
-        "es",
-    ]));
-    session["id"].as_str().unwrap().to_string()
-}
-
-fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("kallglot-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
-
-/// A 1.5 s stereo 16 kHz WAV: the stream command must resample and downmix it.
-fn wav_file() -> PathBuf {
-    let path = temp("call.wav");
-    let spec = hound::WavSpec {
-        channels: 2,
-        sample_rate: 16_000,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut writer = hound::WavWriter::create(&path, spec).unwrap();
-    for i in 0..24_000 {
-        let v = ((i as f64 * 220.0 * std::f64::consts::TAU / 16_000.0).sin() * 8_000.0) as i16;
-        writer.write_sample(v).unwrap();
-        writer.write_sample(v / 2).unwrap();
-    }
-    writer.finalize().unwrap();
-    path
-}
 
 #[test]
 fn sessions_create_get_end_and_transcript() {
@@ -270,7 +170,13 @@ fn errors_are_one_line_with_distinct_exit_codes() {
         .env("KALLGLOT_BASE_URL", format!("http://127.0.0.1:{port}"))
         .args(["sessions", "get", "sess_1"]));
     assert_eq!(offline.code, 4, "{}", offline.stderr);
-    assert_eq!(offline.stderr.lines().count(), 1, "{}", offline.stderr);
+    // One error line, after a notice for each retry.
+    let (notes, errors): (Vec<&str>, Vec<&str>) = offline
+        .stderr
+        .lines()
+        .partition(|l| l.starts_with("note: retrying in "));
+    assert_eq!(errors.len(), 1, "{}", offline.stderr);
+    assert_eq!(notes.len(), 2, "{}", offline.stderr);
 
     // Usage errors from clap.
     assert_eq!(run(kallglot().args(["sessions", "explode"])).code, 2);

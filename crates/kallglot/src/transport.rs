@@ -101,6 +101,12 @@ impl CallState {
         *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(meta);
     }
 
+    /// The request id of the last answer, if it had one.
+    fn last_request_id(&self) -> Option<String> {
+        let last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        last.as_ref().and_then(|meta| meta.request_id.clone())
+    }
+
     fn take_observed(&self) -> Option<ResponseMeta> {
         self.last.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
@@ -326,10 +332,17 @@ impl CallExecutor {
                         };
                         return self.give_up(waited_for, Some(outcome));
                     }
+                    // The status and request id let a tool tell its user why it waits.
+                    let status = match failure {
+                        Failure::Status { status, .. } => Some(status),
+                        _ => None,
+                    };
                     tracing::debug!(
                         operation = state.operation,
                         attempt,
                         delay_ms = delay.as_millis() as u64,
+                        status,
+                        request_id = state.last_request_id().as_deref(),
                         "retrying"
                     );
                     clock.sleep(delay).await;

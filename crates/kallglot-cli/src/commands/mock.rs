@@ -5,8 +5,18 @@ use std::time::Duration;
 
 use crate::cli::MockCommand;
 use crate::exit::Failure;
+use crate::output::{self, outln};
 
-pub async fn run(command: &MockCommand) -> Result<(), Failure> {
+/// What `mock serve --json` prints once listening.
+#[derive(serde::Serialize)]
+struct Listening<'a> {
+    base_url: &'a str,
+    /// The emulator's own test key (it guards nothing real).
+    api_key: &'a str,
+    webhook_url: Option<&'a str>,
+}
+
+pub async fn run(command: &MockCommand, json: bool) -> Result<(), Failure> {
     let MockCommand::Serve {
         port,
         credits,
@@ -30,13 +40,22 @@ pub async fn run(command: &MockCommand) -> Result<(), Failure> {
         .await
         .map_err(|e| Failure::local(format!("cannot listen on 127.0.0.1:{port}: {e}")))?;
     let addr: SocketAddr = server.addr();
-    println!("Kallglot emulator listening on {}", server.url());
-    println!("  export KALLGLOT_BASE_URL={}", server.url());
-    println!("  export KALLGLOT_API_KEY={}", server.api_key());
-    if let Some(url) = webhook_url {
-        println!("  webhooks are delivered to {url}");
+    if json {
+        // One line, so that a script can read it while the emulator keeps running.
+        output::json_line(&Listening {
+            base_url: &server.url(),
+            api_key: server.api_key(),
+            webhook_url: webhook_url.as_deref(),
+        })?;
+    } else {
+        outln!("Kallglot emulator listening on {}", server.url())?;
+        outln!("  export KALLGLOT_BASE_URL={}", server.url())?;
+        outln!("  export KALLGLOT_API_KEY={}", server.api_key())?;
+        if let Some(url) = webhook_url {
+            outln!("  webhooks are delivered to {url}")?;
+        }
+        outln!("Press Ctrl-C to stop.")?;
     }
-    println!("Press Ctrl-C to stop.");
     tracing_log(addr);
     server
         .run_until(async {

@@ -1,6 +1,7 @@
 //! One module per command group.
 
 pub mod analysis;
+pub mod completion;
 pub mod demo;
 pub mod mock;
 pub mod recordings;
@@ -12,22 +13,39 @@ use kallglot::Client;
 use kallglot::model::{CreateSessionParams, Language, Metadata, Mode, Routing};
 
 use crate::cli::{Cli, CreateSession, ModeArg};
+use crate::config;
 use crate::exit::Failure;
 
-/// The client from `--api-key`/`KALLGLOT_API_KEY` and `--base-url`/`KALLGLOT_BASE_URL`.
+/// The client from the flags, the profile and the environment (see [`config::resolve`]).
 pub fn client(cli: &Cli) -> Result<Client, Failure> {
-    let Some(key) = &cli.api_key else {
+    let resolved = config::resolve(
+        cli.api_key.as_ref().map(|k| k.0.as_str()),
+        cli.base_url.as_deref(),
+        cli.profile.as_deref(),
+    )?;
+    let Some(key) = resolved.api_key else {
         return Err(Failure::usage(
-            "no API key: pass --api-key or set KALLGLOT_API_KEY (try `kallglot demo` for an offline run)",
+            "no API key: pass --api-key, set KALLGLOT_API_KEY or use a --profile (try `kallglot demo` for an offline run)",
         ));
     };
     let mut builder = Client::builder()
-        .api_key(key.clone())
+        .api_key_value(key)
         .app_info("kallglot-cli", Some(env!("CARGO_PKG_VERSION")));
-    if let Some(url) = &cli.base_url {
-        builder = builder.base_url(url.clone());
+    if let Some(url) = resolved.base_url {
+        builder = builder.base_url(url);
+    }
+    if let Some(timeout) = cli.timeout {
+        // Each call stops by the command's deadline too, with the SDK's own error; the
+        // command as a whole is bounded in main.
+        builder = builder.deadline(timeout);
     }
     Ok(builder.build()?)
+}
+
+/// When `--timeout` passes: that long after the command started.
+pub fn deadline(cli: &Cli) -> Option<tokio::time::Instant> {
+    cli.timeout
+        .map(|timeout| tokio::time::Instant::from_std(cli.started + timeout))
 }
 
 /// Session parameters from the command line.

@@ -3,7 +3,7 @@
 use super::{client, create_params};
 use crate::cli::{Cli, SessionsCommand};
 use crate::exit::Failure;
-use crate::output;
+use crate::output::{self, outln};
 
 pub async fn run(cli: &Cli, command: &SessionsCommand) -> Result<(), Failure> {
     let client = client(cli)?;
@@ -16,41 +16,41 @@ pub async fn run(cli: &Cli, command: &SessionsCommand) -> Result<(), Failure> {
             }
             let session = call.await?;
             if cli.json {
-                output::json(&*session);
+                output::json(&*session)?;
             } else {
-                output::session(&session);
+                output::session(&session)?;
             }
         }
         SessionsCommand::Get { id } => {
             let session = client.sessions().retrieve(id.as_str()).await?;
             if cli.json {
-                output::json(&*session);
+                output::json(&*session)?;
             } else {
-                output::session(&session);
+                output::session(&session)?;
             }
         }
         SessionsCommand::End { id } => {
             let ended = client.sessions().end(id.as_str()).await?;
             if cli.json {
-                output::json(&*ended);
+                output::json(&*ended)?;
             } else {
-                println!(
+                outln!(
                     "session {} {} ({} s)",
                     ended.id,
                     ended.status,
                     ended
                         .duration_seconds
                         .map_or("?".into(), |d| format!("{d:.1}"))
-                );
-                println!("{}", output::figures(ended.meta()));
+                )?;
+                outln!("{}", output::figures(ended.meta()))?;
             }
         }
         SessionsCommand::Transcript { id } => {
             let transcript = client.sessions().transcript(id.as_str()).await?;
             if cli.json {
-                output::json(&*transcript);
+                output::json(&*transcript)?;
             } else {
-                output::transcript(&transcript);
+                output::transcript(&transcript)?;
             }
         }
     }
