@@ -2,6 +2,8 @@
 //! otherwise one for the embedded emulator, which is started here and lives as long as
 //! the returned [`Target`].
 
+pub mod browser;
+
 use kallglot::{Client, ClientBuilder};
 use kallglot_mock::MockServer;
 

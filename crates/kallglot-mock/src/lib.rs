@@ -3,6 +3,7 @@
 
 mod addr;
 mod admin;
+mod audio_stats;
 mod auth;
 mod bare_errors;
 mod body;
@@ -29,6 +30,7 @@ mod stream;
 mod time;
 mod webhooks;
 
+pub use audio_stats::AudioStats;
 pub use config::{DEFAULT_API_KEY, KeyConfig, MockConfig};
 pub use events::{EventKind, EventSink, MockEvent};
 pub use faults::{Fault, FaultAction, Faults, Route};

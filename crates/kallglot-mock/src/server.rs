@@ -278,6 +278,13 @@ impl MockServer {
             .send_modify(|generation| *generation += 1);
     }
 
+    /// The `audio.input` that streams of session `session_id` received so far (accepted
+    /// and refused frames, bytes, and the wall time they arrived over); `None` for an
+    /// unknown session.
+    pub fn audio_stats(&self, session_id: &str) -> Option<crate::AudioStats> {
+        self.state.world().audio_stats(session_id)
+    }
+
     /// Receives every event published from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<MockEvent> {
         self.state.events.subscribe()

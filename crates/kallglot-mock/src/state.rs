@@ -17,6 +17,7 @@ use serde_json::{Map, Value, json};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use crate::audio_stats::{AudioCounter, AudioStats};
 use crate::auth::KeyRing;
 use crate::config::MockConfig;
 use crate::error::ApiError;
@@ -123,6 +124,8 @@ pub(crate) struct SessionRec {
     pub recording_id: Option<String>,
     /// Flips to `true` when the session ends, so open streams can close.
     pub ended_tx: watch::Sender<bool>,
+    /// The `audio.input` its streams received.
+    pub audio: AudioCounter,
 }
 
 impl SessionRec {
@@ -246,6 +249,7 @@ impl World {
             end_reason: "",
             recording_id: None,
             ended_tx: watch::channel(false).0,
+            audio: AudioCounter::default(),
         };
         let event = (EventKind::SessionCreated, session_json(&rec, None));
         self.sessions.insert(id.clone(), rec);
@@ -456,6 +460,22 @@ impl World {
             }
         }
         (messages, events)
+    }
+
+    /// Counts one `audio.input` frame of a session: accepted with `bytes` μ-law bytes,
+    /// or (`None`) refused.
+    pub fn count_audio(&mut self, session_id: &str, bytes: Option<usize>) {
+        if let Some(rec) = self.sessions.get_mut(session_id) {
+            match bytes {
+                Some(bytes) => rec.audio.accepted(bytes, Instant::now()),
+                None => rec.audio.refused(),
+            }
+        }
+    }
+
+    /// What a session's streams received; `None` for an unknown session.
+    pub fn audio_stats(&self, session_id: &str) -> Option<AudioStats> {
+        self.sessions.get(session_id).map(|rec| rec.audio.stats())
     }
 
     /// Why the session ended, once it has.

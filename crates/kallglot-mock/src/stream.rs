@@ -19,6 +19,9 @@
 //!   JSON object with a string `type`, or a binary frame: `session.error`
 //!   `invalid_message`. Neither closes the stream.
 //!
+//! Each session counts the `audio.input` it accepted and refused, with the wall time
+//! between the first and last accepted frame ([`MockServer::audio_stats`](crate::MockServer::audio_stats)).
+//!
 //! A message over 1 MiB ([`MAX_MESSAGE`]) gets `session.error` `message_too_large`, then
 //! the close code 1009 (message too big).
 //!
@@ -177,7 +180,10 @@ fn handle(state: &AppState, session_id: &str, text: &str) -> Flow {
     };
     match message["type"].as_str().unwrap_or_default() {
         "audio.input" => match decode_audio(&message) {
-            Err(reason) => Flow::Reply(vec![error(session_id, "invalid_audio_format", &reason)]),
+            Err(reason) => {
+                state.world().count_audio(session_id, None);
+                Flow::Reply(vec![error(session_id, "invalid_audio_format", &reason)])
+            }
             Ok(audio) => {
                 let speaker = message
                     .get("speaker")
@@ -186,6 +192,7 @@ fn handle(state: &AppState, session_id: &str, text: &str) -> Flow {
                 if audio.is_empty() {
                     return Flow::Reply(Vec::new());
                 }
+                state.world().count_audio(session_id, Some(audio.len()));
                 let (messages, events) =
                     state
                         .world()

@@ -199,6 +199,31 @@ async fn invalid_audio_gets_session_error_and_the_stream_stays_open() {
     assert_eq!(next_json(&mut socket).await["code"], "invalid_message");
     send(&mut socket, json!({"type": "ping"}).to_string()).await;
     assert_eq!(next_json(&mut socket).await["type"], "pong");
+    let stats = server.audio_stats(session["id"].as_str().unwrap()).unwrap();
+    assert_eq!((stats.frames, stats.bytes, stats.refused), (0, 0, 3));
+}
+
+#[tokio::test]
+async fn audio_stats_count_accepted_frames_and_the_time_they_arrived_over() {
+    let server = server().await;
+    let session = Http::new(&server).create_session("en", "es").await;
+    let id = session["id"].as_str().unwrap();
+    assert_eq!(server.audio_stats(id).unwrap().frames, 0);
+    assert_eq!(server.audio_stats("sess_unknown"), None);
+    let mut socket = open(&session).await;
+    let started = std::time::Instant::now();
+    for sequence in 1..=3 {
+        send(&mut socket, audio_frame(sequence, 100)).await;
+    }
+    // The pong proves the frames before it were handled.
+    send(&mut socket, json!({"type": "ping"}).to_string()).await;
+    while next_json(&mut socket).await["type"] != "pong" {}
+    let stats = server.audio_stats(id).unwrap();
+    assert_eq!((stats.frames, stats.bytes, stats.refused), (3, 2400, 0));
+    assert_eq!(stats.audio(), Duration::from_millis(300));
+    // Sent back to back: the span is the arrival spread, within the time the test took
+    // (its arithmetic on exact instants is unit-tested).
+    assert!(stats.span <= started.elapsed(), "{stats:?}");
 }
 
 #[tokio::test]
