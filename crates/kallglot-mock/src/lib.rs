@@ -26,6 +26,7 @@ mod server;
 mod state;
 mod stream;
 mod time;
+mod upgrade;
 mod webhooks;
 
 pub use config::{DEFAULT_API_KEY, KeyConfig, MockConfig};
