@@ -88,4 +88,3 @@ fn every_json_example_of_the_spec_round_trips_through_its_model() {
         ]
     );
 }
-

@@ -56,10 +56,7 @@ impl<S: Send + Sync> FromRequestParts<S> for WebSocketUpgrade {
             .ok_or(NotAnUpgrade)?;
         let accept = accept_key(key.as_bytes());
         // Present when hyper serves the connection with upgrades enabled.
-        let on_upgrade = parts
-            .extensions
-            .remove::<OnUpgrade>()
-            .ok_or(NotAnUpgrade)?;
+        let on_upgrade = parts.extensions.remove::<OnUpgrade>().ok_or(NotAnUpgrade)?;
         Ok(Self { accept, on_upgrade })
     }
 }

@@ -47,6 +47,9 @@
 //! Every model is `Serialize` and `Deserialize` in the API's own JSON shape, and
 //! [`testing`] builds them as fixtures for your tests.
 #![deny(missing_docs)]
+// On docs.rs (`--cfg docsrs`, nightly) every feature-gated item is labelled with the
+// features it needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod api_key;
 mod backoff;

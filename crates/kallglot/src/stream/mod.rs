@@ -716,6 +716,33 @@ impl Sessions<'_> {
     /// [`StreamError::HandshakeRejected`], carrying the server's code, message and request
     /// id. The upgrade goes through the client's HTTP connection setup (TLS roots, proxy,
     /// user agent). The URL with the token is never logged.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = kallglot_mock::MockServer::start().await?;
+    /// # let client = kallglot::Client::builder().api_key(server.api_key()).base_url(server.url()).build()?;
+    /// use futures_util::StreamExt;
+    /// use kallglot::model::{CreateSessionParams, Mode};
+    /// use kallglot::stream::{Event, MulawAudio, StreamOptions};
+    ///
+    /// let session = client.sessions().create(CreateSessionParams::new(Mode::BidirectionalTranslation)).await?;
+    /// let (sender, mut events) = client.sessions().connect(&session, StreamOptions::default()).await?;
+    /// // The sender is cheap to clone: feed audio from one task, read events in another.
+    /// let feeder = sender.clone();
+    /// tokio::spawn(async move {
+    ///     for _ in 0..5 {
+    ///         feeder.send_audio(MulawAudio::from_mulaw_bytes(vec![0xFF; 800])).await?;
+    ///     }
+    ///     feeder.end().await
+    /// });
+    /// while let Some(event) = events.next().await {
+    ///     if let Event::TranscriptFinal(line) = event? {
+    ///         println!("{}", line.text);
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn connect(
         &self,
         session: &Session,
@@ -756,6 +783,37 @@ impl Sessions<'_> {
     ///
     /// A chunk that cannot be converted (say, PCM at 0 Hz) ends the stream: [`Events`]
     /// yields the [`StreamError::Audio`] error, and nothing after it is sent.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = kallglot_mock::MockServer::start().await?;
+    /// # let client = kallglot::Client::builder().api_key(server.api_key()).base_url(server.url()).build()?;
+    /// use futures_util::StreamExt;
+    /// use kallglot::model::{CreateSessionParams, Mode, Speaker};
+    /// use kallglot::stream::audio::Pcm;
+    /// use kallglot::stream::{Event, Pacing, PartyChunk, StreamOptions};
+    ///
+    /// let session = client.sessions().create(CreateSessionParams::new(Mode::BidirectionalTranslation)).await?;
+    /// // Half a second from each party, 16 kHz PCM (resampled to 8 kHz μ-law on the way).
+    /// let customer = Pcm::mono(vec![0; 8_000], 16_000)?;
+    /// let agent = Pcm::mono(vec![0; 8_000], 16_000)?;
+    /// let audio = futures_util::stream::iter([
+    ///     PartyChunk::new(Speaker::Customer, customer),
+    ///     PartyChunk::new(Speaker::Agent, agent),
+    /// ]);
+    /// // Unpaced for a file or a test; live audio keeps the default real-time pacing.
+    /// let options = StreamOptions::default().pacing(Pacing::Unpaced);
+    /// let mut events = client.sessions().stream_audio(&session, audio, options).await?;
+    /// while let Some(event) = events.next().await {
+    ///     match event? {
+    ///         Event::TranscriptFinal(line) => println!("{:?}: {}", line.speaker, line.text),
+    ///         Event::Closed(_) => break,
+    ///         _ => {}
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn stream_audio<S, I>(
         &self,
         session: &Session,
