@@ -183,6 +183,15 @@ open_enum! {
     /// situation (the same failure is shown with different types in different
     /// places), so do not branch on it: use the HTTP status together with
     /// [`ErrorCode`]. It is exposed for logging and completeness.
+    ///
+    /// ```
+    /// use kallglot::ErrorType;
+    ///
+    /// let kind = ErrorType::parse("rate_limit_error");
+    /// assert_eq!(kind, ErrorType::RateLimitError);
+    /// assert_eq!(kind.as_str(), "rate_limit_error");
+    /// assert!(ErrorType::parse("quota_error").is_unknown()); // kept, never an error
+    /// ```
     pub enum ErrorType: kallglot_api::catalogue::ERROR_DETAIL_TYPE {
         /// `authentication_error`.
         AuthenticationError = "authentication_error",
@@ -234,12 +243,26 @@ impl Scope {
     ];
 
     /// The scope with this wire name, if it is one this SDK version knows.
+    ///
+    /// ```
+    /// use kallglot::Scope;
+    ///
+    /// assert_eq!(Scope::from_wire("analysis:read"), Some(Scope::AnalysisRead));
+    /// assert_eq!(Scope::from_wire("sessions:admin"), None);
+    /// ```
     pub fn from_wire(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|scope| scope.as_str() == name)
     }
 
     /// The scope as written in the dashboard and in error messages, e.g.
     /// `"sessions:read"`.
+    ///
+    /// ```
+    /// use kallglot::Scope;
+    ///
+    /// assert_eq!(Scope::SessionsWrite.as_str(), "sessions:write");
+    /// assert_eq!(Scope::SessionsWrite.to_string(), "sessions:write");
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             Self::SessionsRead => "sessions:read",
@@ -269,6 +292,13 @@ impl fmt::Display for Scope {
 /// Returns `None` for any other operation, including ones that need no
 /// particular scope and ones this SDK version does not know; it is meant
 /// for enriching error messages, not for refusing requests client-side.
+///
+/// ```
+/// use kallglot::error_code::{Scope, required_scope};
+///
+/// assert_eq!(required_scope("create_session"), Some(Scope::SessionsWrite));
+/// assert_eq!(required_scope("no_such_operation"), None);
+/// ```
 pub fn required_scope(operation_id: &str) -> Option<Scope> {
     let scope = kallglot_api::catalogue::Operation::by_id(operation_id)?.scope?;
     Scope::from_wire(scope)

@@ -257,6 +257,14 @@ pub struct ReconnectPolicy {
 
 impl ReconnectPolicy {
     /// A policy of `max_attempts` per drop with the default backoff (0.5 s doubling to 8 s).
+    ///
+    /// ```
+    /// use kallglot::stream::ReconnectPolicy;
+    ///
+    /// let policy = ReconnectPolicy::new(10);
+    /// assert_eq!(policy.max_attempts, 10);
+    /// assert_eq!(policy.initial_backoff, ReconnectPolicy::default().initial_backoff);
+    /// ```
     pub fn new(max_attempts: u32) -> Self {
         Self {
             max_attempts,
@@ -265,6 +273,14 @@ impl ReconnectPolicy {
     }
 
     /// Sets the first wait and the longest wait between attempts.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use kallglot::stream::ReconnectPolicy;
+    ///
+    /// let policy = ReconnectPolicy::new(5).backoff(Duration::from_millis(200), Duration::from_secs(2));
+    /// assert_eq!(policy.max_backoff, Duration::from_secs(2));
+    /// ```
     pub fn backoff(mut self, initial: Duration, max: Duration) -> Self {
         self.initial_backoff = initial;
         self.max_backoff = max;
@@ -376,54 +392,127 @@ impl Default for StreamOptions {
 
 impl StreamOptions {
     /// Sets the idle keep-alive interval.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use kallglot::stream::StreamOptions;
+    ///
+    /// // Behind a load balancer that drops connections idle for 10 s.
+    /// let options = StreamOptions::default().keepalive_interval(Duration::from_secs(5));
+    /// assert_eq!(options.keepalive_interval, Duration::from_secs(5));
+    /// ```
     pub fn keepalive_interval(mut self, interval: Duration) -> Self {
         self.keepalive_interval = interval;
         self
     }
 
     /// Sets how long the server may stay silent after a ping.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use kallglot::stream::StreamOptions;
+    ///
+    /// let options = StreamOptions::default().pong_timeout(Duration::from_secs(10));
+    /// assert_eq!(options.pong_timeout, Some(Duration::from_secs(10)));
+    /// ```
     pub fn pong_timeout(mut self, timeout: Duration) -> Self {
         self.pong_timeout = Some(timeout);
         self
     }
 
     /// Sets how long one socket write may stay blocked.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use kallglot::stream::StreamOptions;
+    ///
+    /// let options = StreamOptions::default().write_timeout(Duration::from_secs(2));
+    /// assert_eq!(options.write_timeout, Duration::from_secs(2));
+    /// ```
     pub fn write_timeout(mut self, timeout: Duration) -> Self {
         self.write_timeout = timeout;
         self
     }
 
     /// Sets how long `end()` waits for `session.ended`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use kallglot::stream::StreamOptions;
+    ///
+    /// let options = StreamOptions::default().end_timeout(Duration::from_secs(30));
+    /// assert_eq!(options.end_timeout, Duration::from_secs(30));
+    /// ```
     pub fn end_timeout(mut self, timeout: Duration) -> Self {
         self.end_timeout = timeout;
         self
     }
 
     /// Sets how long the close handshake may take after the session ended.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use kallglot::stream::StreamOptions;
+    ///
+    /// let options = StreamOptions::default().close_timeout(Duration::from_millis(500));
+    /// assert_eq!(options.close_timeout, Duration::from_millis(500));
+    /// ```
     pub fn close_timeout(mut self, timeout: Duration) -> Self {
         self.close_timeout = timeout;
         self
     }
 
     /// Sets the connect timeout.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use kallglot::stream::StreamOptions;
+    ///
+    /// let options = StreamOptions::default().connect_timeout(Duration::from_secs(3));
+    /// assert_eq!(options.connect_timeout, Duration::from_secs(3));
+    /// ```
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
         self
     }
 
     /// Sets the default speaker of sent audio.
+    ///
+    /// ```
+    /// use kallglot::model::Speaker;
+    /// use kallglot::stream::StreamOptions;
+    ///
+    /// // A stream that carries only the agent's leg of the call.
+    /// let options = StreamOptions::default().speaker(Speaker::Agent);
+    /// assert_eq!(options.speaker, Speaker::Agent);
+    /// ```
     pub fn speaker(mut self, speaker: Speaker) -> Self {
         self.speaker = speaker;
         self
     }
 
     /// Turns on reconnection with this policy.
+    ///
+    /// ```
+    /// use kallglot::stream::{ReconnectPolicy, StreamOptions};
+    ///
+    /// let options = StreamOptions::default().reconnect(ReconnectPolicy::new(3));
+    /// assert_eq!(options.reconnect.map(|p| p.max_attempts), Some(3));
+    /// ```
     pub fn reconnect(mut self, policy: ReconnectPolicy) -> Self {
         self.reconnect = Some(policy);
         self
     }
 
     /// Sets how [`Sessions::stream_audio`] times its frames.
+    ///
+    /// ```
+    /// use kallglot::stream::{Pacing, StreamOptions};
+    ///
+    /// // Backfill a recording twice as fast as it was spoken.
+    /// let options = StreamOptions::default().pacing(Pacing::Accelerated(2.0));
+    /// assert_eq!(options.pacing, Pacing::Accelerated(2.0));
+    /// ```
     pub fn pacing(mut self, pacing: Pacing) -> Self {
         self.pacing = pacing;
         self
@@ -492,11 +581,32 @@ impl std::fmt::Debug for StreamSender {
 impl StreamSender {
     /// Queues one frame of audio from the default speaker. Waits while the channel is
     /// full (backpressure). Use [`audio::Framer`] to cut audio into 20–200 ms frames.
+    ///
+    /// ```no_run
+    /// # async fn demo(sender: kallglot::stream::StreamSender) -> kallglot::Result<()> {
+    /// use kallglot::stream::MulawAudio;
+    ///
+    /// // 100 ms of μ-law audio from the call.
+    /// let frame = MulawAudio::from_mulaw_bytes(vec![0xFF; 800]);
+    /// sender.send_audio(frame).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn send_audio(&self, audio: MulawAudio) -> Result<()> {
         self.send_audio_as(self.speaker.clone(), audio).await
     }
 
     /// Queues one frame of audio from `speaker`.
+    ///
+    /// ```no_run
+    /// # async fn demo(sender: kallglot::stream::StreamSender) -> kallglot::Result<()> {
+    /// use kallglot::model::Speaker;
+    /// use kallglot::stream::MulawAudio;
+    ///
+    /// // Both legs of a call over one stream, each frame labelled with its party.
+    /// sender.send_audio_as(Speaker::Customer, MulawAudio::from_mulaw_bytes(vec![0xFF; 800])).await?;
+    /// sender.send_audio_as(Speaker::Agent, MulawAudio::from_mulaw_bytes(vec![0xFF; 800])).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn send_audio_as(&self, speaker: Speaker, audio: MulawAudio) -> Result<()> {
         if audio.is_empty() {
             return Ok(());
@@ -505,6 +615,13 @@ impl StreamSender {
     }
 
     /// Sends a `ping` message now (the worker also does so when the stream is idle).
+    ///
+    /// ```no_run
+    /// # async fn demo(sender: kallglot::stream::StreamSender) -> kallglot::Result<()> {
+    /// // The answer arrives on the events as `Event::Pong`.
+    /// sender.ping().await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn ping(&self) -> Result<()> {
         self.command(Command::Ping).await
     }
@@ -516,6 +633,14 @@ impl StreamSender {
     /// It returns within the end timeout whatever the server does: a server that stops
     /// reading, or never answers, gets [`StreamError::EndTimedOut`], and the stream is
     /// then shut down.
+    ///
+    /// ```no_run
+    /// # async fn demo(sender: kallglot::stream::StreamSender) -> kallglot::Result<()> {
+    /// // After the last audio: the server ends the session, `Event::SessionEnded` and
+    /// // `Event::Closed` follow on the events.
+    /// sender.end().await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn end(&self) -> Result<()> {
         let deadline = deadline_after(tokio::time::Instant::now(), self.end_timeout);
         let ending = async {
@@ -540,6 +665,14 @@ impl StreamSender {
     }
 
     /// Whether the worker has stopped.
+    ///
+    /// ```no_run
+    /// # async fn demo(sender: kallglot::stream::StreamSender) -> kallglot::Result<()> {
+    /// if sender.is_closed() {
+    ///     eprintln!("the stream is gone; stop capturing audio");
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn is_closed(&self) -> bool {
         self.tx.is_closed()
     }
