@@ -5,8 +5,8 @@
 //! pass from its published package.)
 
 use kallglot::model::{
-    Analysis, AnalysisStatus, EndedSession, Language, Provider, Recording, RecordingList, Session,
-    SessionStatus, Speaker, StreamCredentials, Transcript, Translation,
+    Analysis, AnalysisStatus, Language, Provider, RecordingList, Session, SessionStatus, Speaker,
+    StreamCredentials, Transcript, Translation,
 };
 use kallglot::stream::{EndReason, Event};
 use kallglot::{ErrorCode, ResponseMeta, testing};
