@@ -28,6 +28,7 @@ mod server;
 mod state;
 mod stream;
 mod time;
+mod upgrade;
 mod webhooks;
 
 pub use audio_stats::AudioStats;

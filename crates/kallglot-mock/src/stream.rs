@@ -32,13 +32,15 @@
 use std::collections::HashMap;
 
 use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Extension, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use base64::Engine as _;
+use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{self, Message};
 
 use crate::error::ApiError;
 use crate::extract::path_id;
@@ -46,6 +48,7 @@ use crate::faults::{Applied, Route};
 use crate::request_id::RequestId;
 use crate::reset::reset_connection;
 use crate::state::{AppState, StreamGrant};
+use crate::upgrade::{NotAnUpgrade, Socket, WebSocketUpgrade};
 
 /// The largest message accepted (an audio frame is a few KiB). A bigger one gets a
 /// `session.error` `message_too_large` and the close code 1009 (message too big).
@@ -56,7 +59,7 @@ pub(crate) async fn connect(
     Extension(RequestId(request_id)): Extension<RequestId>,
     path: Result<Path<String>, PathRejection>,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
-    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    upgrade: Result<WebSocketUpgrade, NotAnUpgrade>,
 ) -> Response {
     let session_id = match path_id(path) {
         Ok(id) => id,
@@ -86,10 +89,10 @@ pub(crate) async fn connect(
         )
         .respond(&request_id);
     };
-    upgrade
-        .max_message_size(MAX_MESSAGE)
-        .max_frame_size(MAX_MESSAGE)
-        .on_upgrade(move |socket| run(socket, state, grant))
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(MAX_MESSAGE))
+        .max_frame_size(Some(MAX_MESSAGE));
+    upgrade.on_upgrade(config, move |socket| run(socket, state, grant))
 }
 
 /// What handling one client message leads to.
@@ -99,7 +102,7 @@ enum Flow {
     Finish(Vec<Value>),
 }
 
-async fn run(mut socket: WebSocket, state: AppState, grant: StreamGrant) {
+async fn run(mut socket: Socket, state: AppState, grant: StreamGrant) {
     let StreamGrant {
         session_id,
         mut ended,
@@ -113,7 +116,7 @@ async fn run(mut socket: WebSocket, state: AppState, grant: StreamGrant) {
     }
     loop {
         let flow = tokio::select! {
-            frame = socket.recv() => match frame {
+            frame = socket.next() => match frame {
                 Some(Err(e)) if is_too_big(&e) => {
                     let refusal = error(
                         &session_id,
@@ -131,7 +134,8 @@ async fn run(mut socket: WebSocket, state: AppState, grant: StreamGrant) {
                     "invalid_message",
                     "Binary frames are not part of the protocol; send JSON text frames.",
                 )]),
-                // WebSocket pings are answered by the socket itself.
+                // WebSocket pings are answered by the socket itself (tungstenite queues
+                // the pong and sends it with the next read or write).
                 Some(Ok(_)) => continue,
             },
             _ = ended.changed() => {
@@ -255,12 +259,8 @@ fn decode_audio(message: &Value) -> Result<Vec<u8>, String> {
 }
 
 /// Whether a receive error is the socket refusing a message over [`MAX_MESSAGE`].
-fn is_too_big(error: &axum::Error) -> bool {
-    let source = std::error::Error::source(error);
-    matches!(
-        source.and_then(|s| s.downcast_ref::<tungstenite::Error>()),
-        Some(tungstenite::Error::Capacity(_))
-    )
+fn is_too_big(error: &tungstenite::Error) -> bool {
+    matches!(error, tungstenite::Error::Capacity(_))
 }
 
 fn error(session_id: &str, code: &str, message: &str) -> Value {
@@ -271,13 +271,13 @@ fn ended_message(session_id: &str, reason: &str) -> Value {
     json!({"type": "session.ended", "session_id": session_id, "reason": reason})
 }
 
-async fn send(socket: &mut WebSocket, message: &Value) -> Result<(), axum::Error> {
+async fn send(socket: &mut Socket, message: &Value) -> Result<(), tungstenite::Error> {
     socket.send(Message::Text(message.to_string().into())).await
 }
 
-async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {
+async fn close(socket: &mut Socket, code: u16, reason: &'static str) {
     let frame = CloseFrame {
-        code,
+        code: CloseCode::from(code),
         reason: reason.into(),
     };
     // The peer may already be gone; there is nothing left to do then.

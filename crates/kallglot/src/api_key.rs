@@ -38,6 +38,13 @@ pub enum Environment {
 
 impl Environment {
     /// The lowercase name of the environment (`"live"` or `"test"`).
+    ///
+    /// ```
+    /// use kallglot::Environment;
+    ///
+    /// assert_eq!(Environment::Test.as_str(), "test");
+    /// assert_eq!(Environment::Live.to_string(), "live");
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Live => "live",
@@ -117,6 +124,16 @@ impl ApiKey {
     /// Returns an [`ApiKeyError`] if the key is empty, has surrounding
     /// whitespace, contains characters that cannot go in an HTTP header,
     /// has an unknown prefix, or has nothing after its prefix.
+    ///
+    /// ```
+    /// use kallglot::ApiKey;
+    ///
+    /// let key = ApiKey::new("sk_test_4eC39HqLyjWDarjtT1zdp7dc")?;
+    /// assert!(ApiKey::new("sk_test_4eC39Hq\n").is_err(), "a trailing newline is refused");
+    /// assert!(ApiKey::new("pk_test_4eC39HqLyjWD").is_err(), "not a secret key");
+    /// # let _ = key;
+    /// # Ok::<(), kallglot::ApiKeyError>(())
+    /// ```
     pub fn new(key: impl Into<String>) -> Result<Self, ApiKeyError> {
         let secret = key.into();
         let environment = validate(&secret)?;
@@ -127,6 +144,14 @@ impl ApiKey {
     }
 
     /// The environment the key belongs to, derived from its prefix.
+    ///
+    /// ```
+    /// use kallglot::{ApiKey, Environment};
+    ///
+    /// let key = ApiKey::new("sk_test_4eC39HqLyjWDarjtT1zdp7dc")?;
+    /// assert_eq!(key.environment(), Environment::Test);
+    /// # Ok::<(), kallglot::ApiKeyError>(())
+    /// ```
     pub fn environment(&self) -> Environment {
         self.environment
     }
@@ -135,6 +160,15 @@ impl ApiKey {
     ///
     /// This is the only way to read the secret. The name is meant to make
     /// every use stand out in review; do not log or persist the result.
+    ///
+    /// ```
+    /// use kallglot::ApiKey;
+    ///
+    /// let key = ApiKey::new("sk_test_4eC39HqLyjWDarjtT1zdp7dc")?;
+    /// // Only for handing the key to something that must send it, never for logging.
+    /// assert_eq!(key.expose_secret(), "sk_test_4eC39HqLyjWDarjtT1zdp7dc");
+    /// # Ok::<(), kallglot::ApiKeyError>(())
+    /// ```
     pub fn expose_secret(&self) -> &str {
         &self.secret
     }
@@ -145,6 +179,15 @@ impl ApiKey {
     /// keys can be told apart. If the secret part is eight characters or
     /// fewer only the prefix is shown (`sk_test_…`), because four characters
     /// would then be most of the secret.
+    ///
+    /// ```
+    /// use kallglot::ApiKey;
+    ///
+    /// let key = ApiKey::new("sk_live_4eC39HqLyjWDarjtT1zdp7dc")?;
+    /// assert_eq!(key.redacted(), "sk_live_…p7dc");
+    /// assert_eq!(format!("{key:?}"), format!("ApiKey({})", key.redacted()));
+    /// # Ok::<(), kallglot::ApiKeyError>(())
+    /// ```
     pub fn redacted(&self) -> String {
         let prefix = self.environment.prefix();
         let rest = &self.secret[prefix.len()..];

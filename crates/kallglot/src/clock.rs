@@ -54,6 +54,16 @@ struct ManualState {
 
 impl ManualClock {
     /// A clock starting at the current instant.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use kallglot::clock::{Clock, ManualClock};
+    ///
+    /// let clock = ManualClock::new();
+    /// let start = clock.now();
+    /// clock.advance(Duration::from_secs(5));
+    /// assert_eq!(clock.now() - start, Duration::from_secs(5));
+    /// ```
     pub fn new() -> Self {
         Self {
             state: Arc::new(Mutex::new(ManualState {
@@ -64,11 +74,35 @@ impl ManualClock {
     }
 
     /// Every duration slept so far, in order.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use kallglot::clock::{Clock, ManualClock};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let clock = ManualClock::new();
+    /// clock.sleep(Duration::from_millis(500)).await; // returns at once
+    /// clock.sleep(Duration::from_secs(1)).await;
+    /// assert_eq!(clock.sleeps(), [Duration::from_millis(500), Duration::from_secs(1)]);
+    /// # }
+    /// ```
     pub fn sleeps(&self) -> Vec<Duration> {
         self.lock().sleeps.clone()
     }
 
     /// Moves time forward without recording a sleep.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use kallglot::clock::{Clock, ManualClock};
+    ///
+    /// let clock = ManualClock::new();
+    /// let before = clock.now();
+    /// clock.advance(Duration::from_secs(60)); // say, past a rate-limit reset
+    /// assert!(clock.now() >= before + Duration::from_secs(60));
+    /// assert!(clock.sleeps().is_empty(), "advancing is not sleeping");
+    /// ```
     pub fn advance(&self, duration: Duration) {
         self.lock().now += duration;
     }

@@ -112,6 +112,22 @@ pub enum Error {
 
 impl Error {
     /// The API error, when this is one.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = kallglot_mock::MockServer::start().await?;
+    /// # let client = kallglot::Client::builder()
+    /// #     .api_key(server.api_key())
+    /// #     .base_url(server.url())
+    /// #     .max_retries(0)
+    /// #     .build()?;
+    /// let error = client.sessions().retrieve("sess_does_not_exist").await.unwrap_err();
+    /// let api = error.as_api().expect("the server answered");
+    /// assert_eq!(api.status, 404);
+    /// println!("{}: {}", api.operation, api.message);
+    /// # Ok(()) }
+    /// ```
     pub fn as_api(&self) -> Option<&ApiError> {
         match self {
             Self::Api(e) => Some(e),
@@ -120,11 +136,49 @@ impl Error {
     }
 
     /// The error code, for API errors that carried one.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = kallglot_mock::MockServer::start().await?;
+    /// # let client = kallglot::Client::builder()
+    /// #     .api_key(server.api_key())
+    /// #     .base_url(server.url())
+    /// #     .max_retries(0)
+    /// #     .build()?;
+    /// use kallglot::ErrorCode;
+    /// use kallglot::model::{CreateSessionParams, Mode};
+    ///
+    /// # server.set_credits(0);
+    /// let params = CreateSessionParams::new(Mode::BidirectionalTranslation);
+    /// match client.sessions().create(params).await {
+    ///     Ok(session) => println!("created {}", session.id),
+    ///     Err(e) if e.code() == Some(&ErrorCode::InsufficientApiCredits) => {
+    ///         println!("out of credits: top up before the next call");
+    ///     }
+    ///     Err(e) => return Err(e.into()),
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn code(&self) -> Option<&ErrorCode> {
         self.as_api().and_then(|e| e.code.as_ref())
     }
 
     /// The HTTP status, when a response arrived (a refused stream upgrade included).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = kallglot_mock::MockServer::start().await?;
+    /// # let client = kallglot::Client::builder()
+    /// #     .api_key(server.api_key())
+    /// #     .base_url(server.url())
+    /// #     .max_retries(0)
+    /// #     .build()?;
+    /// let error = client.sessions().retrieve("sess_does_not_exist").await.unwrap_err();
+    /// assert_eq!(error.status(), Some(404));
+    /// # Ok(()) }
+    /// ```
     pub fn status(&self) -> Option<u16> {
         match self {
             Self::Api(e) => Some(e.status),
@@ -139,6 +193,22 @@ impl Error {
 
     /// The request id to quote to support, when a response arrived (a refused stream
     /// upgrade included).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = kallglot_mock::MockServer::start().await?;
+    /// # let client = kallglot::Client::builder()
+    /// #     .api_key(server.api_key())
+    /// #     .base_url(server.url())
+    /// #     .max_retries(0)
+    /// #     .build()?;
+    /// let error = client.sessions().retrieve("sess_does_not_exist").await.unwrap_err();
+    /// if let Some(id) = error.request_id() {
+    ///     eprintln!("quote request {id} to support");
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn request_id(&self) -> Option<&str> {
         match self {
             Self::Api(e) => e.request_id.as_deref(),
@@ -154,6 +224,27 @@ impl Error {
     /// The `Idempotency-Key` the failed call sent (on every attempt), for writes to routes
     /// that honour one. Retrying with it (`.idempotency_key(key.as_str())`) cannot apply
     /// the write twice.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = kallglot_mock::MockServer::start().await?;
+    /// # let client = kallglot::Client::builder()
+    /// #     .api_key(server.api_key())
+    /// #     .base_url(server.url())
+    /// #     .max_retries(0)
+    /// #     .build()?;
+    /// # server.faults().inject_any(kallglot_mock::Fault::status(503, "service_unavailable").times(1));
+    /// use kallglot::model::{CreateSessionParams, Mode};
+    ///
+    /// let params = CreateSessionParams::new(Mode::BidirectionalTranslation);
+    /// let error = client.sessions().create(params.clone()).await.unwrap_err();
+    /// let key = error.idempotency_key().expect("create sends one").clone();
+    /// // Later: the same write, with the same key, is applied at most once.
+    /// let session = client.sessions().create(params).idempotency_key(key.as_str()).await?;
+    /// # let _ = session;
+    /// # Ok(()) }
+    /// ```
     pub fn idempotency_key(&self) -> Option<&IdempotencyKey> {
         match self {
             Self::Api(e) => e.idempotency_key.as_ref(),
@@ -198,6 +289,21 @@ impl Error {
     }
 
     /// The response metadata (rate limit, credits, request id), when a response arrived.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = kallglot_mock::MockServer::start().await?;
+    /// # let client = kallglot::Client::builder()
+    /// #     .api_key(server.api_key())
+    /// #     .base_url(server.url())
+    /// #     .max_retries(0)
+    /// #     .build()?;
+    /// let error = client.sessions().retrieve("sess_does_not_exist").await.unwrap_err();
+    /// let meta = error.meta().expect("a response arrived");
+    /// println!("{:?} requests left in this window", meta.rate_limit_remaining());
+    /// # Ok(()) }
+    /// ```
     pub fn meta(&self) -> Option<&ResponseMeta> {
         match self {
             Self::Api(e) => Some(&e.meta),
@@ -244,12 +350,44 @@ impl Error {
 
     /// Whether the API key was rejected (401): invalid, expired, revoked or used in the
     /// wrong environment.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = kallglot_mock::MockServer::start().await?;
+    /// # let client = kallglot::Client::builder()
+    /// #     .api_key(server.api_key())
+    /// #     .base_url(server.url())
+    /// #     .max_retries(0)
+    /// #     .build()?;
+    /// # server.faults().inject_any(kallglot_mock::Fault::status(401, "api_key_revoked").times(1));
+    /// let error = client.sessions().retrieve("sess_1").await.unwrap_err();
+    /// assert!(error.is_auth()); // rotate the key; retrying with this one will not help
+    /// # Ok(()) }
+    /// ```
     pub fn is_auth(&self) -> bool {
         self.as_api()
             .is_some_and(|e| e.status == 401 || e.code.as_ref().is_some_and(ErrorCode::is_auth))
     }
 
     /// Whether the request was refused for being over the rate limit (429).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = kallglot_mock::MockServer::start().await?;
+    /// # let client = kallglot::Client::builder()
+    /// #     .api_key(server.api_key())
+    /// #     .base_url(server.url())
+    /// #     .max_retries(0)
+    /// #     .build()?;
+    /// # server.faults().inject_any(kallglot_mock::Fault::status(429, "rate_limit_exceeded").times(1));
+    /// let error = client.sessions().retrieve("sess_1").await.unwrap_err();
+    /// assert!(error.is_rate_limited());
+    /// let wait = error.as_api().and_then(|api| api.retry_after);
+    /// # let _ = wait;
+    /// # Ok(()) }
+    /// ```
     pub fn is_rate_limited(&self) -> bool {
         self.as_api().is_some_and(|e| {
             e.status == 429 || e.code.as_ref().is_some_and(ErrorCode::is_rate_limited)
@@ -257,6 +395,24 @@ impl Error {
     }
 
     /// Whether the organization has run out of credits (402): top up, do not retry.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = kallglot_mock::MockServer::start().await?;
+    /// # let client = kallglot::Client::builder()
+    /// #     .api_key(server.api_key())
+    /// #     .base_url(server.url())
+    /// #     .max_retries(0)
+    /// #     .build()?;
+    /// use kallglot::model::{CreateSessionParams, Mode};
+    ///
+    /// # server.set_credits(0);
+    /// let params = CreateSessionParams::new(Mode::BidirectionalTranslation);
+    /// let error = client.sessions().create(params).await.unwrap_err();
+    /// assert!(error.is_out_of_credits() && !error.is_retryable());
+    /// # Ok(()) }
+    /// ```
     pub fn is_out_of_credits(&self) -> bool {
         self.as_api().is_some_and(|e| {
             e.status == 402 || e.code.as_ref().is_some_and(ErrorCode::is_out_of_credits)
@@ -264,6 +420,24 @@ impl Error {
     }
 
     /// Whether the key lacks a permission scope or the organization is inactive (403).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = kallglot_mock::MockServer::start().await?;
+    /// # let client = kallglot::Client::builder()
+    /// #     .api_key(server.api_key())
+    /// #     .base_url(server.url())
+    /// #     .max_retries(0)
+    /// #     .build()?;
+    /// # server.faults().inject_any(kallglot_mock::Fault::status(403, "insufficient_permissions").times(1));
+    /// let error = client.sessions().retrieve("sess_1").await.unwrap_err();
+    /// assert!(error.is_permission());
+    /// if let Some(scope) = error.as_api().and_then(|api| api.required_scope) {
+    ///     eprintln!("the key needs the {scope} scope");
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn is_permission(&self) -> bool {
         self.as_api().is_some_and(|e| {
             e.status == 403 || e.code.as_ref().is_some_and(ErrorCode::is_permission)
@@ -271,6 +445,20 @@ impl Error {
     }
 
     /// Whether the resource does not exist (404).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = kallglot_mock::MockServer::start().await?;
+    /// # let client = kallglot::Client::builder()
+    /// #     .api_key(server.api_key())
+    /// #     .base_url(server.url())
+    /// #     .max_retries(0)
+    /// #     .build()?;
+    /// let error = client.sessions().retrieve("sess_does_not_exist").await.unwrap_err();
+    /// assert!(error.is_not_found());
+    /// # Ok(()) }
+    /// ```
     pub fn is_not_found(&self) -> bool {
         self.as_api().is_some_and(|e| e.status == 404)
     }

@@ -18,6 +18,27 @@ open_enum! {
     /// `session.error`).
     ///
     /// The values and legacy aliases are the spec's (`ErrorDetail.code`).
+    ///
+    /// Parsing never fails; a legacy spelling folds into the current variant, and a code
+    /// this version does not know is kept as `Unknown`:
+    ///
+    /// ```
+    /// use kallglot::ErrorCode;
+    ///
+    /// let legacy = ErrorCode::parse("invalid_api_key");
+    /// assert_eq!(legacy, ErrorCode::ApiKeyInvalid);
+    /// assert_eq!(legacy.as_str(), "api_key_invalid"); // the current spelling
+    ///
+    /// let new = ErrorCode::from("quota_paused");
+    /// assert!(new.is_unknown());
+    /// assert_eq!(new.to_string(), "quota_paused");
+    ///
+    /// match ErrorCode::parse("rate_limit_exceeded") {
+    ///     ErrorCode::RateLimitExceeded => { /* wait for the window to reset */ }
+    ///     ErrorCode::ApiKeyRevoked | ErrorCode::ApiKeyExpired => { /* rotate the key */ }
+    ///     other => eprintln!("unexpected code {other}"),
+    /// }
+    /// ```
     pub enum ErrorCode: kallglot_api::catalogue::ERROR_DETAIL_CODE {
         /// `api_key_invalid` (legacy: `invalid_api_key`): the key is malformed or
         /// does not exist.
@@ -75,6 +96,14 @@ impl ErrorCode {
     /// The credentials themselves were rejected: any of the `api_key_*`
     /// codes, or a legacy invalid/expired token. Retrying with the same
     /// credentials will not help.
+    ///
+    /// ```
+    /// use kallglot::ErrorCode;
+    ///
+    /// assert!(ErrorCode::ApiKeyRevoked.is_auth());
+    /// assert!(ErrorCode::parse("expired_api_key").is_auth()); // a legacy spelling
+    /// assert!(!ErrorCode::InsufficientPermissions.is_auth());
+    /// ```
     pub fn is_auth(&self) -> bool {
         matches!(
             self,
@@ -89,6 +118,14 @@ impl ErrorCode {
 
     /// The credentials are valid but not allowed to do this: inactive
     /// organization, missing scope, or a feature not on the plan.
+    ///
+    /// ```
+    /// use kallglot::ErrorCode;
+    ///
+    /// assert!(ErrorCode::InsufficientPermissions.is_permission());
+    /// assert!(ErrorCode::parse("organization_suspended").is_permission());
+    /// assert!(!ErrorCode::ApiKeyInvalid.is_permission());
+    /// ```
     pub fn is_permission(&self) -> bool {
         matches!(
             self,
@@ -97,11 +134,25 @@ impl ErrorCode {
     }
 
     /// The organization has no API credits left.
+    ///
+    /// ```
+    /// use kallglot::ErrorCode;
+    ///
+    /// assert!(ErrorCode::parse("insufficient_api_credits").is_out_of_credits());
+    /// assert!(!ErrorCode::RateLimitExceeded.is_out_of_credits());
+    /// ```
     pub fn is_out_of_credits(&self) -> bool {
         matches!(self, Self::InsufficientApiCredits)
     }
 
     /// The request was rejected by rate limiting and may succeed later.
+    ///
+    /// ```
+    /// use kallglot::ErrorCode;
+    ///
+    /// assert!(ErrorCode::RateLimitExceeded.is_rate_limited());
+    /// assert!(!ErrorCode::IdempotencyConflict.is_rate_limited());
+    /// ```
     pub fn is_rate_limited(&self) -> bool {
         matches!(self, Self::RateLimitExceeded)
     }
@@ -112,6 +163,14 @@ impl ErrorCode {
     ///
     /// `idempotency_conflict` is not included: it means the same request is
     /// still in flight, which is transient rather than a mistake.
+    ///
+    /// ```
+    /// use kallglot::ErrorCode;
+    ///
+    /// assert!(ErrorCode::parse("invalid_language_code").is_validation()); // legacy, folded
+    /// assert!(ErrorCode::IdempotencyMismatch.is_validation());
+    /// assert!(!ErrorCode::IdempotencyConflict.is_validation()); // in flight: retry instead
+    /// ```
     pub fn is_validation(&self) -> bool {
         matches!(self, Self::InvalidRequest | Self::IdempotencyMismatch)
     }
@@ -124,6 +183,15 @@ open_enum! {
     /// situation (the same failure is shown with different types in different
     /// places), so do not branch on it: use the HTTP status together with
     /// [`ErrorCode`]. It is exposed for logging and completeness.
+    ///
+    /// ```
+    /// use kallglot::ErrorType;
+    ///
+    /// let kind = ErrorType::parse("rate_limit_error");
+    /// assert_eq!(kind, ErrorType::RateLimitError);
+    /// assert_eq!(kind.as_str(), "rate_limit_error");
+    /// assert!(ErrorType::parse("quota_error").is_unknown()); // kept, never an error
+    /// ```
     pub enum ErrorType: kallglot_api::catalogue::ERROR_DETAIL_TYPE {
         /// `authentication_error`.
         AuthenticationError = "authentication_error",
@@ -175,12 +243,26 @@ impl Scope {
     ];
 
     /// The scope with this wire name, if it is one this SDK version knows.
+    ///
+    /// ```
+    /// use kallglot::Scope;
+    ///
+    /// assert_eq!(Scope::from_wire("analysis:read"), Some(Scope::AnalysisRead));
+    /// assert_eq!(Scope::from_wire("sessions:admin"), None);
+    /// ```
     pub fn from_wire(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|scope| scope.as_str() == name)
     }
 
     /// The scope as written in the dashboard and in error messages, e.g.
     /// `"sessions:read"`.
+    ///
+    /// ```
+    /// use kallglot::Scope;
+    ///
+    /// assert_eq!(Scope::SessionsWrite.as_str(), "sessions:write");
+    /// assert_eq!(Scope::SessionsWrite.to_string(), "sessions:write");
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             Self::SessionsRead => "sessions:read",
@@ -210,6 +292,13 @@ impl fmt::Display for Scope {
 /// Returns `None` for any other operation, including ones that need no
 /// particular scope and ones this SDK version does not know; it is meant
 /// for enriching error messages, not for refusing requests client-side.
+///
+/// ```
+/// use kallglot::error_code::{Scope, required_scope};
+///
+/// assert_eq!(required_scope("create_session"), Some(Scope::SessionsWrite));
+/// assert_eq!(required_scope("no_such_operation"), None);
+/// ```
 pub fn required_scope(operation_id: &str) -> Option<Scope> {
     let scope = kallglot_api::catalogue::Operation::by_id(operation_id)?.scope?;
     Scope::from_wire(scope)

@@ -46,7 +46,18 @@ macro_rules! id_type {
     ($(#[$meta:meta])* $name:ident) => {
         $(#[$meta])*
         ///
-        /// Any string is accepted: ids are opaque and never validated.
+        /// Any string is accepted: ids are opaque and never validated. A map keyed by
+        /// ids can be queried with a plain `&str`:
+        ///
+        /// ```
+        /// use std::collections::HashMap;
+        /// # #[allow(unused_imports)] use kallglot::ids::*;
+        /// # #[cfg(feature = "webhooks")] #[allow(unused_imports)] use kallglot::webhooks::*;
+        ///
+        #[doc = concat!("let mut seen: HashMap<", stringify!($name), ", u32> = HashMap::new();")]
+        #[doc = concat!("seen.insert(", stringify!($name), "::from(\"obj_1\"), 1);")]
+        /// assert_eq!(seen.get("obj_1"), Some(&1));
+        /// ```
         #[derive(
             Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, ::serde::Serialize, ::serde::Deserialize,
         )]
@@ -55,16 +66,38 @@ macro_rules! id_type {
 
         impl $name {
             /// Wraps an id as given, without checking it.
+            ///
+            /// ```
+            /// # #[allow(unused_imports)] use kallglot::ids::*;
+            /// # #[cfg(feature = "webhooks")] #[allow(unused_imports)] use kallglot::webhooks::*;
+            #[doc = concat!("let id = ", stringify!($name), "::new(\"obj_1\");")]
+            /// assert_eq!(id.to_string(), "obj_1");
+            /// ```
             pub fn new(id: impl Into<String>) -> Self {
                 Self(id.into())
             }
 
             /// The id as a string slice.
+            ///
+            /// ```
+            /// # #[allow(unused_imports)] use kallglot::ids::*;
+            /// # #[cfg(feature = "webhooks")] #[allow(unused_imports)] use kallglot::webhooks::*;
+            #[doc = concat!("let id = ", stringify!($name), "::from(\"obj_1\");")]
+            /// assert!(id.as_str().starts_with("obj_"));
+            /// ```
             pub fn as_str(&self) -> &str {
                 &self.0
             }
 
             /// Unwraps the id into its string.
+            ///
+            /// ```
+            /// # #[allow(unused_imports)] use kallglot::ids::*;
+            /// # #[cfg(feature = "webhooks")] #[allow(unused_imports)] use kallglot::webhooks::*;
+            #[doc = concat!("let id = ", stringify!($name), "::new(String::from(\"obj_1\"));")]
+            /// let text: String = id.into_string();
+            /// assert_eq!(text, "obj_1");
+            /// ```
             pub fn into_string(self) -> String {
                 self.0
             }

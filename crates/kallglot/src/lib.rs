@@ -101,6 +101,9 @@
 //! - [routing](https://github.com/kallglot/kallglot-rust/tree/main/examples/src/bin/routing.rs): a session on a phone number, a connection or SIP;
 //! - [raw_requests](https://github.com/kallglot/kallglot-rust/tree/main/examples/src/bin/raw_requests.rs): the escape hatch for the Agents API and dial.
 #![deny(missing_docs)]
+// On docs.rs (`--cfg docsrs`, nightly) every feature-gated item is labelled with the
+// features it needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod api_key;
 #[cfg(feature = "client")]

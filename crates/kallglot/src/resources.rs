@@ -90,6 +90,21 @@ impl<'a> Sessions<'a> {
 
     /// Creates a session (`POST /v1/sessions`; one credit; `sessions:write`). The response
     /// carries the stream credentials. An idempotency key is generated unless you set one.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = kallglot_mock::MockServer::start().await?;
+    /// # let client = kallglot::Client::builder().api_key(server.api_key()).base_url(server.url()).build()?;
+    /// use kallglot::model::{CreateSessionParams, Language, Mode};
+    ///
+    /// let params = CreateSessionParams::new(Mode::BidirectionalTranslation)
+    ///     .languages(Language::EN, Language::ES);
+    /// let session = client.sessions().create(params).await?;
+    /// println!("{} is {}", session.id, session.status);
+    /// assert!(session.stream.is_some(), "the stream credentials come with it");
+    /// # Ok(()) }
+    /// ```
     pub fn create(&self, params: CreateSessionParams) -> Call<Session> {
         let body = params.to_api();
         typed(
@@ -108,6 +123,19 @@ impl<'a> Sessions<'a> {
     }
 
     /// Retrieves a session (`GET /v1/sessions/{id}`; `sessions:read`).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = kallglot_mock::MockServer::start().await?;
+    /// # let client = kallglot::Client::builder().api_key(server.api_key()).base_url(server.url()).build()?;
+    /// # use kallglot::model::{CreateSessionParams, Mode};
+    /// # let created = client.sessions().create(CreateSessionParams::new(Mode::BidirectionalTranslation)).await?;
+    /// let session = client.sessions().retrieve(&created.id).await?;
+    /// assert_eq!(session.id, created.id);
+    /// println!("request {:?}", session.request_id());
+    /// # Ok(()) }
+    /// ```
     pub fn retrieve(&self, id: impl Into<SessionId>) -> Call<Session> {
         let id = id.into();
         typed(
@@ -121,6 +149,23 @@ impl<'a> Sessions<'a> {
 
     /// Ends a session (`POST /v1/sessions/{id}/end`; `sessions:write`). Ending an ended
     /// session returns the same summary, so this is safe to repeat.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = kallglot_mock::MockServer::start().await?;
+    /// # let client = kallglot::Client::builder().api_key(server.api_key()).base_url(server.url()).build()?;
+    /// # use kallglot::model::{CreateSessionParams, Mode};
+    /// use kallglot::model::SessionStatus;
+    ///
+    /// # let session = client.sessions().create(CreateSessionParams::new(Mode::BidirectionalTranslation)).await?;
+    /// let ended = client.sessions().end(&session.id).await?;
+    /// assert_eq!(ended.status, SessionStatus::Ended);
+    /// // Ending again is harmless: the same summary comes back.
+    /// let again = client.sessions().end(&session.id).await?;
+    /// assert_eq!(again.id, ended.id);
+    /// # Ok(()) }
+    /// ```
     pub fn end(&self, id: impl Into<SessionId>) -> Call<EndedSession> {
         let id = id.into();
         typed(
@@ -140,6 +185,22 @@ impl<'a> Sessions<'a> {
 
     /// The session's transcript (`GET /v1/sessions/{id}/transcript`): in progress while
     /// the session is active, completed once it has ended.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = kallglot_mock::MockServer::start().await?;
+    /// # let client = kallglot::Client::builder().api_key(server.api_key()).base_url(server.url()).build()?;
+    /// # use kallglot::model::{CreateSessionParams, Mode};
+    /// # let session = client.sessions().create(CreateSessionParams::new(Mode::BidirectionalTranslation)).await?;
+    /// # client.sessions().end(&session.id).await?;
+    /// let transcript = client.sessions().transcript(&session.id).await?;
+    /// println!("transcript is {}", transcript.status);
+    /// for turn in &transcript.turns {
+    ///     println!("{}: {}", turn.speaker, turn.text);
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn transcript(&self, id: impl Into<SessionId>) -> Call<Transcript> {
         let id = id.into();
         typed(
@@ -158,6 +219,21 @@ impl<'a> Sessions<'a> {
 
     /// The session's recordings (`GET /v1/sessions/{id}/recordings`): the first page, of
     /// the server's default size. They appear once the session has ended.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = kallglot_mock::MockServer::start().await?;
+    /// # let client = kallglot::Client::builder().api_key(server.api_key()).base_url(server.url()).build()?;
+    /// # use kallglot::model::{CreateSessionParams, Mode};
+    /// # let session = client.sessions().create(CreateSessionParams::new(Mode::BidirectionalTranslation)).await?;
+    /// # client.sessions().end(&session.id).await?;
+    /// let list = client.sessions().recordings(&session.id).await?;
+    /// for recording in &list.data {
+    ///     println!("{} ({}): {:?} s", recording.id, recording.status, recording.duration);
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn recordings(&self, id: impl Into<SessionId>) -> Call<RecordingList> {
         self.list_recordings(id, RecordingListParams::new())
     }
@@ -168,6 +244,30 @@ impl<'a> Sessions<'a> {
     /// name the list's cursor parameters (see [`RecordingListParams`]). Follow
     /// [`has_more`](RecordingList::has_more), or let
     /// [`recordings_stream`](Self::recordings_stream) do it.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = kallglot_mock::MockServer::start().await?;
+    /// # let client = kallglot::Client::builder().api_key(server.api_key()).base_url(server.url()).build()?;
+    /// # use kallglot::model::{CreateSessionParams, Mode};
+    /// use kallglot::model::RecordingListParams;
+    ///
+    /// # let session = client.sessions().create(CreateSessionParams::new(Mode::BidirectionalTranslation)).await?;
+    /// # client.sessions().end(&session.id).await?;
+    /// let mut params = RecordingListParams::new().limit(10);
+    /// loop {
+    ///     let page = client.sessions().list_recordings(&session.id, params.clone()).await?;
+    ///     // … use page.data …
+    ///     match page.data.last() {
+    ///         Some(last) if page.has_more == Some(true) => {
+    ///             params = params.starting_after(last.id.clone());
+    ///         }
+    ///         _ => break,
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn list_recordings(
         &self,
         id: impl Into<SessionId>,
@@ -233,6 +333,28 @@ impl<'a> Sessions<'a> {
     ///
     /// The transcript completes once the session has ended. Reaching the deadline first
     /// gives [`Error::WaitTimeout`]; an API error while polling is returned as it is.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = kallglot_mock::MockServer::builder().analysis_delay(std::time::Duration::ZERO).start().await?;
+    /// # let client = kallglot::Client::builder()
+    /// #     .api_key(server.api_key())
+    /// #     .base_url(server.url())
+    /// #     .clock(std::sync::Arc::new(kallglot::clock::ManualClock::new())) // waits take no real time
+    /// #     .build()?;
+    /// # use kallglot::model::{CreateSessionParams, Mode};
+    /// use std::time::Duration;
+    /// use kallglot::WaitOptions;
+    /// use kallglot::model::TranscriptStatus;
+    ///
+    /// # let session = client.sessions().create(CreateSessionParams::new(Mode::BidirectionalTranslation)).await?;
+    /// client.sessions().end(&session.id).await?;
+    /// let options = WaitOptions::default().timeout(Duration::from_secs(60));
+    /// let transcript = client.sessions().wait_for_transcript(&session.id, options).await?;
+    /// assert_eq!(transcript.status, TranscriptStatus::Completed);
+    /// # Ok(()) }
+    /// ```
     pub async fn wait_for_transcript(
         &self,
         id: impl Into<SessionId>,
@@ -265,6 +387,32 @@ impl<'a> Sessions<'a> {
     /// up once: if it reports recording as disabled, the empty list is returned at once
     /// rather than waiting for recordings that will never come. Reaching the deadline
     /// first gives [`Error::WaitTimeout`]; an API error while polling is returned as it is.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = kallglot_mock::MockServer::builder().analysis_delay(std::time::Duration::ZERO).start().await?;
+    /// # let client = kallglot::Client::builder()
+    /// #     .api_key(server.api_key())
+    /// #     .base_url(server.url())
+    /// #     .clock(std::sync::Arc::new(kallglot::clock::ManualClock::new())) // waits take no real time
+    /// #     .build()?;
+    /// # use kallglot::model::{CreateSessionParams, Mode};
+    /// use std::time::Duration;
+    /// use kallglot::WaitOptions;
+    /// use kallglot::model::RecordingStatus;
+    ///
+    /// # let session = client.sessions().create(CreateSessionParams::new(Mode::BidirectionalTranslation)).await?;
+    /// client.sessions().end(&session.id).await?;
+    /// let options = WaitOptions::default().timeout(Duration::from_secs(120));
+    /// let recordings = client.sessions().wait_for_recordings(&session.id, options).await?;
+    /// for recording in &recordings.data {
+    ///     if recording.status == RecordingStatus::Failed {
+    ///         eprintln!("{} could not be processed", recording.id);
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn wait_for_recordings(
         &self,
         id: impl Into<SessionId>,
@@ -315,6 +463,21 @@ impl<'a> Recordings<'a> {
     }
 
     /// Retrieves a recording's metadata (`GET /v1/recordings/{id}`).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = kallglot_mock::MockServer::start().await?;
+    /// # let client = kallglot::Client::builder().api_key(server.api_key()).base_url(server.url()).build()?;
+    /// # use kallglot::model::{CreateSessionParams, Mode};
+    /// # let session = client.sessions().create(CreateSessionParams::new(Mode::BidirectionalTranslation)).await?;
+    /// # client.sessions().end(&session.id).await?;
+    /// # let listed = client.sessions().recordings(&session.id).await?;
+    /// # let id = listed.data[0].id.clone();
+    /// let recording = client.recordings().retrieve(id).await?;
+    /// println!("{}: {:?}, {:?} bytes", recording.id, recording.format, recording.size);
+    /// # Ok(()) }
+    /// ```
     pub fn retrieve(&self, id: impl Into<RecordingId>) -> Call<Recording> {
         let id = id.into();
         typed(
@@ -328,6 +491,23 @@ impl<'a> Recordings<'a> {
 
     /// Downloads a recording's audio (`GET /v1/recordings/{id}/audio`, MP3). The body is
     /// streamed to a writer or file chunk by chunk, never held whole in memory.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = kallglot_mock::MockServer::start().await?;
+    /// # let client = kallglot::Client::builder().api_key(server.api_key()).base_url(server.url()).build()?;
+    /// # use kallglot::model::{CreateSessionParams, Mode};
+    /// # let session = client.sessions().create(CreateSessionParams::new(Mode::BidirectionalTranslation)).await?;
+    /// # client.sessions().end(&session.id).await?;
+    /// # let listed = client.sessions().recordings(&session.id).await?;
+    /// # let id = listed.data[0].id.clone();
+    /// let mut audio = Vec::new();
+    /// let done = client.recordings().download(id).to_writer(&mut audio).await?;
+    /// assert_eq!(done.bytes, audio.len() as u64);
+    /// println!("{} bytes of {:?}", done.bytes, done.content_type);
+    /// # Ok(()) }
+    /// ```
     pub fn download(&self, id: impl Into<RecordingId>) -> Download {
         Download {
             client: self.client.clone(),
@@ -377,12 +557,34 @@ pub struct Downloaded {
 
 impl Download {
     /// Overrides the total timeout of each attempt (which includes reading the body).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: kallglot::Client) -> kallglot::Result<()> {
+    /// use std::time::Duration;
+    ///
+    /// // A two-hour call: give each attempt, and the call as a whole, an hour.
+    /// client
+    ///     .recordings()
+    ///     .download("rec_1")
+    ///     .timeout(Duration::from_secs(3600))
+    ///     .deadline(Duration::from_secs(3600))
+    ///     .to_file("call.mp3")
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.options.timeout = Some(timeout);
         self
     }
 
     /// Overrides the client's maximum number of retries.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: kallglot::Client) -> kallglot::Result<()> {
+    /// let mut out = tokio::io::sink();
+    /// client.recordings().download("rec_1").max_retries(5).to_writer(&mut out).await?;
+    /// # Ok(()) }
+    /// ```
     pub fn max_retries(mut self, retries: u32) -> Self {
         self.options.max_retries = Some(retries);
         self
@@ -390,6 +592,17 @@ impl Download {
 
     /// Calls `report` with the number of bytes written so far after each chunk, for a
     /// progress bar.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: kallglot::Client) -> kallglot::Result<()> {
+    /// client
+    ///     .recordings()
+    ///     .download("rec_1")
+    ///     .on_progress(|bytes| eprint!("\r{bytes} bytes"))
+    ///     .to_file("call.mp3")
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
     pub fn on_progress(mut self, report: impl FnMut(u64) + Send + 'static) -> Self {
         self.progress = Some(Progress(Box::new(report)));
         self
@@ -397,12 +610,34 @@ impl Download {
 
     /// Overrides the client's overall deadline, which for a download also covers the
     /// body: raise it together with [`timeout`](Self::timeout) for very long recordings.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: kallglot::Client) -> kallglot::Result<()> {
+    /// use std::time::Duration;
+    ///
+    /// let mut out = tokio::io::sink();
+    /// client
+    ///     .recordings()
+    ///     .download("rec_1")
+    ///     .deadline(Duration::from_secs(900))
+    ///     .to_writer(&mut out)
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
     pub fn deadline(mut self, deadline: Duration) -> Self {
         self.options.deadline = Some(deadline);
         self
     }
 
     /// Streams the audio into `writer`, then flushes it.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: kallglot::Client) -> kallglot::Result<()> {
+    /// let mut file = tokio::fs::File::create("call.mp3").await?;
+    /// let done = client.recordings().download("rec_1").to_writer(&mut file).await?;
+    /// println!("{} bytes, suggested name {:?}", done.bytes, done.filename);
+    /// # Ok(()) }
+    /// ```
     pub async fn to_writer<W>(self, writer: &mut W) -> Result<Response<Downloaded>>
     where
         W: AsyncWrite + Unpin + Send + ?Sized,
@@ -460,6 +695,13 @@ impl Download {
     /// rename stays on one file system and is atomic), which is flushed to disk and then
     /// renamed over `path`. Any failure (an API error, a broken connection, a full disk)
     /// removes the temporary file and leaves an existing file at `path` untouched.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: kallglot::Client) -> kallglot::Result<()> {
+    /// let done = client.recordings().download("rec_1").to_file("call.mp3").await?;
+    /// assert_eq!(done.content_type.as_deref(), Some("audio/mpeg"));
+    /// # Ok(()) }
+    /// ```
     pub async fn to_file(self, path: impl AsRef<Path>) -> Result<Response<Downloaded>> {
         let path = path.as_ref();
         let partial = partial_path(path);
@@ -521,6 +763,21 @@ impl<'a> Analyses<'a> {
     /// Requests an analysis of an ended session (`POST /v1/sessions/{id}/analysis`; one
     /// credit; `analysis:write`). It answers at once with a `processing` analysis: use
     /// [`wait`](Self::wait), or the `analysis.complete` webhook.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = kallglot_mock::MockServer::start().await?;
+    /// # let client = kallglot::Client::builder().api_key(server.api_key()).base_url(server.url()).build()?;
+    /// # use kallglot::model::{CreateSessionParams, Mode};
+    /// use kallglot::model::CreateAnalysisParams;
+    ///
+    /// # let session = client.sessions().create(CreateSessionParams::new(Mode::BidirectionalTranslation)).await?;
+    /// client.sessions().end(&session.id).await?;
+    /// let analysis = client.analyses().create(&session.id, CreateAnalysisParams::new()).await?;
+    /// println!("{} is {}", analysis.id, analysis.status);
+    /// # Ok(()) }
+    /// ```
     pub fn create(
         &self,
         session_id: impl Into<SessionId>,
@@ -544,6 +801,22 @@ impl<'a> Analyses<'a> {
     }
 
     /// Retrieves an analysis (`GET /v1/analyses/{id}`; `analysis:read`).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = kallglot_mock::MockServer::start().await?;
+    /// # let client = kallglot::Client::builder().api_key(server.api_key()).base_url(server.url()).build()?;
+    /// # use kallglot::model::{CreateAnalysisParams, CreateSessionParams, Mode};
+    /// # let session = client.sessions().create(CreateSessionParams::new(Mode::BidirectionalTranslation)).await?;
+    /// # client.sessions().end(&session.id).await?;
+    /// # let created = client.analyses().create(&session.id, CreateAnalysisParams::new()).await?;
+    /// let analysis = client.analyses().retrieve(&created.id).await?;
+    /// if let Some(summary) = &analysis.summary {
+    ///     println!("{summary}");
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn retrieve(&self, id: impl Into<AnalysisId>) -> Call<Analysis> {
         let id = id.into();
         typed(
@@ -561,6 +834,33 @@ impl<'a> Analyses<'a> {
     /// A `failed` analysis is returned as `Ok`: check `status` (and `error`). Reaching the
     /// deadline first gives [`Error::WaitTimeout`]; an API error while polling is returned
     /// as it is (each poll is already retried by the client's policy).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = kallglot_mock::MockServer::builder().analysis_delay(std::time::Duration::ZERO).start().await?;
+    /// # let client = kallglot::Client::builder()
+    /// #     .api_key(server.api_key())
+    /// #     .base_url(server.url())
+    /// #     .clock(std::sync::Arc::new(kallglot::clock::ManualClock::new())) // waits take no real time
+    /// #     .build()?;
+    /// # use kallglot::model::{CreateSessionParams, Mode};
+    /// use std::time::Duration;
+    /// use kallglot::WaitOptions;
+    /// use kallglot::model::{AnalysisStatus, CreateAnalysisParams};
+    ///
+    /// # let session = client.sessions().create(CreateSessionParams::new(Mode::BidirectionalTranslation)).await?;
+    /// client.sessions().end(&session.id).await?;
+    /// let created = client.analyses().create(&session.id, CreateAnalysisParams::new()).await?;
+    /// let options = WaitOptions::default().timeout(Duration::from_secs(300));
+    /// let analysis = client.analyses().wait(&created.id, options).await?;
+    /// match analysis.status {
+    ///     AnalysisStatus::Completed => println!("{:?}", analysis.summary),
+    ///     AnalysisStatus::Failed => eprintln!("analysis failed: {:?}", analysis.error),
+    ///     _ => {}
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn wait(
         &self,
         id: impl Into<AnalysisId>,

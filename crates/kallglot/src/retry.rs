@@ -91,6 +91,18 @@ impl RetryPolicy {
     /// The other fields keep their defaults so that turning retries back on
     /// with [`with_max_retries`](Self::with_max_retries) gives sane timing.
     #[must_use]
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use kallglot::RetryPolicy;
+    ///
+    /// let policy = RetryPolicy::no_retries();
+    /// assert_eq!(policy.max_retries, 0);
+    /// assert_eq!(policy.initial_backoff, RetryPolicy::default().initial_backoff);
+    /// // A client for a batch job that handles its own failures:
+    /// let builder = kallglot::Client::builder().retry_policy(policy);
+    /// # let _ = (builder, Duration::ZERO);
+    /// ```
     pub const fn no_retries() -> Self {
         Self::DEFAULT.with_max_retries(0)
     }
@@ -98,12 +110,38 @@ impl RetryPolicy {
     /// The backoff schedule between retries: `initial_backoff` doubling up to
     /// `max_backoff`.
     #[must_use]
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use kallglot::RetryPolicy;
+    ///
+    /// let policy = RetryPolicy::default()
+    ///     .with_initial_backoff(Duration::from_millis(100))
+    ///     .with_max_backoff(Duration::from_millis(300));
+    /// let backoff = policy.backoff();
+    /// // The ceilings (jitter 1) after one, two and five failures: 100ms, 200ms, then
+    /// // capped at 300ms. Jitter spreads each wait over the upper half of its ceiling.
+    /// assert_eq!(backoff.delay(1, 1.0), Duration::from_millis(100));
+    /// assert_eq!(backoff.delay(2, 1.0), Duration::from_millis(200));
+    /// assert_eq!(backoff.delay(5, 1.0), Duration::from_millis(300));
+    /// assert_eq!(backoff.delay(2, 0.0), Duration::from_millis(100));
+    /// ```
     pub const fn backoff(&self) -> Backoff {
         Backoff::new(self.initial_backoff, self.max_backoff)
     }
 
     /// Sets [`max_retries`](Self::max_retries).
     #[must_use]
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use kallglot::RetryPolicy;
+    ///
+    /// // Up to five attempts in all.
+    /// let policy = RetryPolicy::default().with_max_retries(4);
+    /// assert_eq!(policy.max_retries, 4);
+    /// # let _ = Duration::ZERO;
+    /// ```
     pub const fn with_max_retries(mut self, max_retries: u32) -> Self {
         self.max_retries = max_retries;
         self
@@ -111,6 +149,16 @@ impl RetryPolicy {
 
     /// Sets [`initial_backoff`](Self::initial_backoff).
     #[must_use]
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use kallglot::RetryPolicy;
+    ///
+    /// const PATIENT: RetryPolicy = RetryPolicy::no_retries()
+    ///     .with_max_retries(6)
+    ///     .with_initial_backoff(Duration::from_secs(1));
+    /// assert_eq!(PATIENT.initial_backoff, Duration::from_secs(1));
+    /// ```
     pub const fn with_initial_backoff(mut self, initial_backoff: Duration) -> Self {
         self.initial_backoff = initial_backoff;
         self
@@ -118,6 +166,14 @@ impl RetryPolicy {
 
     /// Sets [`max_backoff`](Self::max_backoff).
     #[must_use]
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use kallglot::RetryPolicy;
+    ///
+    /// let policy = RetryPolicy::default().with_max_backoff(Duration::from_secs(2));
+    /// assert_eq!(policy.max_backoff, Duration::from_secs(2));
+    /// ```
     pub const fn with_max_backoff(mut self, max_backoff: Duration) -> Self {
         self.max_backoff = max_backoff;
         self
@@ -125,6 +181,16 @@ impl RetryPolicy {
 
     /// Sets [`max_retry_after`](Self::max_retry_after).
     #[must_use]
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use kallglot::RetryPolicy;
+    ///
+    /// // Sit through a Retry-After of up to five minutes rather than failing the call.
+    /// let policy = RetryPolicy::default().with_max_retry_after(Duration::from_secs(300));
+    /// let client = kallglot::Client::builder().retry_policy(policy);
+    /// # let _ = client;
+    /// ```
     pub const fn with_max_retry_after(mut self, max_retry_after: Duration) -> Self {
         self.max_retry_after = max_retry_after;
         self

@@ -214,6 +214,14 @@ const fn build_decode_table() -> [i16; 256] {
 /// within it, and the sign, segment and step are packed into a byte whose bits are all
 /// inverted. Zero encodes as `0xFF`, full-scale positive as `0x80`, full-scale negative as
 /// `0x00`.
+///
+/// ```
+/// use kallglot::stream::audio;
+///
+/// assert_eq!(audio::encode_sample(0), 0xFF);
+/// assert_eq!(audio::encode_sample(i16::MAX), 0x80);
+/// assert_eq!(audio::encode_sample(i16::MIN), 0x00);
+/// ```
 #[inline]
 pub fn encode_sample(sample: i16) -> u8 {
     let sample = i32::from(sample);
@@ -232,12 +240,31 @@ pub fn encode_sample(sample: i16) -> u8 {
 ///
 /// Returns the middle of the code's quantization interval, per G.711. The two zero codes,
 /// `0xFF` ("+0") and `0x7F` ("−0"), both decode to 0; the extremes are ±32124.
+///
+/// ```
+/// use kallglot::stream::audio;
+///
+/// assert_eq!(audio::decode_sample(0xFF), 0);
+/// assert_eq!(audio::decode_sample(0x80), 32124);
+/// // Decoding an encoded sample lands close to it: μ-law keeps about 14 bits of range.
+/// let back = audio::decode_sample(audio::encode_sample(1000));
+/// assert!((i32::from(back) - 1000).abs() < 40);
+/// ```
 #[inline]
 pub fn decode_sample(code: u8) -> i16 {
     DECODE_TABLE[usize::from(code)]
 }
 
 /// Encodes 16-bit linear PCM as G.711 μ-law, one byte per sample.
+///
+/// ```
+/// use kallglot::stream::audio;
+///
+/// let pcm = [0i16, 1000, -1000];
+/// let mulaw = audio::encode(&pcm);
+/// assert_eq!(mulaw.len(), pcm.len());
+/// assert_eq!(mulaw[0], 0xFF);
+/// ```
 pub fn encode(pcm: &[i16]) -> Vec<u8> {
     let mut out = Vec::with_capacity(pcm.len());
     encode_into(pcm, &mut out);
@@ -247,12 +274,29 @@ pub fn encode(pcm: &[i16]) -> Vec<u8> {
 /// Encodes 16-bit linear PCM as G.711 μ-law, appending to `out`.
 ///
 /// Lets a caller reuse one buffer across chunks instead of allocating per chunk.
+///
+/// ```
+/// use kallglot::stream::audio;
+///
+/// let mut out = Vec::new();
+/// for chunk in [[0i16; 160], [0i16; 160]] {
+///     audio::encode_into(&chunk, &mut out); // one buffer for every chunk
+/// }
+/// assert_eq!(out.len(), 320);
+/// ```
 pub fn encode_into(pcm: &[i16], out: &mut Vec<u8>) {
     out.reserve(pcm.len());
     out.extend(pcm.iter().map(|&sample| encode_sample(sample)));
 }
 
 /// Decodes G.711 μ-law to 16-bit linear PCM, one sample per byte.
+///
+/// ```
+/// use kallglot::stream::audio;
+///
+/// let pcm = audio::decode(&[0xFF, 0x7F, 0x80]);
+/// assert_eq!(pcm, [0, 0, 32124]);
+/// ```
 pub fn decode(mulaw: &[u8]) -> Vec<i16> {
     mulaw.iter().map(|&code| decode_sample(code)).collect()
 }
@@ -281,6 +325,16 @@ impl MulawAudio {
     /// [`AudioError::UnsupportedSampleRate`] for any rate other than [`SAMPLE_RATE_HZ`] —
     /// convert with [`resample_to_8k`] or a [`Resampler`] first — and
     /// [`AudioError::ZeroSampleRate`] for 0.
+    ///
+    /// ```
+    /// use kallglot::stream::MulawAudio;
+    ///
+    /// let frame = MulawAudio::from_pcm16(&[0; 800], 8000)?;
+    /// assert_eq!(frame.len(), 800);
+    /// // 16 kHz audio is refused rather than sent at the wrong speed.
+    /// assert!(MulawAudio::from_pcm16(&[0; 1600], 16_000).is_err());
+    /// # Ok::<(), kallglot::stream::AudioError>(())
+    /// ```
     pub fn from_pcm16(samples: &[i16], sample_rate_hz: u32) -> Result<Self, AudioError> {
         check_is_8k(sample_rate_hz)?;
         Ok(Self(encode(samples)))
@@ -293,6 +347,16 @@ impl MulawAudio {
     ///
     /// As [`from_pcm16`](Self::from_pcm16), plus [`AudioError::OddByteCount`] if the bytes
     /// are not a whole number of samples.
+    ///
+    /// ```
+    /// use kallglot::stream::MulawAudio;
+    ///
+    /// // Two samples, little-endian: 0 and 1000.
+    /// let frame = MulawAudio::from_pcm16_le_bytes(&[0x00, 0x00, 0xE8, 0x03], 8000)?;
+    /// assert_eq!(frame.len(), 2);
+    /// assert!(MulawAudio::from_pcm16_le_bytes(&[0x00, 0x00, 0xE8], 8000).is_err(), "half a sample");
+    /// # Ok::<(), kallglot::stream::AudioError>(())
+    /// ```
     pub fn from_pcm16_le_bytes(bytes: &[u8], sample_rate_hz: u32) -> Result<Self, AudioError> {
         check_is_8k(sample_rate_hz)?;
         if !bytes.len().is_multiple_of(2) {
@@ -311,36 +375,85 @@ impl MulawAudio {
     /// detected. By calling this, the caller asserts the format; it is meant for audio that
     /// arrives in it, such as a telephony provider's media stream (Twilio, Vonage and most
     /// SIP trunks deliver `audio/x-mulaw;rate=8000`).
+    ///
+    /// ```
+    /// use kallglot::stream::MulawAudio;
+    ///
+    /// // Bytes that are μ-law 8 kHz already, say from a telephony provider.
+    /// let silence = MulawAudio::from_mulaw_bytes(vec![0xFF; 160]);
+    /// assert_eq!(silence.duration(), std::time::Duration::from_millis(20));
+    /// ```
     pub fn from_mulaw_bytes(bytes: impl Into<Vec<u8>>) -> Self {
         Self(bytes.into())
     }
 
     /// The μ-law bytes.
+    ///
+    /// ```
+    /// use kallglot::stream::MulawAudio;
+    ///
+    /// let audio = MulawAudio::from_mulaw_bytes([0xFF, 0x7F]);
+    /// assert_eq!(audio.as_bytes(), &[0xFF, 0x7F]);
+    /// ```
     pub fn as_bytes(&self) -> &[u8] {
         &self.0
     }
 
     /// Consumes the audio, returning its μ-law bytes.
+    ///
+    /// ```
+    /// use kallglot::stream::MulawAudio;
+    ///
+    /// let bytes = MulawAudio::from_mulaw_bytes(vec![0xFF; 8]).into_bytes();
+    /// assert_eq!(bytes, vec![0xFF; 8]);
+    /// ```
     pub fn into_bytes(self) -> Vec<u8> {
         self.0
     }
 
     /// Decodes to 16-bit linear PCM at 8 kHz.
+    ///
+    /// ```
+    /// use kallglot::stream::MulawAudio;
+    ///
+    /// let audio = MulawAudio::from_pcm16(&[0, 0], 8000)?;
+    /// assert_eq!(audio.to_pcm16(), [0, 0]);
+    /// # Ok::<(), kallglot::stream::AudioError>(())
+    /// ```
     pub fn to_pcm16(&self) -> Vec<i16> {
         decode(&self.0)
     }
 
     /// Length in bytes, which is also the number of samples.
+    ///
+    /// ```
+    /// use kallglot::stream::MulawAudio;
+    ///
+    /// assert_eq!(MulawAudio::from_mulaw_bytes(vec![0xFF; 800]).len(), 800);
+    /// ```
     pub fn len(&self) -> usize {
         self.0.len()
     }
 
     /// Whether there is no audio at all.
+    ///
+    /// ```
+    /// use kallglot::stream::MulawAudio;
+    ///
+    /// assert!(MulawAudio::from_mulaw_bytes(Vec::new()).is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
     /// How long the audio plays: 125 µs per byte.
+    ///
+    /// ```
+    /// use kallglot::stream::MulawAudio;
+    ///
+    /// let frame = MulawAudio::from_mulaw_bytes(vec![0xFF; 800]);
+    /// assert_eq!(frame.duration(), std::time::Duration::from_millis(100));
+    /// ```
     pub fn duration(&self) -> Duration {
         // 1 s / 8000 samples = 125 µs exactly, so integer microseconds lose nothing.
         let micros = (self.0.len() as u64).saturating_mul(1_000_000 / u64::from(SAMPLE_RATE_HZ));
@@ -387,6 +500,14 @@ fn check_is_8k(sample_rate_hz: u32) -> Result<(), AudioError> {
 /// The average is rounded toward zero, so it adds no DC offset. A trailing unpaired sample
 /// cannot be a whole stereo frame and is dropped; when feeding a stream in chunks, split it
 /// on frame (even-index) boundaries.
+///
+/// ```
+/// use kallglot::stream::audio;
+///
+/// // L, R, L, R, and a trailing half frame that is dropped.
+/// let mono = audio::downmix_stereo(&[100, 300, -50, 50, 7]);
+/// assert_eq!(mono, [200, 0]);
+/// ```
 pub fn downmix_stereo(interleaved: &[i16]) -> Vec<i16> {
     interleaved
         .chunks_exact(2)
@@ -407,6 +528,16 @@ pub fn downmix_stereo(interleaved: &[i16]) -> Vec<i16> {
 ///
 /// [`AudioError::ZeroSampleRate`] for 0 and [`AudioError::SampleRateTooHigh`] above
 /// [`MAX_RESAMPLE_INPUT_HZ`].
+///
+/// ```
+/// use kallglot::stream::audio;
+///
+/// // One second at 16 kHz becomes one second at 8 kHz.
+/// let narrow = audio::resample_to_8k(&vec![0i16; 16_000], 16_000)?;
+/// assert_eq!(narrow.len(), 8_000);
+/// assert!(audio::resample_to_8k(&[0; 10], 0).is_err());
+/// # Ok::<(), kallglot::stream::AudioError>(())
+/// ```
 pub fn resample_to_8k(samples: &[i16], from_hz: u32) -> Result<Vec<i16>, AudioError> {
     let mut resampler = Resampler::new(from_hz)?;
     let expected = samples.len() as u64 * u64::from(SAMPLE_RATE_HZ) / u64::from(from_hz) + 1;
@@ -492,6 +623,16 @@ impl Resampler {
     ///
     /// [`AudioError::ZeroSampleRate`] for 0 and [`AudioError::SampleRateTooHigh`] above
     /// [`MAX_RESAMPLE_INPUT_HZ`].
+    ///
+    /// ```
+    /// use kallglot::stream::audio::Resampler;
+    ///
+    /// let resampler = Resampler::new(48_000)?;
+    /// assert_eq!(resampler.from_hz(), 48_000);
+    /// assert!(Resampler::new(0).is_err());
+    /// assert!(Resampler::new(1_000_000).is_err());
+    /// # Ok::<(), kallglot::stream::AudioError>(())
+    /// ```
     pub fn new(from_hz: u32) -> Result<Self, AudioError> {
         if from_hz == 0 {
             return Err(AudioError::ZeroSampleRate);
@@ -524,12 +665,33 @@ impl Resampler {
     }
 
     /// The input sample rate, in hertz.
+    ///
+    /// ```
+    /// use kallglot::stream::audio::Resampler;
+    ///
+    /// assert_eq!(Resampler::new(44_100)?.from_hz(), 44_100);
+    /// # Ok::<(), kallglot::stream::AudioError>(())
+    /// ```
     pub fn from_hz(&self) -> u32 {
         self.from_hz
     }
 
     /// Feeds the next chunk of input and appends every output sample that is now final to
     /// `out`. Chunks may be any size, including empty.
+    ///
+    /// ```
+    /// use kallglot::stream::audio::Resampler;
+    ///
+    /// // A live 16 kHz source in 10 ms callbacks.
+    /// let mut resampler = Resampler::new(16_000)?;
+    /// let mut narrow = Vec::new();
+    /// for _ in 0..100 {
+    ///     resampler.process(&[0; 160], &mut narrow);
+    /// }
+    /// resampler.flush(&mut narrow);
+    /// assert_eq!(narrow.len(), 8_000); // one second at 8 kHz
+    /// # Ok::<(), kallglot::stream::AudioError>(())
+    /// ```
     pub fn process(&mut self, input: &[i16], out: &mut Vec<i16>) {
         if self.is_passthrough() {
             out.extend_from_slice(input);
@@ -563,6 +725,17 @@ impl Resampler {
     ///
     /// Over a whole stream, `process` plus `flush` produce `ceil(n × 8000 / from_hz)` samples
     /// for `n` input samples.
+    ///
+    /// ```
+    /// use kallglot::stream::audio::Resampler;
+    ///
+    /// let mut resampler = Resampler::new(16_000)?;
+    /// let mut out = Vec::new();
+    /// resampler.process(&[0; 3], &mut out);
+    /// resampler.flush(&mut out); // the samples still held by the filter
+    /// assert_eq!(out.len(), 2); // ceil(3 × 8000 / 16000)
+    /// # Ok::<(), kallglot::stream::AudioError>(())
+    /// ```
     pub fn flush(&mut self, out: &mut Vec<i16>) {
         if !self.is_passthrough() && self.seen > 0 {
             // Extend the end by repeating the last sample: enough for the filter window of
@@ -719,6 +892,16 @@ impl Framer {
     ///
     /// [`AudioError::FrameDurationOutOfRange`] unless `frame_ms` is within
     /// [`MIN_FRAME_MS`]`..=`[`MAX_FRAME_MS`].
+    ///
+    /// ```
+    /// use kallglot::stream::audio::Framer;
+    /// use kallglot::stream::MulawAudio;
+    ///
+    /// let framer = Framer::new(20)?; // telephony-sized frames
+    /// assert_eq!(framer.frame_bytes(), 160);
+    /// assert!(Framer::new(5).is_err(), "below the 20 ms minimum");
+    /// # Ok::<(), kallglot::stream::AudioError>(())
+    /// ```
     pub fn new(frame_ms: u32) -> Result<Self, AudioError> {
         if !(MIN_FRAME_MS..=MAX_FRAME_MS).contains(&frame_ms) {
             return Err(AudioError::FrameDurationOutOfRange { got_ms: frame_ms });
@@ -731,27 +914,82 @@ impl Framer {
     }
 
     /// Frame duration, in milliseconds.
+    ///
+    /// ```
+    /// use kallglot::stream::audio::Framer;
+    /// use kallglot::stream::MulawAudio;
+    ///
+    /// assert_eq!(Framer::default().frame_ms(), 100);
+    /// # let _ = MulawAudio::from_mulaw_bytes(Vec::new());
+    /// ```
     pub fn frame_ms(&self) -> u32 {
         self.frame_ms
     }
 
     /// Frame size, in bytes (`frame_ms × 8`).
+    ///
+    /// ```
+    /// use kallglot::stream::audio::Framer;
+    /// use kallglot::stream::MulawAudio;
+    ///
+    /// // One byte per sample at 8 kHz: 8 bytes per millisecond.
+    /// assert_eq!(Framer::new(200)?.frame_bytes(), 1600);
+    /// # let _ = MulawAudio::from_mulaw_bytes(Vec::new());
+    /// # Ok::<(), kallglot::stream::AudioError>(())
+    /// ```
     pub fn frame_bytes(&self) -> usize {
         self.frame_bytes
     }
 
     /// Bytes pushed but not yet returned as a frame.
+    ///
+    /// ```
+    /// use kallglot::stream::audio::Framer;
+    /// use kallglot::stream::MulawAudio;
+    ///
+    /// let mut framer = Framer::default();
+    /// framer.push(&MulawAudio::from_mulaw_bytes(vec![0xFF; 1000]));
+    /// let _frame = framer.next_frame();
+    /// assert_eq!(framer.pending_bytes(), 200); // 1000 in, one 800-byte frame out
+    /// ```
     pub fn pending_bytes(&self) -> usize {
         self.pending.len()
     }
 
     /// Appends audio.
+    ///
+    /// ```
+    /// use kallglot::stream::audio::Framer;
+    /// use kallglot::stream::MulawAudio;
+    ///
+    /// let mut framer = Framer::default();
+    /// // A telephony provider's 20 ms packets, five to a 100 ms frame.
+    /// for _ in 0..5 {
+    ///     assert!(framer.next_frame().is_none());
+    ///     framer.push(&MulawAudio::from_mulaw_bytes(vec![0xFF; 160]));
+    /// }
+    /// assert_eq!(framer.next_frame().map(|f| f.len()), Some(800));
+    /// ```
     pub fn push(&mut self, audio: &MulawAudio) {
         self.pending.extend(audio.as_bytes());
     }
 
     /// Takes the next whole frame, exactly [`frame_bytes`](Self::frame_bytes) long, or `None`
     /// if less than a frame is buffered.
+    ///
+    /// ```
+    /// use kallglot::stream::audio::Framer;
+    /// use kallglot::stream::MulawAudio;
+    ///
+    /// let mut framer = Framer::default();
+    /// framer.push(&MulawAudio::from_mulaw_bytes(vec![0xFF; 2000]));
+    /// let mut frames = Vec::new();
+    /// while let Some(frame) = framer.next_frame() {
+    ///     frames.push(frame);
+    /// }
+    /// assert_eq!(frames.len(), 2);
+    /// assert_eq!(framer.finish().map(|rest| rest.len()), Some(400));
+    /// ```
     pub fn next_frame(&mut self) -> Option<MulawAudio> {
         if self.pending.len() < self.frame_bytes {
             return None;
@@ -764,6 +1002,18 @@ impl Framer {
     /// Take every whole frame with [`next_frame`](Self::next_frame) first; what remains is
     /// then shorter than a frame. (Anything left is returned rather than dropped, so audio is
     /// never lost, but it may then exceed the frame length.)
+    ///
+    /// ```
+    /// use kallglot::stream::audio::Framer;
+    /// use kallglot::stream::MulawAudio;
+    ///
+    /// let mut framer = Framer::default();
+    /// framer.push(&MulawAudio::from_mulaw_bytes(vec![0xFF; 300]));
+    /// assert!(framer.next_frame().is_none());
+    /// // The last 300 bytes (37.5 ms) still go out when the call ends.
+    /// assert_eq!(framer.finish().map(|rest| rest.len()), Some(300));
+    /// assert!(Framer::default().finish().is_none());
+    /// ```
     pub fn finish(self) -> Option<MulawAudio> {
         if self.pending.is_empty() {
             None

@@ -100,6 +100,55 @@ open_enum! {
 }
 
 /// An event from the stream.
+///
+/// [`Events`](crate::stream::Events) yields them in the order the server sent them; the
+/// enum is non-exhaustive, and a message this version does not know arrives as
+/// [`Event::Unknown`] rather than as an error.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = kallglot_mock::MockServer::builder()
+/// #     .utterance_duration(std::time::Duration::from_millis(500)) // a line per 500 ms of audio
+/// #     .start()
+/// #     .await?;
+/// # let client = kallglot::Client::builder().api_key(server.api_key()).base_url(server.url()).build()?;
+/// use futures_util::StreamExt;
+/// use kallglot::model::{CreateSessionParams, Language, Mode};
+/// use kallglot::stream::{Event, MulawAudio, StreamOptions};
+///
+/// let params = CreateSessionParams::new(Mode::BidirectionalTranslation)
+///     .languages(Language::EN, Language::ES);
+/// let session = client.sessions().create(params).await?;
+/// let (sender, mut events) = client.sessions().connect(&session, StreamOptions::default()).await?;
+/// for _ in 0..10 {
+///     // 100 ms of μ-law silence per frame; the emulator answers with scripted lines.
+///     sender.send_audio(MulawAudio::from_mulaw_bytes(vec![0xFF; 800])).await?;
+/// }
+/// let mut lines = 0;
+/// while let Some(event) = events.next().await {
+///     match event? {
+///         Event::Ready { .. } => println!("streaming"),
+///         Event::TranscriptPartial(partial) => println!("… {}", partial.text),
+///         Event::TranscriptFinal(line) => {
+///             println!("{:?}: {}", line.speaker, line.text);
+///             if let Some(translation) = &line.translation {
+///                 println!("  → {}", translation.text);
+///             }
+///             lines += 1;
+///             if lines == 2 {
+///                 sender.end().await?;
+///             }
+///         }
+///         Event::SessionError { code, message, .. } => eprintln!("{code}: {message:?}"),
+///         Event::SessionEnded { reason, .. } => println!("ended: {reason}"),
+///         Event::Closed(_) => break, // always the last event
+///         other => println!("{other:?}"),
+///     }
+/// }
+/// assert_eq!(lines, 2);
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Event {

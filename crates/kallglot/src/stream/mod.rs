@@ -257,6 +257,14 @@ pub struct ReconnectPolicy {
 
 impl ReconnectPolicy {
     /// A policy of `max_attempts` per drop with the default backoff (0.5 s doubling to 8 s).
+    ///
+    /// ```
+    /// use kallglot::stream::ReconnectPolicy;
+    ///
+    /// let policy = ReconnectPolicy::new(10);
+    /// assert_eq!(policy.max_attempts, 10);
+    /// assert_eq!(policy.initial_backoff, ReconnectPolicy::default().initial_backoff);
+    /// ```
     pub fn new(max_attempts: u32) -> Self {
         Self {
             max_attempts,
@@ -265,6 +273,14 @@ impl ReconnectPolicy {
     }
 
     /// Sets the first wait and the longest wait between attempts.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use kallglot::stream::ReconnectPolicy;
+    ///
+    /// let policy = ReconnectPolicy::new(5).backoff(Duration::from_millis(200), Duration::from_secs(2));
+    /// assert_eq!(policy.max_backoff, Duration::from_secs(2));
+    /// ```
     pub fn backoff(mut self, initial: Duration, max: Duration) -> Self {
         self.initial_backoff = initial;
         self.max_backoff = max;
@@ -376,54 +392,127 @@ impl Default for StreamOptions {
 
 impl StreamOptions {
     /// Sets the idle keep-alive interval.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use kallglot::stream::StreamOptions;
+    ///
+    /// // Behind a load balancer that drops connections idle for 10 s.
+    /// let options = StreamOptions::default().keepalive_interval(Duration::from_secs(5));
+    /// assert_eq!(options.keepalive_interval, Duration::from_secs(5));
+    /// ```
     pub fn keepalive_interval(mut self, interval: Duration) -> Self {
         self.keepalive_interval = interval;
         self
     }
 
     /// Sets how long the server may stay silent after a ping.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use kallglot::stream::StreamOptions;
+    ///
+    /// let options = StreamOptions::default().pong_timeout(Duration::from_secs(10));
+    /// assert_eq!(options.pong_timeout, Some(Duration::from_secs(10)));
+    /// ```
     pub fn pong_timeout(mut self, timeout: Duration) -> Self {
         self.pong_timeout = Some(timeout);
         self
     }
 
     /// Sets how long one socket write may stay blocked.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use kallglot::stream::StreamOptions;
+    ///
+    /// let options = StreamOptions::default().write_timeout(Duration::from_secs(2));
+    /// assert_eq!(options.write_timeout, Duration::from_secs(2));
+    /// ```
     pub fn write_timeout(mut self, timeout: Duration) -> Self {
         self.write_timeout = timeout;
         self
     }
 
     /// Sets how long `end()` waits for `session.ended`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use kallglot::stream::StreamOptions;
+    ///
+    /// let options = StreamOptions::default().end_timeout(Duration::from_secs(30));
+    /// assert_eq!(options.end_timeout, Duration::from_secs(30));
+    /// ```
     pub fn end_timeout(mut self, timeout: Duration) -> Self {
         self.end_timeout = timeout;
         self
     }
 
     /// Sets how long the close handshake may take after the session ended.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use kallglot::stream::StreamOptions;
+    ///
+    /// let options = StreamOptions::default().close_timeout(Duration::from_millis(500));
+    /// assert_eq!(options.close_timeout, Duration::from_millis(500));
+    /// ```
     pub fn close_timeout(mut self, timeout: Duration) -> Self {
         self.close_timeout = timeout;
         self
     }
 
     /// Sets the connect timeout.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use kallglot::stream::StreamOptions;
+    ///
+    /// let options = StreamOptions::default().connect_timeout(Duration::from_secs(3));
+    /// assert_eq!(options.connect_timeout, Duration::from_secs(3));
+    /// ```
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
         self
     }
 
     /// Sets the default speaker of sent audio.
+    ///
+    /// ```
+    /// use kallglot::model::Speaker;
+    /// use kallglot::stream::StreamOptions;
+    ///
+    /// // A stream that carries only the agent's leg of the call.
+    /// let options = StreamOptions::default().speaker(Speaker::Agent);
+    /// assert_eq!(options.speaker, Speaker::Agent);
+    /// ```
     pub fn speaker(mut self, speaker: Speaker) -> Self {
         self.speaker = speaker;
         self
     }
 
     /// Turns on reconnection with this policy.
+    ///
+    /// ```
+    /// use kallglot::stream::{ReconnectPolicy, StreamOptions};
+    ///
+    /// let options = StreamOptions::default().reconnect(ReconnectPolicy::new(3));
+    /// assert_eq!(options.reconnect.map(|p| p.max_attempts), Some(3));
+    /// ```
     pub fn reconnect(mut self, policy: ReconnectPolicy) -> Self {
         self.reconnect = Some(policy);
         self
     }
 
     /// Sets how [`Sessions::stream_audio`] times its frames.
+    ///
+    /// ```
+    /// use kallglot::stream::{Pacing, StreamOptions};
+    ///
+    /// // Backfill a recording twice as fast as it was spoken.
+    /// let options = StreamOptions::default().pacing(Pacing::Accelerated(2.0));
+    /// assert_eq!(options.pacing, Pacing::Accelerated(2.0));
+    /// ```
     pub fn pacing(mut self, pacing: Pacing) -> Self {
         self.pacing = pacing;
         self
@@ -492,11 +581,32 @@ impl std::fmt::Debug for StreamSender {
 impl StreamSender {
     /// Queues one frame of audio from the default speaker. Waits while the channel is
     /// full (backpressure). Use [`audio::Framer`] to cut audio into 20–200 ms frames.
+    ///
+    /// ```no_run
+    /// # async fn demo(sender: kallglot::stream::StreamSender) -> kallglot::Result<()> {
+    /// use kallglot::stream::MulawAudio;
+    ///
+    /// // 100 ms of μ-law audio from the call.
+    /// let frame = MulawAudio::from_mulaw_bytes(vec![0xFF; 800]);
+    /// sender.send_audio(frame).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn send_audio(&self, audio: MulawAudio) -> Result<()> {
         self.send_audio_as(self.speaker.clone(), audio).await
     }
 
     /// Queues one frame of audio from `speaker`.
+    ///
+    /// ```no_run
+    /// # async fn demo(sender: kallglot::stream::StreamSender) -> kallglot::Result<()> {
+    /// use kallglot::model::Speaker;
+    /// use kallglot::stream::MulawAudio;
+    ///
+    /// // Both legs of a call over one stream, each frame labelled with its party.
+    /// sender.send_audio_as(Speaker::Customer, MulawAudio::from_mulaw_bytes(vec![0xFF; 800])).await?;
+    /// sender.send_audio_as(Speaker::Agent, MulawAudio::from_mulaw_bytes(vec![0xFF; 800])).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn send_audio_as(&self, speaker: Speaker, audio: MulawAudio) -> Result<()> {
         if audio.is_empty() {
             return Ok(());
@@ -505,6 +615,13 @@ impl StreamSender {
     }
 
     /// Sends a `ping` message now (the worker also does so when the stream is idle).
+    ///
+    /// ```no_run
+    /// # async fn demo(sender: kallglot::stream::StreamSender) -> kallglot::Result<()> {
+    /// // The answer arrives on the events as `Event::Pong`.
+    /// sender.ping().await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn ping(&self) -> Result<()> {
         self.command(Command::Ping).await
     }
@@ -516,6 +633,14 @@ impl StreamSender {
     /// It returns within the end timeout whatever the server does: a server that stops
     /// reading, or never answers, gets [`StreamError::EndTimedOut`], and the stream is
     /// then shut down.
+    ///
+    /// ```no_run
+    /// # async fn demo(sender: kallglot::stream::StreamSender) -> kallglot::Result<()> {
+    /// // After the last audio: the server ends the session, `Event::SessionEnded` and
+    /// // `Event::Closed` follow on the events.
+    /// sender.end().await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn end(&self) -> Result<()> {
         let deadline = deadline_after(tokio::time::Instant::now(), self.end_timeout);
         let ending = async {
@@ -540,6 +665,14 @@ impl StreamSender {
     }
 
     /// Whether the worker has stopped.
+    ///
+    /// ```no_run
+    /// # async fn demo(sender: kallglot::stream::StreamSender) -> kallglot::Result<()> {
+    /// if sender.is_closed() {
+    ///     eprintln!("the stream is gone; stop capturing audio");
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn is_closed(&self) -> bool {
         self.tx.is_closed()
     }
@@ -716,6 +849,33 @@ impl Sessions<'_> {
     /// [`StreamError::HandshakeRejected`], carrying the server's code, message and request
     /// id. The upgrade goes through the client's HTTP connection setup (TLS roots, proxy,
     /// user agent). The URL with the token is never logged.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = kallglot_mock::MockServer::start().await?;
+    /// # let client = kallglot::Client::builder().api_key(server.api_key()).base_url(server.url()).build()?;
+    /// use futures_util::StreamExt;
+    /// use kallglot::model::{CreateSessionParams, Mode};
+    /// use kallglot::stream::{Event, MulawAudio, StreamOptions};
+    ///
+    /// let session = client.sessions().create(CreateSessionParams::new(Mode::BidirectionalTranslation)).await?;
+    /// let (sender, mut events) = client.sessions().connect(&session, StreamOptions::default()).await?;
+    /// // The sender is cheap to clone: feed audio from one task, read events in another.
+    /// let feeder = sender.clone();
+    /// tokio::spawn(async move {
+    ///     for _ in 0..5 {
+    ///         feeder.send_audio(MulawAudio::from_mulaw_bytes(vec![0xFF; 800])).await?;
+    ///     }
+    ///     feeder.end().await
+    /// });
+    /// while let Some(event) = events.next().await {
+    ///     if let Event::TranscriptFinal(line) = event? {
+    ///         println!("{}", line.text);
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn connect(
         &self,
         session: &Session,
@@ -756,6 +916,37 @@ impl Sessions<'_> {
     ///
     /// A chunk that cannot be converted (say, PCM at 0 Hz) ends the stream: [`Events`]
     /// yields the [`StreamError::Audio`] error, and nothing after it is sent.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = kallglot_mock::MockServer::start().await?;
+    /// # let client = kallglot::Client::builder().api_key(server.api_key()).base_url(server.url()).build()?;
+    /// use futures_util::StreamExt;
+    /// use kallglot::model::{CreateSessionParams, Mode, Speaker};
+    /// use kallglot::stream::audio::Pcm;
+    /// use kallglot::stream::{Event, Pacing, PartyChunk, StreamOptions};
+    ///
+    /// let session = client.sessions().create(CreateSessionParams::new(Mode::BidirectionalTranslation)).await?;
+    /// // Half a second from each party, 16 kHz PCM (resampled to 8 kHz μ-law on the way).
+    /// let customer = Pcm::mono(vec![0; 8_000], 16_000)?;
+    /// let agent = Pcm::mono(vec![0; 8_000], 16_000)?;
+    /// let audio = futures_util::stream::iter([
+    ///     PartyChunk::new(Speaker::Customer, customer),
+    ///     PartyChunk::new(Speaker::Agent, agent),
+    /// ]);
+    /// // Unpaced for a file or a test; live audio keeps the default real-time pacing.
+    /// let options = StreamOptions::default().pacing(Pacing::Unpaced);
+    /// let mut events = client.sessions().stream_audio(&session, audio, options).await?;
+    /// while let Some(event) = events.next().await {
+    ///     match event? {
+    ///         Event::TranscriptFinal(line) => println!("{:?}: {}", line.speaker, line.text),
+    ///         Event::Closed(_) => break,
+    ///         _ => {}
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn stream_audio<S, I>(
         &self,
         session: &Session,
