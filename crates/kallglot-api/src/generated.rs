@@ -27,11 +27,6 @@ pub mod types {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub voice: ::std::option::Option<::std::string::String>,
     }
-    impl AiAgentConfig {
-        pub fn builder() -> builder::AiAgentConfig {
-            Default::default()
-        }
-    }
     ///A tool the agent may call.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct AiAgentTool {
@@ -43,11 +38,6 @@ pub mod types {
         ///A JSON Schema object describing the tool's arguments.
         #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
         pub parameters: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    }
-    impl AiAgentTool {
-        pub fn builder() -> builder::AiAgentTool {
-            Default::default()
-        }
     }
     ///An AI analysis of a session. The 202 answer to a create carries only `id`, `object`, `session_id` and `status`.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
@@ -87,11 +77,6 @@ pub mod types {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub summary: ::std::option::Option<::std::string::String>,
     }
-    impl Analysis {
-        pub fn builder() -> builder::Analysis {
-            Default::default()
-        }
-    }
     ///The compliance check's outcome.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct AnalysisCompliance {
@@ -102,22 +87,12 @@ pub mod types {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub status: ::std::option::Option<::std::string::String>,
     }
-    impl AnalysisCompliance {
-        pub fn builder() -> builder::AnalysisCompliance {
-            Default::default()
-        }
-    }
     ///How well the agent performed.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct AnalysisPerformance {
         ///A score such as 0.86.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub score: ::std::option::Option<f64>,
-    }
-    impl AnalysisPerformance {
-        pub fn builder() -> builder::AnalysisPerformance {
-            Default::default()
-        }
     }
     ///Sentiment of each party, in words.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
@@ -128,11 +103,6 @@ pub mod types {
         ///The customer's sentiment.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub customer: ::std::option::Option<::std::string::String>,
-    }
-    impl AnalysisSentiment {
-        pub fn builder() -> builder::AnalysisSentiment {
-            Default::default()
-        }
     }
     ///`CreateAnalysisIdempotencyKey`
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
@@ -201,11 +171,6 @@ pub mod types {
         ///The analysis profile; `default` when omitted.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub profile: ::std::option::Option<::std::string::String>,
-    }
-    impl CreateAnalysisRequest {
-        pub fn builder() -> builder::CreateAnalysisRequest {
-            Default::default()
-        }
     }
     ///`CreateSessionIdempotencyKey`
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
@@ -282,11 +247,6 @@ pub mod types {
         ///Party B's language code, in the same form. Detected when omitted.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub target_language: ::std::option::Option<::std::string::String>,
-    }
-    impl CreateSessionRequest {
-        pub fn builder() -> builder::CreateSessionRequest {
-            Default::default()
-        }
     }
     ///`EndSessionIdempotencyKey`
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
@@ -368,20 +328,10 @@ pub mod types {
         #[serde(rename = "type")]
         pub type_: ::std::string::String,
     }
-    impl ErrorDetail {
-        pub fn builder() -> builder::ErrorDetail {
-            Default::default()
-        }
-    }
     ///The body of every error response.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct ErrorEnvelope {
         pub error: ErrorDetail,
-    }
-    impl ErrorEnvelope {
-        pub fn builder() -> builder::ErrorEnvelope {
-            Default::default()
-        }
     }
     ///The provider object of legacy responses.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
@@ -398,11 +348,6 @@ pub mod types {
         ///The carrier.
         #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
         pub type_: ::std::option::Option<::std::string::String>,
-    }
-    impl LegacyProvider {
-        pub fn builder() -> builder::LegacyProvider {
-            Default::default()
-        }
     }
     ///A recording of a session. List items carry only some of these fields, so all but the identifying ones are optional.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
@@ -445,11 +390,6 @@ pub mod types {
         ///Whether the audio can be downloaded.
         pub status: ::std::string::String,
     }
-    impl Recording {
-        pub fn builder() -> builder::Recording {
-            Default::default()
-        }
-    }
     ///A list of recordings. `has_more` and `url` appear only in legacy list responses.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct RecordingList {
@@ -463,11 +403,6 @@ pub mod types {
         ///The list's path (legacy lists only).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub url: ::std::option::Option<::std::string::String>,
-    }
-    impl RecordingList {
-        pub fn builder() -> builder::RecordingList {
-            Default::default()
-        }
     }
     ///A real-time voice session.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
@@ -509,11 +444,6 @@ pub mod types {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub target_language: ::std::option::Option<::std::string::String>,
     }
-    impl Session {
-        pub fn builder() -> builder::Session {
-            Default::default()
-        }
-    }
     ///The summary returned when a session is ended (again).
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct SessionEnded {
@@ -530,11 +460,6 @@ pub mod types {
         pub object: ::std::option::Option<::std::string::String>,
         ///`ended`.
         pub status: ::std::string::String,
-    }
-    impl SessionEnded {
-        pub fn builder() -> builder::SessionEnded {
-            Default::default()
-        }
     }
     ///The carrier Kallglot resolved for the session. Current responses carry a string (`twilio`, `telnyx`, `sip`, or others); legacy responses carried an object.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
@@ -555,11 +480,6 @@ pub mod types {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub enabled: ::std::option::Option<bool>,
     }
-    impl SessionRecordingSettings {
-        pub fn builder() -> builder::SessionRecordingSettings {
-            Default::default()
-        }
-    }
     ///How the session reaches the phone network. Give exactly one method: a managed `phone_number`, an external `connection_id`, or `type: sip`. Omit `routing` entirely to use the organization's default route.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct SessionRouting {
@@ -578,11 +498,6 @@ pub mod types {
         #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
         pub type_: ::std::option::Option<::std::string::String>,
     }
-    impl SessionRouting {
-        pub fn builder() -> builder::SessionRouting {
-            Default::default()
-        }
-    }
     ///Credentials for the session's audio WebSocket. Connect to `url` with `?token=` added. The token is checked only when connecting and expires at `expires_at` (about 5 minutes after it is issued). Kallglot documents no maximum message size; send audio in chunks of 100–200 ms. The local emulator (`kallglot mock serve`) refuses a message over 1 MiB with a `session.error` (`message_too_large`) and the close code 1009.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct SessionStream {
@@ -593,22 +508,12 @@ pub mod types {
         ///The WebSocket URL (`wss://…/connect`). Use it verbatim.
         pub url: ::std::string::String,
     }
-    impl SessionStream {
-        pub fn builder() -> builder::SessionStream {
-            Default::default()
-        }
-    }
     ///SIP details, used with `routing.type = sip`.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct SipRouting {
         ///The SIP From URI, if known.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub from_uri: ::std::option::Option<::std::string::String>,
-    }
-    impl SipRouting {
-        pub fn builder() -> builder::SipRouting {
-            Default::default()
-        }
     }
     ///A session's conversation, turn by turn.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
@@ -627,11 +532,6 @@ pub mod types {
         ///The turns, in conversation order.
         pub turns: ::std::vec::Vec<TranscriptTurn>,
     }
-    impl Transcript {
-        pub fn builder() -> builder::Transcript {
-            Default::default()
-        }
-    }
     ///Figures about the transcript.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct TranscriptMetadata {
@@ -644,11 +544,6 @@ pub mod types {
         ///Number of turns.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub total_turns: ::std::option::Option<i64>,
-    }
-    impl TranscriptMetadata {
-        pub fn builder() -> builder::TranscriptMetadata {
-            Default::default()
-        }
     }
     ///One utterance of the conversation.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
@@ -669,11 +564,6 @@ pub mod types {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub translation: ::std::option::Option<TurnTranslation>,
     }
-    impl TranscriptTurn {
-        pub fn builder() -> builder::TranscriptTurn {
-            Default::default()
-        }
-    }
     ///A translated text.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct Translation {
@@ -682,11 +572,6 @@ pub mod types {
         pub language: ::std::option::Option<::std::string::String>,
         ///The translated text.
         pub text: ::std::string::String,
-    }
-    impl Translation {
-        pub fn builder() -> builder::Translation {
-            Default::default()
-        }
     }
     ///The turn translated into the other party's language: an object in current responses, a bare string in legacy ones.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
@@ -698,2641 +583,6 @@ pub mod types {
     impl ::std::convert::From<Translation> for TurnTranslation {
         fn from(value: Translation) -> Self {
             Self::Translation(value)
-        }
-    }
-    /// Types for composing complex structures.
-    pub mod builder {
-        #[derive(Clone, Debug)]
-        pub struct AiAgentConfig {
-            knowledge_base_id: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            system_prompt: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            temperature: ::std::result::Result<
-                ::std::option::Option<f64>,
-                ::std::string::String,
-            >,
-            tools: ::std::result::Result<
-                ::std::vec::Vec<super::AiAgentTool>,
-                ::std::string::String,
-            >,
-            voice: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-        }
-        impl ::std::default::Default for AiAgentConfig {
-            fn default() -> Self {
-                Self {
-                    knowledge_base_id: Ok(Default::default()),
-                    system_prompt: Ok(Default::default()),
-                    temperature: Ok(Default::default()),
-                    tools: Ok(Default::default()),
-                    voice: Ok(Default::default()),
-                }
-            }
-        }
-        impl AiAgentConfig {
-            pub fn knowledge_base_id<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.knowledge_base_id = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!(
-                            "error converting supplied value for knowledge_base_id: {e}"
-                        )
-                    });
-                self
-            }
-            pub fn system_prompt<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.system_prompt = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for system_prompt: {e}")
-                    });
-                self
-            }
-            pub fn temperature<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<f64>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.temperature = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for temperature: {e}")
-                    });
-                self
-            }
-            pub fn tools<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::vec::Vec<super::AiAgentTool>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.tools = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for tools: {e}")
-                    });
-                self
-            }
-            pub fn voice<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.voice = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for voice: {e}")
-                    });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<AiAgentConfig> for super::AiAgentConfig {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: AiAgentConfig,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    knowledge_base_id: value.knowledge_base_id?,
-                    system_prompt: value.system_prompt?,
-                    temperature: value.temperature?,
-                    tools: value.tools?,
-                    voice: value.voice?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::AiAgentConfig> for AiAgentConfig {
-            fn from(value: super::AiAgentConfig) -> Self {
-                Self {
-                    knowledge_base_id: Ok(value.knowledge_base_id),
-                    system_prompt: Ok(value.system_prompt),
-                    temperature: Ok(value.temperature),
-                    tools: Ok(value.tools),
-                    voice: Ok(value.voice),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct AiAgentTool {
-            description: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            name: ::std::result::Result<::std::string::String, ::std::string::String>,
-            parameters: ::std::result::Result<
-                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-                ::std::string::String,
-            >,
-        }
-        impl ::std::default::Default for AiAgentTool {
-            fn default() -> Self {
-                Self {
-                    description: Ok(Default::default()),
-                    name: Err("no value supplied for name".to_string()),
-                    parameters: Ok(Default::default()),
-                }
-            }
-        }
-        impl AiAgentTool {
-            pub fn description<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.description = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for description: {e}")
-                    });
-                self
-            }
-            pub fn name<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.name = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for name: {e}")
-                    });
-                self
-            }
-            pub fn parameters<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<
-                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-                >,
-                T::Error: ::std::fmt::Display,
-            {
-                self.parameters = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for parameters: {e}")
-                    });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<AiAgentTool> for super::AiAgentTool {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: AiAgentTool,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    description: value.description?,
-                    name: value.name?,
-                    parameters: value.parameters?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::AiAgentTool> for AiAgentTool {
-            fn from(value: super::AiAgentTool) -> Self {
-                Self {
-                    description: Ok(value.description),
-                    name: Ok(value.name),
-                    parameters: Ok(value.parameters),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct Analysis {
-            call_id: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            completed_at: ::std::result::Result<
-                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-                ::std::string::String,
-            >,
-            compliance: ::std::result::Result<
-                ::std::option::Option<super::AnalysisCompliance>,
-                ::std::string::String,
-            >,
-            created_at: ::std::result::Result<
-                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-                ::std::string::String,
-            >,
-            error: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            id: ::std::result::Result<::std::string::String, ::std::string::String>,
-            object: ::std::result::Result<::std::string::String, ::std::string::String>,
-            performance: ::std::result::Result<
-                ::std::option::Option<super::AnalysisPerformance>,
-                ::std::string::String,
-            >,
-            profile: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            sentiment: ::std::result::Result<
-                ::std::option::Option<super::AnalysisSentiment>,
-                ::std::string::String,
-            >,
-            session_id: ::std::result::Result<
-                ::std::string::String,
-                ::std::string::String,
-            >,
-            status: ::std::result::Result<::std::string::String, ::std::string::String>,
-            summary: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-        }
-        impl ::std::default::Default for Analysis {
-            fn default() -> Self {
-                Self {
-                    call_id: Ok(Default::default()),
-                    completed_at: Ok(Default::default()),
-                    compliance: Ok(Default::default()),
-                    created_at: Ok(Default::default()),
-                    error: Ok(Default::default()),
-                    id: Err("no value supplied for id".to_string()),
-                    object: Err("no value supplied for object".to_string()),
-                    performance: Ok(Default::default()),
-                    profile: Ok(Default::default()),
-                    sentiment: Ok(Default::default()),
-                    session_id: Err("no value supplied for session_id".to_string()),
-                    status: Err("no value supplied for status".to_string()),
-                    summary: Ok(Default::default()),
-                }
-            }
-        }
-        impl Analysis {
-            pub fn call_id<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.call_id = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for call_id: {e}")
-                    });
-                self
-            }
-            pub fn completed_at<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<
-                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-                >,
-                T::Error: ::std::fmt::Display,
-            {
-                self.completed_at = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for completed_at: {e}")
-                    });
-                self
-            }
-            pub fn compliance<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<
-                    ::std::option::Option<super::AnalysisCompliance>,
-                >,
-                T::Error: ::std::fmt::Display,
-            {
-                self.compliance = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for compliance: {e}")
-                    });
-                self
-            }
-            pub fn created_at<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<
-                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-                >,
-                T::Error: ::std::fmt::Display,
-            {
-                self.created_at = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for created_at: {e}")
-                    });
-                self
-            }
-            pub fn error<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.error = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for error: {e}")
-                    });
-                self
-            }
-            pub fn id<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.id = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for id: {e}"));
-                self
-            }
-            pub fn object<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.object = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for object: {e}")
-                    });
-                self
-            }
-            pub fn performance<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<
-                    ::std::option::Option<super::AnalysisPerformance>,
-                >,
-                T::Error: ::std::fmt::Display,
-            {
-                self.performance = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for performance: {e}")
-                    });
-                self
-            }
-            pub fn profile<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.profile = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for profile: {e}")
-                    });
-                self
-            }
-            pub fn sentiment<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<
-                    ::std::option::Option<super::AnalysisSentiment>,
-                >,
-                T::Error: ::std::fmt::Display,
-            {
-                self.sentiment = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for sentiment: {e}")
-                    });
-                self
-            }
-            pub fn session_id<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.session_id = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for session_id: {e}")
-                    });
-                self
-            }
-            pub fn status<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.status = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for status: {e}")
-                    });
-                self
-            }
-            pub fn summary<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.summary = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for summary: {e}")
-                    });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<Analysis> for super::Analysis {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: Analysis,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    call_id: value.call_id?,
-                    completed_at: value.completed_at?,
-                    compliance: value.compliance?,
-                    created_at: value.created_at?,
-                    error: value.error?,
-                    id: value.id?,
-                    object: value.object?,
-                    performance: value.performance?,
-                    profile: value.profile?,
-                    sentiment: value.sentiment?,
-                    session_id: value.session_id?,
-                    status: value.status?,
-                    summary: value.summary?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::Analysis> for Analysis {
-            fn from(value: super::Analysis) -> Self {
-                Self {
-                    call_id: Ok(value.call_id),
-                    completed_at: Ok(value.completed_at),
-                    compliance: Ok(value.compliance),
-                    created_at: Ok(value.created_at),
-                    error: Ok(value.error),
-                    id: Ok(value.id),
-                    object: Ok(value.object),
-                    performance: Ok(value.performance),
-                    profile: Ok(value.profile),
-                    sentiment: Ok(value.sentiment),
-                    session_id: Ok(value.session_id),
-                    status: Ok(value.status),
-                    summary: Ok(value.summary),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct AnalysisCompliance {
-            flags: ::std::result::Result<
-                ::std::vec::Vec<::serde_json::Value>,
-                ::std::string::String,
-            >,
-            status: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-        }
-        impl ::std::default::Default for AnalysisCompliance {
-            fn default() -> Self {
-                Self {
-                    flags: Ok(Default::default()),
-                    status: Ok(Default::default()),
-                }
-            }
-        }
-        impl AnalysisCompliance {
-            pub fn flags<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::vec::Vec<::serde_json::Value>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.flags = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for flags: {e}")
-                    });
-                self
-            }
-            pub fn status<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.status = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for status: {e}")
-                    });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<AnalysisCompliance> for super::AnalysisCompliance {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: AnalysisCompliance,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    flags: value.flags?,
-                    status: value.status?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::AnalysisCompliance> for AnalysisCompliance {
-            fn from(value: super::AnalysisCompliance) -> Self {
-                Self {
-                    flags: Ok(value.flags),
-                    status: Ok(value.status),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct AnalysisPerformance {
-            score: ::std::result::Result<
-                ::std::option::Option<f64>,
-                ::std::string::String,
-            >,
-        }
-        impl ::std::default::Default for AnalysisPerformance {
-            fn default() -> Self {
-                Self {
-                    score: Ok(Default::default()),
-                }
-            }
-        }
-        impl AnalysisPerformance {
-            pub fn score<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<f64>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.score = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for score: {e}")
-                    });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<AnalysisPerformance>
-        for super::AnalysisPerformance {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: AnalysisPerformance,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self { score: value.score? })
-            }
-        }
-        impl ::std::convert::From<super::AnalysisPerformance> for AnalysisPerformance {
-            fn from(value: super::AnalysisPerformance) -> Self {
-                Self { score: Ok(value.score) }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct AnalysisSentiment {
-            agent: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            customer: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-        }
-        impl ::std::default::Default for AnalysisSentiment {
-            fn default() -> Self {
-                Self {
-                    agent: Ok(Default::default()),
-                    customer: Ok(Default::default()),
-                }
-            }
-        }
-        impl AnalysisSentiment {
-            pub fn agent<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.agent = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for agent: {e}")
-                    });
-                self
-            }
-            pub fn customer<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.customer = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for customer: {e}")
-                    });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<AnalysisSentiment> for super::AnalysisSentiment {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: AnalysisSentiment,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    agent: value.agent?,
-                    customer: value.customer?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::AnalysisSentiment> for AnalysisSentiment {
-            fn from(value: super::AnalysisSentiment) -> Self {
-                Self {
-                    agent: Ok(value.agent),
-                    customer: Ok(value.customer),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct CreateAnalysisRequest {
-            include: ::std::result::Result<
-                ::std::vec::Vec<::std::string::String>,
-                ::std::string::String,
-            >,
-            profile: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-        }
-        impl ::std::default::Default for CreateAnalysisRequest {
-            fn default() -> Self {
-                Self {
-                    include: Ok(Default::default()),
-                    profile: Ok(Default::default()),
-                }
-            }
-        }
-        impl CreateAnalysisRequest {
-            pub fn include<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.include = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for include: {e}")
-                    });
-                self
-            }
-            pub fn profile<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.profile = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for profile: {e}")
-                    });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<CreateAnalysisRequest>
-        for super::CreateAnalysisRequest {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: CreateAnalysisRequest,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    include: value.include?,
-                    profile: value.profile?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::CreateAnalysisRequest>
-        for CreateAnalysisRequest {
-            fn from(value: super::CreateAnalysisRequest) -> Self {
-                Self {
-                    include: Ok(value.include),
-                    profile: Ok(value.profile),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct CreateSessionRequest {
-            ai_agent: ::std::result::Result<
-                ::std::option::Option<super::AiAgentConfig>,
-                ::std::string::String,
-            >,
-            metadata: ::std::result::Result<
-                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-                ::std::string::String,
-            >,
-            mode: ::std::result::Result<::std::string::String, ::std::string::String>,
-            routing: ::std::result::Result<
-                ::std::option::Option<super::SessionRouting>,
-                ::std::string::String,
-            >,
-            source_language: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            target_language: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-        }
-        impl ::std::default::Default for CreateSessionRequest {
-            fn default() -> Self {
-                Self {
-                    ai_agent: Ok(Default::default()),
-                    metadata: Ok(Default::default()),
-                    mode: Err("no value supplied for mode".to_string()),
-                    routing: Ok(Default::default()),
-                    source_language: Ok(Default::default()),
-                    target_language: Ok(Default::default()),
-                }
-            }
-        }
-        impl CreateSessionRequest {
-            pub fn ai_agent<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<super::AiAgentConfig>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.ai_agent = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for ai_agent: {e}")
-                    });
-                self
-            }
-            pub fn metadata<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<
-                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-                >,
-                T::Error: ::std::fmt::Display,
-            {
-                self.metadata = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for metadata: {e}")
-                    });
-                self
-            }
-            pub fn mode<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.mode = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for mode: {e}")
-                    });
-                self
-            }
-            pub fn routing<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<super::SessionRouting>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.routing = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for routing: {e}")
-                    });
-                self
-            }
-            pub fn source_language<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.source_language = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!(
-                            "error converting supplied value for source_language: {e}"
-                        )
-                    });
-                self
-            }
-            pub fn target_language<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.target_language = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!(
-                            "error converting supplied value for target_language: {e}"
-                        )
-                    });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<CreateSessionRequest>
-        for super::CreateSessionRequest {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: CreateSessionRequest,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    ai_agent: value.ai_agent?,
-                    metadata: value.metadata?,
-                    mode: value.mode?,
-                    routing: value.routing?,
-                    source_language: value.source_language?,
-                    target_language: value.target_language?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::CreateSessionRequest> for CreateSessionRequest {
-            fn from(value: super::CreateSessionRequest) -> Self {
-                Self {
-                    ai_agent: Ok(value.ai_agent),
-                    metadata: Ok(value.metadata),
-                    mode: Ok(value.mode),
-                    routing: Ok(value.routing),
-                    source_language: Ok(value.source_language),
-                    target_language: Ok(value.target_language),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct ErrorDetail {
-            code: ::std::result::Result<::std::string::String, ::std::string::String>,
-            doc_url: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            message: ::std::result::Result<::std::string::String, ::std::string::String>,
-            param: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            request_id: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            retry_after: ::std::result::Result<
-                ::std::option::Option<f64>,
-                ::std::string::String,
-            >,
-            type_: ::std::result::Result<::std::string::String, ::std::string::String>,
-        }
-        impl ::std::default::Default for ErrorDetail {
-            fn default() -> Self {
-                Self {
-                    code: Err("no value supplied for code".to_string()),
-                    doc_url: Ok(Default::default()),
-                    message: Err("no value supplied for message".to_string()),
-                    param: Ok(Default::default()),
-                    request_id: Ok(Default::default()),
-                    retry_after: Ok(Default::default()),
-                    type_: Err("no value supplied for type_".to_string()),
-                }
-            }
-        }
-        impl ErrorDetail {
-            pub fn code<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.code = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for code: {e}")
-                    });
-                self
-            }
-            pub fn doc_url<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.doc_url = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for doc_url: {e}")
-                    });
-                self
-            }
-            pub fn message<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.message = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for message: {e}")
-                    });
-                self
-            }
-            pub fn param<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.param = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for param: {e}")
-                    });
-                self
-            }
-            pub fn request_id<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.request_id = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for request_id: {e}")
-                    });
-                self
-            }
-            pub fn retry_after<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<f64>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.retry_after = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for retry_after: {e}")
-                    });
-                self
-            }
-            pub fn type_<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.type_ = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for type_: {e}")
-                    });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<ErrorDetail> for super::ErrorDetail {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: ErrorDetail,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    code: value.code?,
-                    doc_url: value.doc_url?,
-                    message: value.message?,
-                    param: value.param?,
-                    request_id: value.request_id?,
-                    retry_after: value.retry_after?,
-                    type_: value.type_?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::ErrorDetail> for ErrorDetail {
-            fn from(value: super::ErrorDetail) -> Self {
-                Self {
-                    code: Ok(value.code),
-                    doc_url: Ok(value.doc_url),
-                    message: Ok(value.message),
-                    param: Ok(value.param),
-                    request_id: Ok(value.request_id),
-                    retry_after: Ok(value.retry_after),
-                    type_: Ok(value.type_),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct ErrorEnvelope {
-            error: ::std::result::Result<super::ErrorDetail, ::std::string::String>,
-        }
-        impl ::std::default::Default for ErrorEnvelope {
-            fn default() -> Self {
-                Self {
-                    error: Err("no value supplied for error".to_string()),
-                }
-            }
-        }
-        impl ErrorEnvelope {
-            pub fn error<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<super::ErrorDetail>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.error = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for error: {e}")
-                    });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<ErrorEnvelope> for super::ErrorEnvelope {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: ErrorEnvelope,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self { error: value.error? })
-            }
-        }
-        impl ::std::convert::From<super::ErrorEnvelope> for ErrorEnvelope {
-            fn from(value: super::ErrorEnvelope) -> Self {
-                Self { error: Ok(value.error) }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct LegacyProvider {
-            call_sid: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            phone_number: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            status: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            type_: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-        }
-        impl ::std::default::Default for LegacyProvider {
-            fn default() -> Self {
-                Self {
-                    call_sid: Ok(Default::default()),
-                    phone_number: Ok(Default::default()),
-                    status: Ok(Default::default()),
-                    type_: Ok(Default::default()),
-                }
-            }
-        }
-        impl LegacyProvider {
-            pub fn call_sid<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.call_sid = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for call_sid: {e}")
-                    });
-                self
-            }
-            pub fn phone_number<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.phone_number = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for phone_number: {e}")
-                    });
-                self
-            }
-            pub fn status<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.status = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for status: {e}")
-                    });
-                self
-            }
-            pub fn type_<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.type_ = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for type_: {e}")
-                    });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<LegacyProvider> for super::LegacyProvider {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: LegacyProvider,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    call_sid: value.call_sid?,
-                    phone_number: value.phone_number?,
-                    status: value.status?,
-                    type_: value.type_?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::LegacyProvider> for LegacyProvider {
-            fn from(value: super::LegacyProvider) -> Self {
-                Self {
-                    call_sid: Ok(value.call_sid),
-                    phone_number: Ok(value.phone_number),
-                    status: Ok(value.status),
-                    type_: Ok(value.type_),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct Recording {
-            bit_depth: ::std::result::Result<
-                ::std::option::Option<i64>,
-                ::std::string::String,
-            >,
-            channel: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            created_at: ::std::result::Result<
-                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-                ::std::string::String,
-            >,
-            download_url: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            duration: ::std::result::Result<
-                ::std::option::Option<f64>,
-                ::std::string::String,
-            >,
-            expires_at: ::std::result::Result<
-                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-                ::std::string::String,
-            >,
-            format: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            id: ::std::result::Result<::std::string::String, ::std::string::String>,
-            object: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            sample_rate: ::std::result::Result<
-                ::std::option::Option<i64>,
-                ::std::string::String,
-            >,
-            session_id: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            size: ::std::result::Result<
-                ::std::option::Option<i64>,
-                ::std::string::String,
-            >,
-            status: ::std::result::Result<::std::string::String, ::std::string::String>,
-        }
-        impl ::std::default::Default for Recording {
-            fn default() -> Self {
-                Self {
-                    bit_depth: Ok(Default::default()),
-                    channel: Ok(Default::default()),
-                    created_at: Ok(Default::default()),
-                    download_url: Ok(Default::default()),
-                    duration: Ok(Default::default()),
-                    expires_at: Ok(Default::default()),
-                    format: Ok(Default::default()),
-                    id: Err("no value supplied for id".to_string()),
-                    object: Ok(Default::default()),
-                    sample_rate: Ok(Default::default()),
-                    session_id: Ok(Default::default()),
-                    size: Ok(Default::default()),
-                    status: Err("no value supplied for status".to_string()),
-                }
-            }
-        }
-        impl Recording {
-            pub fn bit_depth<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<i64>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.bit_depth = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for bit_depth: {e}")
-                    });
-                self
-            }
-            pub fn channel<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.channel = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for channel: {e}")
-                    });
-                self
-            }
-            pub fn created_at<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<
-                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-                >,
-                T::Error: ::std::fmt::Display,
-            {
-                self.created_at = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for created_at: {e}")
-                    });
-                self
-            }
-            pub fn download_url<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.download_url = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for download_url: {e}")
-                    });
-                self
-            }
-            pub fn duration<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<f64>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.duration = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for duration: {e}")
-                    });
-                self
-            }
-            pub fn expires_at<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<
-                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-                >,
-                T::Error: ::std::fmt::Display,
-            {
-                self.expires_at = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for expires_at: {e}")
-                    });
-                self
-            }
-            pub fn format<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.format = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for format: {e}")
-                    });
-                self
-            }
-            pub fn id<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.id = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for id: {e}"));
-                self
-            }
-            pub fn object<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.object = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for object: {e}")
-                    });
-                self
-            }
-            pub fn sample_rate<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<i64>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.sample_rate = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for sample_rate: {e}")
-                    });
-                self
-            }
-            pub fn session_id<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.session_id = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for session_id: {e}")
-                    });
-                self
-            }
-            pub fn size<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<i64>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.size = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for size: {e}")
-                    });
-                self
-            }
-            pub fn status<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.status = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for status: {e}")
-                    });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<Recording> for super::Recording {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: Recording,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    bit_depth: value.bit_depth?,
-                    channel: value.channel?,
-                    created_at: value.created_at?,
-                    download_url: value.download_url?,
-                    duration: value.duration?,
-                    expires_at: value.expires_at?,
-                    format: value.format?,
-                    id: value.id?,
-                    object: value.object?,
-                    sample_rate: value.sample_rate?,
-                    session_id: value.session_id?,
-                    size: value.size?,
-                    status: value.status?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::Recording> for Recording {
-            fn from(value: super::Recording) -> Self {
-                Self {
-                    bit_depth: Ok(value.bit_depth),
-                    channel: Ok(value.channel),
-                    created_at: Ok(value.created_at),
-                    download_url: Ok(value.download_url),
-                    duration: Ok(value.duration),
-                    expires_at: Ok(value.expires_at),
-                    format: Ok(value.format),
-                    id: Ok(value.id),
-                    object: Ok(value.object),
-                    sample_rate: Ok(value.sample_rate),
-                    session_id: Ok(value.session_id),
-                    size: Ok(value.size),
-                    status: Ok(value.status),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct RecordingList {
-            data: ::std::result::Result<
-                ::std::vec::Vec<super::Recording>,
-                ::std::string::String,
-            >,
-            has_more: ::std::result::Result<
-                ::std::option::Option<bool>,
-                ::std::string::String,
-            >,
-            object: ::std::result::Result<::std::string::String, ::std::string::String>,
-            url: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-        }
-        impl ::std::default::Default for RecordingList {
-            fn default() -> Self {
-                Self {
-                    data: Err("no value supplied for data".to_string()),
-                    has_more: Ok(Default::default()),
-                    object: Err("no value supplied for object".to_string()),
-                    url: Ok(Default::default()),
-                }
-            }
-        }
-        impl RecordingList {
-            pub fn data<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::vec::Vec<super::Recording>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.data = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for data: {e}")
-                    });
-                self
-            }
-            pub fn has_more<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<bool>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.has_more = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for has_more: {e}")
-                    });
-                self
-            }
-            pub fn object<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.object = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for object: {e}")
-                    });
-                self
-            }
-            pub fn url<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.url = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for url: {e}")
-                    });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<RecordingList> for super::RecordingList {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: RecordingList,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    data: value.data?,
-                    has_more: value.has_more?,
-                    object: value.object?,
-                    url: value.url?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::RecordingList> for RecordingList {
-            fn from(value: super::RecordingList) -> Self {
-                Self {
-                    data: Ok(value.data),
-                    has_more: Ok(value.has_more),
-                    object: Ok(value.object),
-                    url: Ok(value.url),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct Session {
-            created_at: ::std::result::Result<
-                ::chrono::DateTime<::chrono::offset::Utc>,
-                ::std::string::String,
-            >,
-            ended_at: ::std::result::Result<
-                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-                ::std::string::String,
-            >,
-            id: ::std::result::Result<::std::string::String, ::std::string::String>,
-            metadata: ::std::result::Result<
-                ::std::option::Option<
-                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-                >,
-                ::std::string::String,
-            >,
-            mode: ::std::result::Result<::std::string::String, ::std::string::String>,
-            object: ::std::result::Result<::std::string::String, ::std::string::String>,
-            phone_number: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            provider: ::std::result::Result<
-                ::std::option::Option<super::SessionProvider>,
-                ::std::string::String,
-            >,
-            recording: ::std::result::Result<
-                ::std::option::Option<super::SessionRecordingSettings>,
-                ::std::string::String,
-            >,
-            source_language: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            started_at: ::std::result::Result<
-                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-                ::std::string::String,
-            >,
-            status: ::std::result::Result<::std::string::String, ::std::string::String>,
-            stream: ::std::result::Result<
-                ::std::option::Option<super::SessionStream>,
-                ::std::string::String,
-            >,
-            target_language: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-        }
-        impl ::std::default::Default for Session {
-            fn default() -> Self {
-                Self {
-                    created_at: Err("no value supplied for created_at".to_string()),
-                    ended_at: Ok(Default::default()),
-                    id: Err("no value supplied for id".to_string()),
-                    metadata: Ok(Default::default()),
-                    mode: Err("no value supplied for mode".to_string()),
-                    object: Err("no value supplied for object".to_string()),
-                    phone_number: Ok(Default::default()),
-                    provider: Ok(Default::default()),
-                    recording: Ok(Default::default()),
-                    source_language: Ok(Default::default()),
-                    started_at: Ok(Default::default()),
-                    status: Err("no value supplied for status".to_string()),
-                    stream: Ok(Default::default()),
-                    target_language: Ok(Default::default()),
-                }
-            }
-        }
-        impl Session {
-            pub fn created_at<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.created_at = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for created_at: {e}")
-                    });
-                self
-            }
-            pub fn ended_at<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<
-                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-                >,
-                T::Error: ::std::fmt::Display,
-            {
-                self.ended_at = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for ended_at: {e}")
-                    });
-                self
-            }
-            pub fn id<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.id = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for id: {e}"));
-                self
-            }
-            pub fn metadata<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<
-                    ::std::option::Option<
-                        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-                    >,
-                >,
-                T::Error: ::std::fmt::Display,
-            {
-                self.metadata = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for metadata: {e}")
-                    });
-                self
-            }
-            pub fn mode<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.mode = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for mode: {e}")
-                    });
-                self
-            }
-            pub fn object<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.object = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for object: {e}")
-                    });
-                self
-            }
-            pub fn phone_number<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.phone_number = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for phone_number: {e}")
-                    });
-                self
-            }
-            pub fn provider<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<
-                    ::std::option::Option<super::SessionProvider>,
-                >,
-                T::Error: ::std::fmt::Display,
-            {
-                self.provider = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for provider: {e}")
-                    });
-                self
-            }
-            pub fn recording<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<
-                    ::std::option::Option<super::SessionRecordingSettings>,
-                >,
-                T::Error: ::std::fmt::Display,
-            {
-                self.recording = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for recording: {e}")
-                    });
-                self
-            }
-            pub fn source_language<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.source_language = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!(
-                            "error converting supplied value for source_language: {e}"
-                        )
-                    });
-                self
-            }
-            pub fn started_at<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<
-                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-                >,
-                T::Error: ::std::fmt::Display,
-            {
-                self.started_at = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for started_at: {e}")
-                    });
-                self
-            }
-            pub fn status<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.status = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for status: {e}")
-                    });
-                self
-            }
-            pub fn stream<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<super::SessionStream>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.stream = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for stream: {e}")
-                    });
-                self
-            }
-            pub fn target_language<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.target_language = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!(
-                            "error converting supplied value for target_language: {e}"
-                        )
-                    });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<Session> for super::Session {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: Session,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    created_at: value.created_at?,
-                    ended_at: value.ended_at?,
-                    id: value.id?,
-                    metadata: value.metadata?,
-                    mode: value.mode?,
-                    object: value.object?,
-                    phone_number: value.phone_number?,
-                    provider: value.provider?,
-                    recording: value.recording?,
-                    source_language: value.source_language?,
-                    started_at: value.started_at?,
-                    status: value.status?,
-                    stream: value.stream?,
-                    target_language: value.target_language?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::Session> for Session {
-            fn from(value: super::Session) -> Self {
-                Self {
-                    created_at: Ok(value.created_at),
-                    ended_at: Ok(value.ended_at),
-                    id: Ok(value.id),
-                    metadata: Ok(value.metadata),
-                    mode: Ok(value.mode),
-                    object: Ok(value.object),
-                    phone_number: Ok(value.phone_number),
-                    provider: Ok(value.provider),
-                    recording: Ok(value.recording),
-                    source_language: Ok(value.source_language),
-                    started_at: Ok(value.started_at),
-                    status: Ok(value.status),
-                    stream: Ok(value.stream),
-                    target_language: Ok(value.target_language),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct SessionEnded {
-            duration_seconds: ::std::result::Result<
-                ::std::option::Option<f64>,
-                ::std::string::String,
-            >,
-            ended_at: ::std::result::Result<
-                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-                ::std::string::String,
-            >,
-            id: ::std::result::Result<::std::string::String, ::std::string::String>,
-            object: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            status: ::std::result::Result<::std::string::String, ::std::string::String>,
-        }
-        impl ::std::default::Default for SessionEnded {
-            fn default() -> Self {
-                Self {
-                    duration_seconds: Ok(Default::default()),
-                    ended_at: Ok(Default::default()),
-                    id: Err("no value supplied for id".to_string()),
-                    object: Ok(Default::default()),
-                    status: Err("no value supplied for status".to_string()),
-                }
-            }
-        }
-        impl SessionEnded {
-            pub fn duration_seconds<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<f64>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.duration_seconds = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!(
-                            "error converting supplied value for duration_seconds: {e}"
-                        )
-                    });
-                self
-            }
-            pub fn ended_at<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<
-                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-                >,
-                T::Error: ::std::fmt::Display,
-            {
-                self.ended_at = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for ended_at: {e}")
-                    });
-                self
-            }
-            pub fn id<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.id = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for id: {e}"));
-                self
-            }
-            pub fn object<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.object = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for object: {e}")
-                    });
-                self
-            }
-            pub fn status<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.status = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for status: {e}")
-                    });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<SessionEnded> for super::SessionEnded {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: SessionEnded,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    duration_seconds: value.duration_seconds?,
-                    ended_at: value.ended_at?,
-                    id: value.id?,
-                    object: value.object?,
-                    status: value.status?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::SessionEnded> for SessionEnded {
-            fn from(value: super::SessionEnded) -> Self {
-                Self {
-                    duration_seconds: Ok(value.duration_seconds),
-                    ended_at: Ok(value.ended_at),
-                    id: Ok(value.id),
-                    object: Ok(value.object),
-                    status: Ok(value.status),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct SessionRecordingSettings {
-            enabled: ::std::result::Result<
-                ::std::option::Option<bool>,
-                ::std::string::String,
-            >,
-        }
-        impl ::std::default::Default for SessionRecordingSettings {
-            fn default() -> Self {
-                Self {
-                    enabled: Ok(Default::default()),
-                }
-            }
-        }
-        impl SessionRecordingSettings {
-            pub fn enabled<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<bool>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.enabled = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for enabled: {e}")
-                    });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<SessionRecordingSettings>
-        for super::SessionRecordingSettings {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: SessionRecordingSettings,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self { enabled: value.enabled? })
-            }
-        }
-        impl ::std::convert::From<super::SessionRecordingSettings>
-        for SessionRecordingSettings {
-            fn from(value: super::SessionRecordingSettings) -> Self {
-                Self { enabled: Ok(value.enabled) }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct SessionRouting {
-            connection_id: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            direction: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            phone_number: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            sip: ::std::result::Result<
-                ::std::option::Option<super::SipRouting>,
-                ::std::string::String,
-            >,
-            type_: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-        }
-        impl ::std::default::Default for SessionRouting {
-            fn default() -> Self {
-                Self {
-                    connection_id: Ok(Default::default()),
-                    direction: Ok(Default::default()),
-                    phone_number: Ok(Default::default()),
-                    sip: Ok(Default::default()),
-                    type_: Ok(Default::default()),
-                }
-            }
-        }
-        impl SessionRouting {
-            pub fn connection_id<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.connection_id = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for connection_id: {e}")
-                    });
-                self
-            }
-            pub fn direction<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.direction = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for direction: {e}")
-                    });
-                self
-            }
-            pub fn phone_number<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.phone_number = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for phone_number: {e}")
-                    });
-                self
-            }
-            pub fn sip<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<super::SipRouting>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.sip = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for sip: {e}")
-                    });
-                self
-            }
-            pub fn type_<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.type_ = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for type_: {e}")
-                    });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<SessionRouting> for super::SessionRouting {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: SessionRouting,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    connection_id: value.connection_id?,
-                    direction: value.direction?,
-                    phone_number: value.phone_number?,
-                    sip: value.sip?,
-                    type_: value.type_?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::SessionRouting> for SessionRouting {
-            fn from(value: super::SessionRouting) -> Self {
-                Self {
-                    connection_id: Ok(value.connection_id),
-                    direction: Ok(value.direction),
-                    phone_number: Ok(value.phone_number),
-                    sip: Ok(value.sip),
-                    type_: Ok(value.type_),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct SessionStream {
-            expires_at: ::std::result::Result<
-                ::chrono::DateTime<::chrono::offset::Utc>,
-                ::std::string::String,
-            >,
-            token: ::std::result::Result<::std::string::String, ::std::string::String>,
-            url: ::std::result::Result<::std::string::String, ::std::string::String>,
-        }
-        impl ::std::default::Default for SessionStream {
-            fn default() -> Self {
-                Self {
-                    expires_at: Err("no value supplied for expires_at".to_string()),
-                    token: Err("no value supplied for token".to_string()),
-                    url: Err("no value supplied for url".to_string()),
-                }
-            }
-        }
-        impl SessionStream {
-            pub fn expires_at<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.expires_at = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for expires_at: {e}")
-                    });
-                self
-            }
-            pub fn token<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.token = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for token: {e}")
-                    });
-                self
-            }
-            pub fn url<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.url = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for url: {e}")
-                    });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<SessionStream> for super::SessionStream {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: SessionStream,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    expires_at: value.expires_at?,
-                    token: value.token?,
-                    url: value.url?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::SessionStream> for SessionStream {
-            fn from(value: super::SessionStream) -> Self {
-                Self {
-                    expires_at: Ok(value.expires_at),
-                    token: Ok(value.token),
-                    url: Ok(value.url),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct SipRouting {
-            from_uri: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-        }
-        impl ::std::default::Default for SipRouting {
-            fn default() -> Self {
-                Self {
-                    from_uri: Ok(Default::default()),
-                }
-            }
-        }
-        impl SipRouting {
-            pub fn from_uri<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.from_uri = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for from_uri: {e}")
-                    });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<SipRouting> for super::SipRouting {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: SipRouting,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self { from_uri: value.from_uri? })
-            }
-        }
-        impl ::std::convert::From<super::SipRouting> for SipRouting {
-            fn from(value: super::SipRouting) -> Self {
-                Self {
-                    from_uri: Ok(value.from_uri),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct Transcript {
-            id: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            metadata: ::std::result::Result<
-                ::std::option::Option<super::TranscriptMetadata>,
-                ::std::string::String,
-            >,
-            object: ::std::result::Result<::std::string::String, ::std::string::String>,
-            session_id: ::std::result::Result<
-                ::std::string::String,
-                ::std::string::String,
-            >,
-            status: ::std::result::Result<::std::string::String, ::std::string::String>,
-            turns: ::std::result::Result<
-                ::std::vec::Vec<super::TranscriptTurn>,
-                ::std::string::String,
-            >,
-        }
-        impl ::std::default::Default for Transcript {
-            fn default() -> Self {
-                Self {
-                    id: Ok(Default::default()),
-                    metadata: Ok(Default::default()),
-                    object: Err("no value supplied for object".to_string()),
-                    session_id: Err("no value supplied for session_id".to_string()),
-                    status: Err("no value supplied for status".to_string()),
-                    turns: Err("no value supplied for turns".to_string()),
-                }
-            }
-        }
-        impl Transcript {
-            pub fn id<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.id = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for id: {e}"));
-                self
-            }
-            pub fn metadata<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<
-                    ::std::option::Option<super::TranscriptMetadata>,
-                >,
-                T::Error: ::std::fmt::Display,
-            {
-                self.metadata = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for metadata: {e}")
-                    });
-                self
-            }
-            pub fn object<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.object = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for object: {e}")
-                    });
-                self
-            }
-            pub fn session_id<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.session_id = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for session_id: {e}")
-                    });
-                self
-            }
-            pub fn status<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.status = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for status: {e}")
-                    });
-                self
-            }
-            pub fn turns<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::vec::Vec<super::TranscriptTurn>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.turns = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for turns: {e}")
-                    });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<Transcript> for super::Transcript {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: Transcript,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    id: value.id?,
-                    metadata: value.metadata?,
-                    object: value.object?,
-                    session_id: value.session_id?,
-                    status: value.status?,
-                    turns: value.turns?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::Transcript> for Transcript {
-            fn from(value: super::Transcript) -> Self {
-                Self {
-                    id: Ok(value.id),
-                    metadata: Ok(value.metadata),
-                    object: Ok(value.object),
-                    session_id: Ok(value.session_id),
-                    status: Ok(value.status),
-                    turns: Ok(value.turns),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct TranscriptMetadata {
-            duration_seconds: ::std::result::Result<
-                ::std::option::Option<f64>,
-                ::std::string::String,
-            >,
-            languages_detected: ::std::result::Result<
-                ::std::vec::Vec<::std::string::String>,
-                ::std::string::String,
-            >,
-            total_turns: ::std::result::Result<
-                ::std::option::Option<i64>,
-                ::std::string::String,
-            >,
-        }
-        impl ::std::default::Default for TranscriptMetadata {
-            fn default() -> Self {
-                Self {
-                    duration_seconds: Ok(Default::default()),
-                    languages_detected: Ok(Default::default()),
-                    total_turns: Ok(Default::default()),
-                }
-            }
-        }
-        impl TranscriptMetadata {
-            pub fn duration_seconds<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<f64>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.duration_seconds = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!(
-                            "error converting supplied value for duration_seconds: {e}"
-                        )
-                    });
-                self
-            }
-            pub fn languages_detected<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.languages_detected = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!(
-                            "error converting supplied value for languages_detected: {e}"
-                        )
-                    });
-                self
-            }
-            pub fn total_turns<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<i64>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.total_turns = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for total_turns: {e}")
-                    });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<TranscriptMetadata> for super::TranscriptMetadata {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: TranscriptMetadata,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    duration_seconds: value.duration_seconds?,
-                    languages_detected: value.languages_detected?,
-                    total_turns: value.total_turns?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::TranscriptMetadata> for TranscriptMetadata {
-            fn from(value: super::TranscriptMetadata) -> Self {
-                Self {
-                    duration_seconds: Ok(value.duration_seconds),
-                    languages_detected: Ok(value.languages_detected),
-                    total_turns: Ok(value.total_turns),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct TranscriptTurn {
-            language: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            sequence: ::std::result::Result<
-                ::std::option::Option<i64>,
-                ::std::string::String,
-            >,
-            speaker: ::std::result::Result<::std::string::String, ::std::string::String>,
-            text: ::std::result::Result<::std::string::String, ::std::string::String>,
-            timestamp: ::std::result::Result<
-                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-                ::std::string::String,
-            >,
-            translation: ::std::result::Result<
-                ::std::option::Option<super::TurnTranslation>,
-                ::std::string::String,
-            >,
-        }
-        impl ::std::default::Default for TranscriptTurn {
-            fn default() -> Self {
-                Self {
-                    language: Ok(Default::default()),
-                    sequence: Ok(Default::default()),
-                    speaker: Err("no value supplied for speaker".to_string()),
-                    text: Err("no value supplied for text".to_string()),
-                    timestamp: Ok(Default::default()),
-                    translation: Ok(Default::default()),
-                }
-            }
-        }
-        impl TranscriptTurn {
-            pub fn language<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.language = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for language: {e}")
-                    });
-                self
-            }
-            pub fn sequence<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<i64>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.sequence = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for sequence: {e}")
-                    });
-                self
-            }
-            pub fn speaker<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.speaker = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for speaker: {e}")
-                    });
-                self
-            }
-            pub fn text<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.text = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for text: {e}")
-                    });
-                self
-            }
-            pub fn timestamp<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<
-                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-                >,
-                T::Error: ::std::fmt::Display,
-            {
-                self.timestamp = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for timestamp: {e}")
-                    });
-                self
-            }
-            pub fn translation<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<
-                    ::std::option::Option<super::TurnTranslation>,
-                >,
-                T::Error: ::std::fmt::Display,
-            {
-                self.translation = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for translation: {e}")
-                    });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<TranscriptTurn> for super::TranscriptTurn {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: TranscriptTurn,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    language: value.language?,
-                    sequence: value.sequence?,
-                    speaker: value.speaker?,
-                    text: value.text?,
-                    timestamp: value.timestamp?,
-                    translation: value.translation?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::TranscriptTurn> for TranscriptTurn {
-            fn from(value: super::TranscriptTurn) -> Self {
-                Self {
-                    language: Ok(value.language),
-                    sequence: Ok(value.sequence),
-                    speaker: Ok(value.speaker),
-                    text: Ok(value.text),
-                    timestamp: Ok(value.timestamp),
-                    translation: Ok(value.translation),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct Translation {
-            language: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            text: ::std::result::Result<::std::string::String, ::std::string::String>,
-        }
-        impl ::std::default::Default for Translation {
-            fn default() -> Self {
-                Self {
-                    language: Ok(Default::default()),
-                    text: Err("no value supplied for text".to_string()),
-                }
-            }
-        }
-        impl Translation {
-            pub fn language<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.language = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for language: {e}")
-                    });
-                self
-            }
-            pub fn text<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.text = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for text: {e}")
-                    });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<Translation> for super::Translation {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: Translation,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    language: value.language?,
-                    text: value.text?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::Translation> for Translation {
-            fn from(value: super::Translation) -> Self {
-                Self {
-                    language: Ok(value.language),
-                    text: Ok(value.text),
-                }
-            }
         }
     }
     /// Error types.
@@ -3450,6 +700,7 @@ const _: () = {
         Client: ClientHooks<crate::Executor>,
     {}
 };
+#[allow(clippy::all)]
 impl Client {
     /**Retrieve an analysis
 
@@ -3459,14 +710,48 @@ Sends a `GET` request to `/v1/analyses/{id}`
 
 Arguments:
 - `id`: The analysis id (`anl_…`; legacy ids used `ana_…`). Treated as an opaque string.
-```ignore
-let response = client.retrieve_analysis()
-    .id(id)
-    .send()
-    .await;
-```*/
-    pub fn retrieve_analysis(&self) -> builder::RetrieveAnalysis<'_> {
-        builder::RetrieveAnalysis::new(self)
+*/
+    pub async fn retrieve_analysis<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> Result<ResponseValue<types::Analysis>, Error<types::ErrorEnvelope>> {
+        let url = format!(
+            "{}/v1/analyses/{}", self.baseurl, encode_path(& id.to_string()),
+        );
+        let header_map = ::reqwest::header::HeaderMap::with_capacity(0usize);
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "retrieve_analysis",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            409u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            429u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
     }
     /**Retrieve a recording
 
@@ -3476,14 +761,48 @@ Sends a `GET` request to `/v1/recordings/{id}`
 
 Arguments:
 - `id`: The recording id (`rec_…`). Treated as an opaque string.
-```ignore
-let response = client.retrieve_recording()
-    .id(id)
-    .send()
-    .await;
-```*/
-    pub fn retrieve_recording(&self) -> builder::RetrieveRecording<'_> {
-        builder::RetrieveRecording::new(self)
+*/
+    pub async fn retrieve_recording<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> Result<ResponseValue<types::Recording>, Error<types::ErrorEnvelope>> {
+        let url = format!(
+            "{}/v1/recordings/{}", self.baseurl, encode_path(& id.to_string()),
+        );
+        let header_map = ::reqwest::header::HeaderMap::with_capacity(0usize);
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "retrieve_recording",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            409u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            429u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
     }
     /**Download a recording's audio
 
@@ -3493,14 +812,41 @@ Sends a `GET` request to `/v1/recordings/{recording_id}/audio`
 
 Arguments:
 - `recording_id`: The recording id (`rec_…`). Treated as an opaque string.
-```ignore
-let response = client.download_recording_audio()
-    .recording_id(recording_id)
-    .send()
-    .await;
-```*/
-    pub fn download_recording_audio(&self) -> builder::DownloadRecordingAudio<'_> {
-        builder::DownloadRecordingAudio::new(self)
+*/
+    pub async fn download_recording_audio<'a>(
+        &'a self,
+        recording_id: &'a str,
+    ) -> Result<ResponseValue<ByteStream>, Error<types::ErrorEnvelope>> {
+        let url = format!(
+            "{}/v1/recordings/{}/audio", self.baseurl, encode_path(& recording_id
+            .to_string()),
+        );
+        let header_map = ::reqwest::header::HeaderMap::with_capacity(0usize);
+        #[allow(unused_mut)]
+        let mut request = self.client.get(url).headers(header_map).build()?;
+        let info = OperationInfo {
+            operation_id: "download_recording_audio",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => Ok(ResponseValue::stream(response)),
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            409u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            429u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
     }
     /**Create a session
 
@@ -3511,15 +857,51 @@ Sends a `POST` request to `/v1/sessions`
 Arguments:
 - `idempotency_key`: Makes the request safe to retry. A repeat with the same key and body within about 24 hours replays the first response; the same key with a different body answers 400 `idempotency_mismatch`; a repeat while the first is still running answers 409 `idempotency_conflict`. A UUID is recommended.
 - `body`
-```ignore
-let response = client.create_session()
-    .idempotency_key(idempotency_key)
-    .body(body)
-    .send()
-    .await;
-```*/
-    pub fn create_session(&self) -> builder::CreateSession<'_> {
-        builder::CreateSession::new(self)
+*/
+    pub async fn create_session<'a>(
+        &'a self,
+        idempotency_key: Option<&'a types::CreateSessionIdempotencyKey>,
+        body: &'a types::CreateSessionRequest,
+    ) -> Result<ResponseValue<types::Session>, Error<types::ErrorEnvelope>> {
+        let url = format!("{}/v1/sessions", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        if let Some(value) = idempotency_key {
+            header_map.append("Idempotency-Key", value.to_string().try_into()?);
+        }
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "create_session",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200..=299 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            409u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            429u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
     }
     /**Retrieve a session
 
@@ -3529,14 +911,48 @@ Sends a `GET` request to `/v1/sessions/{id}`
 
 Arguments:
 - `id`: The session id (`sess_…`). Treated as an opaque string.
-```ignore
-let response = client.retrieve_session()
-    .id(id)
-    .send()
-    .await;
-```*/
-    pub fn retrieve_session(&self) -> builder::RetrieveSession<'_> {
-        builder::RetrieveSession::new(self)
+*/
+    pub async fn retrieve_session<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> Result<ResponseValue<types::Session>, Error<types::ErrorEnvelope>> {
+        let url = format!(
+            "{}/v1/sessions/{}", self.baseurl, encode_path(& id.to_string()),
+        );
+        let header_map = ::reqwest::header::HeaderMap::with_capacity(0usize);
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "retrieve_session",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            409u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            429u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
     }
     /**Request an analysis of a session
 
@@ -3548,16 +964,54 @@ Arguments:
 - `id`: The session id (`sess_…`). Treated as an opaque string.
 - `idempotency_key`: Makes the request safe to retry. A repeat with the same key and body within about 24 hours replays the first response; the same key with a different body answers 400 `idempotency_mismatch`; a repeat while the first is still running answers 409 `idempotency_conflict`. A UUID is recommended.
 - `body`
-```ignore
-let response = client.create_analysis()
-    .id(id)
-    .idempotency_key(idempotency_key)
-    .body(body)
-    .send()
-    .await;
-```*/
-    pub fn create_analysis(&self) -> builder::CreateAnalysis<'_> {
-        builder::CreateAnalysis::new(self)
+*/
+    pub async fn create_analysis<'a>(
+        &'a self,
+        id: &'a str,
+        idempotency_key: Option<&'a types::CreateAnalysisIdempotencyKey>,
+        body: &'a types::CreateAnalysisRequest,
+    ) -> Result<ResponseValue<types::Analysis>, Error<types::ErrorEnvelope>> {
+        let url = format!(
+            "{}/v1/sessions/{}/analysis", self.baseurl, encode_path(& id.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        if let Some(value) = idempotency_key {
+            header_map.append("Idempotency-Key", value.to_string().try_into()?);
+        }
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "create_analysis",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            202u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            409u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            429u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
     }
     /**End a session
 
@@ -3568,15 +1022,52 @@ Sends a `POST` request to `/v1/sessions/{id}/end`
 Arguments:
 - `id`: The session id (`sess_…`). Treated as an opaque string.
 - `idempotency_key`: Makes the request safe to retry. A repeat with the same key and body within about 24 hours replays the first response; the same key with a different body answers 400 `idempotency_mismatch`; a repeat while the first is still running answers 409 `idempotency_conflict`. A UUID is recommended.
-```ignore
-let response = client.end_session()
-    .id(id)
-    .idempotency_key(idempotency_key)
-    .send()
-    .await;
-```*/
-    pub fn end_session(&self) -> builder::EndSession<'_> {
-        builder::EndSession::new(self)
+*/
+    pub async fn end_session<'a>(
+        &'a self,
+        id: &'a str,
+        idempotency_key: Option<&'a types::EndSessionIdempotencyKey>,
+    ) -> Result<ResponseValue<types::SessionEnded>, Error<types::ErrorEnvelope>> {
+        let url = format!(
+            "{}/v1/sessions/{}/end", self.baseurl, encode_path(& id.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        if let Some(value) = idempotency_key {
+            header_map.append("Idempotency-Key", value.to_string().try_into()?);
+        }
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "end_session",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200..=299 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            409u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            429u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
     }
     /**List a session's recordings
 
@@ -3588,16 +1079,54 @@ Arguments:
 - `id`: The session id (`sess_…`). Treated as an opaque string.
 - `limit`: How many items a page holds, 1 to 100 (20 by default). The name and range are those of the legacy documentation; the current reference does not name the parameter.
 - `starting_after`: A cursor: the id of the last item of the previous page, to get the page after it. The name is that of the legacy documentation; the current reference does not name the parameter.
-```ignore
-let response = client.list_session_recordings()
-    .id(id)
-    .limit(limit)
-    .starting_after(starting_after)
-    .send()
-    .await;
-```*/
-    pub fn list_session_recordings(&self) -> builder::ListSessionRecordings<'_> {
-        builder::ListSessionRecordings::new(self)
+*/
+    pub async fn list_session_recordings<'a>(
+        &'a self,
+        id: &'a str,
+        limit: Option<::std::num::NonZeroU64>,
+        starting_after: Option<&'a str>,
+    ) -> Result<ResponseValue<types::RecordingList>, Error<types::ErrorEnvelope>> {
+        let url = format!(
+            "{}/v1/sessions/{}/recordings", self.baseurl, encode_path(& id.to_string()),
+        );
+        let header_map = ::reqwest::header::HeaderMap::with_capacity(0usize);
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .query(&progenitor_client::QueryParam::new("limit", &limit))
+            .query(
+                &progenitor_client::QueryParam::new("starting_after", &starting_after),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "list_session_recordings",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            409u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            429u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
     }
     /**Retrieve a session's transcript
 
@@ -3607,1025 +1136,52 @@ Sends a `GET` request to `/v1/sessions/{id}/transcript`
 
 Arguments:
 - `id`: The session id (`sess_…`). Treated as an opaque string.
-```ignore
-let response = client.retrieve_session_transcript()
-    .id(id)
-    .send()
-    .await;
-```*/
-    pub fn retrieve_session_transcript(&self) -> builder::RetrieveSessionTranscript<'_> {
-        builder::RetrieveSessionTranscript::new(self)
-    }
-}
-/// Types for composing operation parameters.
-#[allow(clippy::all)]
-pub mod builder {
-    use super::types;
-    #[allow(unused_imports)]
-    use super::{
-        encode_path, ByteStream, ClientInfo, ClientHooks, Error, OperationInfo,
-        RequestBuilderExt, ResponseValue,
-    };
-    /**Builder for [`Client::retrieve_analysis`]
-
-[`Client::retrieve_analysis`]: super::Client::retrieve_analysis*/
-    #[derive(Debug, Clone)]
-    pub struct RetrieveAnalysis<'a> {
-        client: &'a super::Client,
-        id: Result<::std::string::String, String>,
-    }
-    impl<'a> RetrieveAnalysis<'a> {
-        pub fn new(client: &'a super::Client) -> Self {
-            Self {
-                client: client,
-                id: Err("id was not initialized".to_string()),
+*/
+    pub async fn retrieve_session_transcript<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> Result<ResponseValue<types::Transcript>, Error<types::ErrorEnvelope>> {
+        let url = format!(
+            "{}/v1/sessions/{}/transcript", self.baseurl, encode_path(& id.to_string()),
+        );
+        let header_map = ::reqwest::header::HeaderMap::with_capacity(0usize);
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "retrieve_session_transcript",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
-        }
-        pub fn id<V>(mut self, value: V) -> Self
-        where
-            V: std::convert::TryInto<::std::string::String>,
-        {
-            self.id = value
-                .try_into()
-                .map_err(|_| {
-                    "conversion to `:: std :: string :: String` for id failed"
-                        .to_string()
-                });
-            self
-        }
-        ///Sends a `GET` request to `/v1/analyses/{id}`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<types::Analysis>, Error<types::ErrorEnvelope>> {
-            let Self { client, id } = self;
-            let id = id.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1/analyses/{}", client.baseurl, encode_path(& id.to_string()),
-            );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .headers(header_map)
-                .build()?;
-            let info = OperationInfo {
-                operation_id: "retrieve_analysis",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                400u16..=499u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16..=599u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                _ => Err(Error::UnexpectedResponse(response)),
+            409u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
-        }
-    }
-    /**Builder for [`Client::retrieve_recording`]
-
-[`Client::retrieve_recording`]: super::Client::retrieve_recording*/
-    #[derive(Debug, Clone)]
-    pub struct RetrieveRecording<'a> {
-        client: &'a super::Client,
-        id: Result<::std::string::String, String>,
-    }
-    impl<'a> RetrieveRecording<'a> {
-        pub fn new(client: &'a super::Client) -> Self {
-            Self {
-                client: client,
-                id: Err("id was not initialized".to_string()),
+            429u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
-        }
-        pub fn id<V>(mut self, value: V) -> Self
-        where
-            V: std::convert::TryInto<::std::string::String>,
-        {
-            self.id = value
-                .try_into()
-                .map_err(|_| {
-                    "conversion to `:: std :: string :: String` for id failed"
-                        .to_string()
-                });
-            self
-        }
-        ///Sends a `GET` request to `/v1/recordings/{id}`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<types::Recording>, Error<types::ErrorEnvelope>> {
-            let Self { client, id } = self;
-            let id = id.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1/recordings/{}", client.baseurl, encode_path(& id.to_string()),
-            );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .headers(header_map)
-                .build()?;
-            let info = OperationInfo {
-                operation_id: "retrieve_recording",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                400u16..=499u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16..=599u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                _ => Err(Error::UnexpectedResponse(response)),
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
-        }
-    }
-    /**Builder for [`Client::download_recording_audio`]
-
-[`Client::download_recording_audio`]: super::Client::download_recording_audio*/
-    #[derive(Debug, Clone)]
-    pub struct DownloadRecordingAudio<'a> {
-        client: &'a super::Client,
-        recording_id: Result<::std::string::String, String>,
-    }
-    impl<'a> DownloadRecordingAudio<'a> {
-        pub fn new(client: &'a super::Client) -> Self {
-            Self {
-                client: client,
-                recording_id: Err("recording_id was not initialized".to_string()),
-            }
-        }
-        pub fn recording_id<V>(mut self, value: V) -> Self
-        where
-            V: std::convert::TryInto<::std::string::String>,
-        {
-            self.recording_id = value
-                .try_into()
-                .map_err(|_| {
-                    "conversion to `:: std :: string :: String` for recording_id failed"
-                        .to_string()
-                });
-            self
-        }
-        ///Sends a `GET` request to `/v1/recordings/{recording_id}/audio`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<ByteStream>, Error<types::ErrorEnvelope>> {
-            let Self { client, recording_id } = self;
-            let recording_id = recording_id.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1/recordings/{}/audio", client.baseurl, encode_path(& recording_id
-                .to_string()),
-            );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
-            #[allow(unused_mut)]
-            let mut request = client.client.get(url).headers(header_map).build()?;
-            let info = OperationInfo {
-                operation_id: "download_recording_audio",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => Ok(ResponseValue::stream(response)),
-                400u16..=499u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16..=599u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
-        }
-    }
-    /**Builder for [`Client::create_session`]
-
-[`Client::create_session`]: super::Client::create_session*/
-    #[derive(Debug, Clone)]
-    pub struct CreateSession<'a> {
-        client: &'a super::Client,
-        idempotency_key: Result<Option<types::CreateSessionIdempotencyKey>, String>,
-        body: Result<types::builder::CreateSessionRequest, String>,
-    }
-    impl<'a> CreateSession<'a> {
-        pub fn new(client: &'a super::Client) -> Self {
-            Self {
-                client: client,
-                idempotency_key: Ok(None),
-                body: Ok(::std::default::Default::default()),
-            }
-        }
-        pub fn idempotency_key<V>(mut self, value: V) -> Self
-        where
-            V: std::convert::TryInto<types::CreateSessionIdempotencyKey>,
-        {
-            self.idempotency_key = value
-                .try_into()
-                .map(Some)
-                .map_err(|_| {
-                    "conversion to `CreateSessionIdempotencyKey` for idempotency_key failed"
-                        .to_string()
-                });
-            self
-        }
-        pub fn body<V>(mut self, value: V) -> Self
-        where
-            V: std::convert::TryInto<types::CreateSessionRequest>,
-            <V as std::convert::TryInto<
-                types::CreateSessionRequest,
-            >>::Error: std::fmt::Display,
-        {
-            self.body = value
-                .try_into()
-                .map(From::from)
-                .map_err(|s| {
-                    format!(
-                        "conversion to `CreateSessionRequest` for body failed: {}", s
-                    )
-                });
-            self
-        }
-        pub fn body_map<F>(mut self, f: F) -> Self
-        where
-            F: std::ops::FnOnce(
-                types::builder::CreateSessionRequest,
-            ) -> types::builder::CreateSessionRequest,
-        {
-            self.body = self.body.map(f);
-            self
-        }
-        ///Sends a `POST` request to `/v1/sessions`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<types::Session>, Error<types::ErrorEnvelope>> {
-            let Self { client, idempotency_key, body } = self;
-            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
-            let body = body
-                .and_then(|v| {
-                    types::CreateSessionRequest::try_from(v).map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!("{}/v1/sessions", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
-            if let Some(value) = idempotency_key {
-                header_map.append("Idempotency-Key", value.to_string().try_into()?);
-            }
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .headers(header_map)
-                .build()?;
-            let info = OperationInfo {
-                operation_id: "create_session",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200..=299 => ResponseValue::from_response(response).await,
-                400u16..=499u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16..=599u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
-        }
-    }
-    /**Builder for [`Client::retrieve_session`]
-
-[`Client::retrieve_session`]: super::Client::retrieve_session*/
-    #[derive(Debug, Clone)]
-    pub struct RetrieveSession<'a> {
-        client: &'a super::Client,
-        id: Result<::std::string::String, String>,
-    }
-    impl<'a> RetrieveSession<'a> {
-        pub fn new(client: &'a super::Client) -> Self {
-            Self {
-                client: client,
-                id: Err("id was not initialized".to_string()),
-            }
-        }
-        pub fn id<V>(mut self, value: V) -> Self
-        where
-            V: std::convert::TryInto<::std::string::String>,
-        {
-            self.id = value
-                .try_into()
-                .map_err(|_| {
-                    "conversion to `:: std :: string :: String` for id failed"
-                        .to_string()
-                });
-            self
-        }
-        ///Sends a `GET` request to `/v1/sessions/{id}`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<types::Session>, Error<types::ErrorEnvelope>> {
-            let Self { client, id } = self;
-            let id = id.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1/sessions/{}", client.baseurl, encode_path(& id.to_string()),
-            );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .headers(header_map)
-                .build()?;
-            let info = OperationInfo {
-                operation_id: "retrieve_session",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                400u16..=499u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16..=599u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
-        }
-    }
-    /**Builder for [`Client::create_analysis`]
-
-[`Client::create_analysis`]: super::Client::create_analysis*/
-    #[derive(Debug, Clone)]
-    pub struct CreateAnalysis<'a> {
-        client: &'a super::Client,
-        id: Result<::std::string::String, String>,
-        idempotency_key: Result<Option<types::CreateAnalysisIdempotencyKey>, String>,
-        body: Result<types::builder::CreateAnalysisRequest, String>,
-    }
-    impl<'a> CreateAnalysis<'a> {
-        pub fn new(client: &'a super::Client) -> Self {
-            Self {
-                client: client,
-                id: Err("id was not initialized".to_string()),
-                idempotency_key: Ok(None),
-                body: Ok(::std::default::Default::default()),
-            }
-        }
-        pub fn id<V>(mut self, value: V) -> Self
-        where
-            V: std::convert::TryInto<::std::string::String>,
-        {
-            self.id = value
-                .try_into()
-                .map_err(|_| {
-                    "conversion to `:: std :: string :: String` for id failed"
-                        .to_string()
-                });
-            self
-        }
-        pub fn idempotency_key<V>(mut self, value: V) -> Self
-        where
-            V: std::convert::TryInto<types::CreateAnalysisIdempotencyKey>,
-        {
-            self.idempotency_key = value
-                .try_into()
-                .map(Some)
-                .map_err(|_| {
-                    "conversion to `CreateAnalysisIdempotencyKey` for idempotency_key failed"
-                        .to_string()
-                });
-            self
-        }
-        pub fn body<V>(mut self, value: V) -> Self
-        where
-            V: std::convert::TryInto<types::CreateAnalysisRequest>,
-            <V as std::convert::TryInto<
-                types::CreateAnalysisRequest,
-            >>::Error: std::fmt::Display,
-        {
-            self.body = value
-                .try_into()
-                .map(From::from)
-                .map_err(|s| {
-                    format!(
-                        "conversion to `CreateAnalysisRequest` for body failed: {}", s
-                    )
-                });
-            self
-        }
-        pub fn body_map<F>(mut self, f: F) -> Self
-        where
-            F: std::ops::FnOnce(
-                types::builder::CreateAnalysisRequest,
-            ) -> types::builder::CreateAnalysisRequest,
-        {
-            self.body = self.body.map(f);
-            self
-        }
-        ///Sends a `POST` request to `/v1/sessions/{id}/analysis`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<types::Analysis>, Error<types::ErrorEnvelope>> {
-            let Self { client, id, idempotency_key, body } = self;
-            let id = id.map_err(Error::InvalidRequest)?;
-            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
-            let body = body
-                .and_then(|v| {
-                    types::CreateAnalysisRequest::try_from(v).map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1/sessions/{}/analysis", client.baseurl, encode_path(& id
-                .to_string()),
-            );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
-            if let Some(value) = idempotency_key {
-                header_map.append("Idempotency-Key", value.to_string().try_into()?);
-            }
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .headers(header_map)
-                .build()?;
-            let info = OperationInfo {
-                operation_id: "create_analysis",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                202u16 => ResponseValue::from_response(response).await,
-                400u16..=499u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16..=599u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
-        }
-    }
-    /**Builder for [`Client::end_session`]
-
-[`Client::end_session`]: super::Client::end_session*/
-    #[derive(Debug, Clone)]
-    pub struct EndSession<'a> {
-        client: &'a super::Client,
-        id: Result<::std::string::String, String>,
-        idempotency_key: Result<Option<types::EndSessionIdempotencyKey>, String>,
-    }
-    impl<'a> EndSession<'a> {
-        pub fn new(client: &'a super::Client) -> Self {
-            Self {
-                client: client,
-                id: Err("id was not initialized".to_string()),
-                idempotency_key: Ok(None),
-            }
-        }
-        pub fn id<V>(mut self, value: V) -> Self
-        where
-            V: std::convert::TryInto<::std::string::String>,
-        {
-            self.id = value
-                .try_into()
-                .map_err(|_| {
-                    "conversion to `:: std :: string :: String` for id failed"
-                        .to_string()
-                });
-            self
-        }
-        pub fn idempotency_key<V>(mut self, value: V) -> Self
-        where
-            V: std::convert::TryInto<types::EndSessionIdempotencyKey>,
-        {
-            self.idempotency_key = value
-                .try_into()
-                .map(Some)
-                .map_err(|_| {
-                    "conversion to `EndSessionIdempotencyKey` for idempotency_key failed"
-                        .to_string()
-                });
-            self
-        }
-        ///Sends a `POST` request to `/v1/sessions/{id}/end`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<types::SessionEnded>, Error<types::ErrorEnvelope>> {
-            let Self { client, id, idempotency_key } = self;
-            let id = id.map_err(Error::InvalidRequest)?;
-            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1/sessions/{}/end", client.baseurl, encode_path(& id.to_string()),
-            );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
-            if let Some(value) = idempotency_key {
-                header_map.append("Idempotency-Key", value.to_string().try_into()?);
-            }
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .headers(header_map)
-                .build()?;
-            let info = OperationInfo {
-                operation_id: "end_session",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200..=299 => ResponseValue::from_response(response).await,
-                400u16..=499u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16..=599u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
-        }
-    }
-    /**Builder for [`Client::list_session_recordings`]
-
-[`Client::list_session_recordings`]: super::Client::list_session_recordings*/
-    #[derive(Debug, Clone)]
-    pub struct ListSessionRecordings<'a> {
-        client: &'a super::Client,
-        id: Result<::std::string::String, String>,
-        limit: Result<Option<::std::num::NonZeroU64>, String>,
-        starting_after: Result<Option<::std::string::String>, String>,
-    }
-    impl<'a> ListSessionRecordings<'a> {
-        pub fn new(client: &'a super::Client) -> Self {
-            Self {
-                client: client,
-                id: Err("id was not initialized".to_string()),
-                limit: Ok(None),
-                starting_after: Ok(None),
-            }
-        }
-        pub fn id<V>(mut self, value: V) -> Self
-        where
-            V: std::convert::TryInto<::std::string::String>,
-        {
-            self.id = value
-                .try_into()
-                .map_err(|_| {
-                    "conversion to `:: std :: string :: String` for id failed"
-                        .to_string()
-                });
-            self
-        }
-        pub fn limit<V>(mut self, value: V) -> Self
-        where
-            V: std::convert::TryInto<::std::num::NonZeroU64>,
-        {
-            self.limit = value
-                .try_into()
-                .map(Some)
-                .map_err(|_| {
-                    "conversion to `:: std :: num :: NonZeroU64` for limit failed"
-                        .to_string()
-                });
-            self
-        }
-        pub fn starting_after<V>(mut self, value: V) -> Self
-        where
-            V: std::convert::TryInto<::std::string::String>,
-        {
-            self.starting_after = value
-                .try_into()
-                .map(Some)
-                .map_err(|_| {
-                    "conversion to `:: std :: string :: String` for starting_after failed"
-                        .to_string()
-                });
-            self
-        }
-        ///Sends a `GET` request to `/v1/sessions/{id}/recordings`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<types::RecordingList>, Error<types::ErrorEnvelope>> {
-            let Self { client, id, limit, starting_after } = self;
-            let id = id.map_err(Error::InvalidRequest)?;
-            let limit = limit.map_err(Error::InvalidRequest)?;
-            let starting_after = starting_after.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1/sessions/{}/recordings", client.baseurl, encode_path(& id
-                .to_string()),
-            );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .query(&progenitor_client::QueryParam::new("limit", &limit))
-                .query(
-                    &progenitor_client::QueryParam::new(
-                        "starting_after",
-                        &starting_after,
-                    ),
-                )
-                .headers(header_map)
-                .build()?;
-            let info = OperationInfo {
-                operation_id: "list_session_recordings",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                400u16..=499u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16..=599u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
-        }
-    }
-    /**Builder for [`Client::retrieve_session_transcript`]
-
-[`Client::retrieve_session_transcript`]: super::Client::retrieve_session_transcript*/
-    #[derive(Debug, Clone)]
-    pub struct RetrieveSessionTranscript<'a> {
-        client: &'a super::Client,
-        id: Result<::std::string::String, String>,
-    }
-    impl<'a> RetrieveSessionTranscript<'a> {
-        pub fn new(client: &'a super::Client) -> Self {
-            Self {
-                client: client,
-                id: Err("id was not initialized".to_string()),
-            }
-        }
-        pub fn id<V>(mut self, value: V) -> Self
-        where
-            V: std::convert::TryInto<::std::string::String>,
-        {
-            self.id = value
-                .try_into()
-                .map_err(|_| {
-                    "conversion to `:: std :: string :: String` for id failed"
-                        .to_string()
-                });
-            self
-        }
-        ///Sends a `GET` request to `/v1/sessions/{id}/transcript`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<types::Transcript>, Error<types::ErrorEnvelope>> {
-            let Self { client, id } = self;
-            let id = id.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1/sessions/{}/transcript", client.baseurl, encode_path(& id
-                .to_string()),
-            );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .headers(header_map)
-                .build()?;
-            let info = OperationInfo {
-                operation_id: "retrieve_session_transcript",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                400u16..=499u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16..=599u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            _ => Err(Error::UnexpectedResponse(response)),
         }
     }
 }
 /// Items consumers will typically use such as the Client.
 pub mod prelude {
-    pub use self::super::Client;
+    #[allow(unused_imports)]
+    pub use super::Client;
 }

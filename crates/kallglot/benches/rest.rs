@@ -321,8 +321,7 @@ impl Side {
     }
 }
 
-/// The breakdown's executor: sets the auth header (and drops `api-version`, as the SDK
-/// does), then sends the request once.
+/// The breakdown's executor: sets the auth header, then sends the request once.
 struct AuthOnly {
     /// The `Authorization` value.
     auth: HeaderValue,
@@ -335,7 +334,6 @@ impl kallglot_api::Execute for AuthOnly {
         mut request: reqwest::Request,
         _operation_id: &'static str,
     ) -> kallglot_api::ExecuteFuture<'a> {
-        request.headers_mut().remove("api-version");
         request
             .headers_mut()
             .insert(AUTHORIZATION, self.auth.clone());
@@ -437,9 +435,7 @@ impl Clients {
                     kallglot_api::Executor::new(self.executor.clone()),
                 );
                 let session = api
-                    .retrieve_session()
-                    .id(SESSION_ID)
-                    .send()
+                    .retrieve_session(SESSION_ID)
                     .await
                     .expect("generated retrieve");
                 black_box(session.into_inner());

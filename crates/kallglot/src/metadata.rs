@@ -11,19 +11,60 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use reqwest::header::{HeaderMap, HeaderName};
+use reqwest::header::{HeaderMap, HeaderValue};
 
-/// Names as lowercase literals: `HeaderMap` lookups are case-insensitive but
-/// `&str` keys must already be lowercase to match.
-// Typed header names: a lookup by `&str` re-parses the name on every call, and metadata
-// is read on every response.
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-const RATE_LIMIT_LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
-const RATE_LIMIT_REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
-const RATE_LIMIT_RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
-const CREDITS_REMAINING: HeaderName = HeaderName::from_static("x-api-credits-remaining");
-const CREDITS_USED: HeaderName = HeaderName::from_static("x-api-credits-used");
-const RETRY_AFTER: HeaderName = HeaderName::from_static("retry-after");
+/// The headers read, by their lowercase names (`HeaderName`s are stored lowercase), in the
+/// order of [`Found`]'s slots.
+const NAMES: [&str; 7] = [
+    "x-request-id",
+    "x-ratelimit-limit",
+    "x-ratelimit-remaining",
+    "x-ratelimit-reset",
+    "x-api-credits-remaining",
+    "x-api-credits-used",
+    "retry-after",
+];
+const REQUEST_ID: usize = 0;
+const RATE_LIMIT_LIMIT: usize = 1;
+const RATE_LIMIT_REMAINING: usize = 2;
+const RATE_LIMIT_RESET: usize = 3;
+const CREDITS_REMAINING: usize = 4;
+const CREDITS_USED: usize = 5;
+const RETRY_AFTER: usize = 6;
+
+/// The first value of each header of [`NAMES`], found in one pass over a response's
+/// headers.
+///
+/// Seven `HeaderMap::get`s would hash each name and probe the map, seven times per
+/// response; one walk over the (few) headers a response has, matching each name by
+/// length and bytes, does less. The walk yields a name's values in order, so keeping
+/// the first one found is exactly what `get` returns.
+struct Found<'a>([Option<&'a HeaderValue>; 7]);
+
+impl<'a> Found<'a> {
+    fn scan(headers: &'a HeaderMap) -> Self {
+        let mut found = [None; 7];
+        for (name, value) in headers {
+            let slot = match name.as_str() {
+                "x-request-id" => REQUEST_ID,
+                "x-ratelimit-limit" => RATE_LIMIT_LIMIT,
+                "x-ratelimit-remaining" => RATE_LIMIT_REMAINING,
+                "x-ratelimit-reset" => RATE_LIMIT_RESET,
+                "x-api-credits-remaining" => CREDITS_REMAINING,
+                "x-api-credits-used" => CREDITS_USED,
+                "retry-after" => RETRY_AFTER,
+                _ => continue,
+            };
+            found[slot].get_or_insert(value);
+        }
+        Self(found)
+    }
+
+    /// Header `slot` as trimmed, non-empty text, with `parse` applied.
+    fn parsed<T>(&self, slot: usize, parse: impl FnOnce(&str) -> Option<T>) -> Option<T> {
+        parsed(self.0[slot]?, NAMES[slot], parse)
+    }
+}
 
 /// Metadata about one HTTP response, taken from its status and headers.
 ///
@@ -83,21 +124,22 @@ impl ResponseMeta {
     /// received; it turns an HTTP-date `Retry-After` into a delay, and is a
     /// parameter so that this stays deterministic under test.
     pub(crate) fn from_headers(status: u16, headers: &HeaderMap, now: DateTime<Utc>) -> Self {
+        let found = Found::scan(headers);
         let rate_limit = RateLimit {
-            limit: parsed(headers, RATE_LIMIT_LIMIT, parse_u64),
-            remaining: parsed(headers, RATE_LIMIT_REMAINING, parse_u64),
-            reset: parsed(headers, RATE_LIMIT_RESET, parse_unix_seconds),
+            limit: found.parsed(RATE_LIMIT_LIMIT, parse_u64),
+            remaining: found.parsed(RATE_LIMIT_REMAINING, parse_u64),
+            reset: found.parsed(RATE_LIMIT_RESET, parse_unix_seconds),
         };
         let credits = Credits {
-            remaining: parsed(headers, CREDITS_REMAINING, parse_i64),
-            used: parsed(headers, CREDITS_USED, parse_i64),
+            remaining: found.parsed(CREDITS_REMAINING, parse_i64),
+            used: found.parsed(CREDITS_USED, parse_i64),
         };
         Self {
             status,
-            request_id: parsed(headers, REQUEST_ID, parse_request_id),
+            request_id: found.parsed(REQUEST_ID, parse_request_id),
             rate_limit: rate_limit.is_present().then_some(rate_limit),
             credits: credits.is_present().then_some(credits),
-            retry_after: parsed(headers, RETRY_AFTER, |v| parse_retry_after(v, now)),
+            retry_after: found.parsed(RETRY_AFTER, |v| parse_retry_after(v, now)),
         }
     }
 
@@ -163,16 +205,11 @@ fn parse_delay_seconds(value: &str) -> Option<Duration> {
     }
 }
 
-/// Reads header `name` as trimmed, non-empty text and applies `parse`.
+/// Reads the value of header `name` as trimmed, non-empty text and applies `parse`.
 ///
 /// A header that is present but unusable is logged (by name only) so that a
 /// misbehaving proxy or server can be diagnosed despite the leniency.
-fn parsed<T>(
-    headers: &HeaderMap,
-    name: HeaderName,
-    parse: impl FnOnce(&str) -> Option<T>,
-) -> Option<T> {
-    let raw = headers.get(&name)?;
+fn parsed<T>(raw: &HeaderValue, name: &str, parse: impl FnOnce(&str) -> Option<T>) -> Option<T> {
     let result = raw
         .to_str()
         .ok()
@@ -180,7 +217,7 @@ fn parsed<T>(
         .filter(|s| !s.is_empty())
         .and_then(parse);
     if result.is_none() {
-        tracing::debug!(header = name.as_str(), "ignoring malformed response header");
+        tracing::debug!(header = name, "ignoring malformed response header");
     }
     result
 }
@@ -237,6 +274,29 @@ mod tests {
 
     fn meta(pairs: &[(&str, &str)]) -> ResponseMeta {
         ResponseMeta::from_headers(200, &headers(pairs), now())
+    }
+
+    #[test]
+    fn the_scan_puts_each_name_in_its_slot() {
+        for (slot, name) in NAMES.iter().enumerate() {
+            let map = headers(&[("content-type", "application/json"), (name, "7")]);
+            let found = Found::scan(&map);
+            for (other, value) in found.0.iter().enumerate() {
+                assert_eq!(value.is_some(), other == slot, "{name} in slot {other}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_repeated_header_reads_its_first_value_as_a_lookup_does() {
+        let mut map = headers(&[("x-request-id", "req_first")]);
+        map.append("x-request-id", HeaderValue::from_static("req_second"));
+        map.append("x-ratelimit-remaining", HeaderValue::from_static("oops"));
+        map.append("x-ratelimit-remaining", HeaderValue::from_static("5"));
+        let m = ResponseMeta::from_headers(200, &map, now());
+        assert_eq!(m.request_id.as_deref(), Some("req_first"));
+        // The first value is malformed: the header reads as absent, as with `get`.
+        assert_eq!(m.rate_limit_remaining(), None);
     }
 
     #[test]
@@ -384,15 +444,7 @@ mod tests {
     fn non_utf8_headers_are_ignored() {
         let bad = HeaderValue::from_bytes(b"\xff").unwrap();
         let mut map = HeaderMap::new();
-        for name in [
-            REQUEST_ID,
-            RATE_LIMIT_LIMIT,
-            RATE_LIMIT_REMAINING,
-            RATE_LIMIT_RESET,
-            CREDITS_REMAINING,
-            CREDITS_USED,
-            RETRY_AFTER,
-        ] {
+        for name in NAMES {
             map.insert(name, bad.clone());
         }
         let m = ResponseMeta::from_headers(200, &map, now());
@@ -412,7 +464,7 @@ mod tests {
         }
         let mut map = HeaderMap::new();
         map.insert(
-            REQUEST_ID,
+            NAMES[REQUEST_ID],
             HeaderValue::from_bytes(b"req_\xc3\xa9").unwrap(),
         );
         assert_eq!(

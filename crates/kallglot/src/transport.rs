@@ -43,8 +43,12 @@ pub(crate) struct Shared {
     pub credits: CreditsWatches,
     /// The default overall deadline of a call.
     pub deadline: Duration,
-    /// The default timeout of one attempt (also set on `http`).
+    /// The default timeout of one attempt.
     pub timeout: Duration,
+    /// The total timeout `http` applies to a request that sets none: the SDK's own client
+    /// is built with [`timeout`](Self::timeout); a caller's own client has none the SDK
+    /// knows of (`None`).
+    pub http_timeout: Option<Duration>,
     pub max_response_body: usize,
     pub policy: RetryPolicy,
     pub budget: RetryBudget,
@@ -79,6 +83,9 @@ struct CallState {
     streams_body: bool,
     policy: RetryPolicy,
     timeout: Duration,
+    /// When the call started, on the client's clock: its deadline counts from here, and
+    /// its first attempt asks the pacer at this time.
+    started: tokio::time::Instant,
     deadline: Deadline,
     deadline_len: Duration,
     key: Option<IdempotencyKey>,
@@ -185,12 +192,15 @@ impl CallExecutor {
         let shared = &*self.shared;
         let state = &self.state;
         let clock = &*shared.clock;
-        shared.prepare(&mut request);
         // The key goes only to the configured API host, never to another one.
         let keyed_origin = same_origin(request.url(), &shared.base);
         // A call keeps the key it started with, unless the API refuses it (below).
         let mut key = shared.credentials.current();
-        shared.budget.record_request(clock.now());
+        // The clock was read when the call started, microseconds ago, with nothing in
+        // between that waits: the first attempt reuses that reading instead of taking its
+        // own (the clock is read again after anything that can wait).
+        let mut now = state.started;
+        shared.budget.record_request(now);
         let span = tracing::Span::current();
         let mut attempt: u32 = 0;
         let mut refreshed = false;
@@ -204,7 +214,7 @@ impl CallExecutor {
                     key.header().clone(),
                 );
             }
-            let permit = match shared.pacer.acquire(clock, state.deadline).await {
+            let mut permit = match shared.pacer.acquire(clock, state.deadline, now).await {
                 Ok(permit) => permit,
                 Err(why) => {
                     let waited_for = match why {
@@ -221,17 +231,25 @@ impl CallExecutor {
                     + permit.waited.as_millis() as u64;
                 span.record("paced_ms", total);
             }
-            // Each attempt gets its timeout, cut short by the call's deadline.
-            let left = state.deadline.remaining(clock.now());
+            // Each attempt gets its timeout, cut short by the call's deadline. The permit
+            // tells when it was granted (`now`, unless the pacer waited).
+            let left = state.deadline.remaining(permit.granted_at);
             let capped = left.is_some_and(|left| left < state.timeout);
             if left.is_some_and(|left| left.is_zero()) {
                 return self.give_up(WaitedFor::Response, None);
             }
             let attempt_timeout = left.map_or(state.timeout, |l| l.min(state.timeout));
-            *request.timeout_mut() = Some(attempt_timeout);
+            // A timeout equal to the one `http` applies by itself is not set on the
+            // request: setting it allocates the request's extension map (and its entry),
+            // which every copy for a retry then clones too. Once set (an earlier attempt
+            // was capped), it is set on every attempt, so none keeps a stale value.
+            if request.timeout().is_some() || shared.http_timeout != Some(attempt_timeout) {
+                *request.timeout_mut() = Some(attempt_timeout);
+            }
             // reqwest times out on tokio's clock; measured on it, a timeout that took the
             // whole capped time is the deadline, and a shorter one (connecting) is not.
-            let sent_at = tokio::time::Instant::now();
+            // Only a capped attempt needs to know when it was sent.
+            let sent_at = capped.then(tokio::time::Instant::now);
             // Every request this SDK builds has a buffered body, so it can be cloned; a
             // streaming body could not be replayed and gets exactly one attempt.
             let Some(mut this_try) = request.try_clone() else {
@@ -246,9 +264,17 @@ impl CallExecutor {
             let answer = match client.execute(this_try).await {
                 Ok(response) => {
                     after_response(&shared.middleware, state.operation, attempt, &response);
-                    self.inspect(response, &permit).await
+                    // Most answers are settled without reading the body here; only the
+                    // others build the (larger) future that reads it.
+                    match self.settle(response, &mut permit) {
+                        Settled::Answer(answer) => answer,
+                        Settled::ReadBody(pending) => self.read_body(pending).await,
+                    }
                 }
-                Err(e) if e.is_timeout() && capped && sent_at.elapsed() >= attempt_timeout => {
+                Err(e)
+                    if e.is_timeout()
+                        && sent_at.is_some_and(|at| at.elapsed() >= attempt_timeout) =>
+                {
                     return self.give_up(WaitedFor::Response, None);
                 }
                 Err(e) => Answer::Failed {
@@ -287,6 +313,7 @@ impl CallExecutor {
                             "retrying with a fresh API key after the API refused the old one"
                         );
                         key = new;
+                        now = clock.now();
                         continue;
                     }
                     None if state.deadline.remaining(clock.now()) == Some(Duration::ZERO) => {
@@ -333,6 +360,7 @@ impl CallExecutor {
                         "retrying"
                     );
                     clock.sleep(delay).await;
+                    now = clock.now();
                 }
                 Decision::Retry(_) => {
                     tracing::debug!(
@@ -377,8 +405,13 @@ impl CallExecutor {
     }
 
     /// Reads what an answered attempt says: metadata for the pacer, the credits watch and
-    /// the caller, then the body (within the cap) unless it streams to the caller.
-    async fn inspect(&self, mut response: reqwest::Response, permit: &PacePermit<'_>) -> Answer {
+    /// the caller. Settles the answer at once when its body is not to be read here (it
+    /// streams to the caller, or the generated client reads it within the cap); otherwise
+    /// hands back what [`read_body`](Self::read_body) needs.
+    ///
+    /// Not `async`, so the common answer does not build and move the future that reads a
+    /// body (the attempt loop's future would otherwise hold it, and be larger for it).
+    fn settle(&self, mut response: reqwest::Response, permit: &mut PacePermit<'_>) -> Settled {
         let shared = &*self.shared;
         let state = &self.state;
         let status = response.status();
@@ -390,8 +423,10 @@ impl CallExecutor {
         } else {
             response.headers().clone()
         };
-        let meta = ResponseMeta::from_headers(status.as_u16(), &headers, Utc::now());
-        permit.observe(meta.rate_limit.as_ref(), shared.clock.now(), Utc::now());
+        // One reading of the wall clock serves the metadata and the pacer.
+        let wall_now = Utc::now();
+        let meta = ResponseMeta::from_headers(status.as_u16(), &headers, wall_now);
+        permit.observe(meta.rate_limit.as_ref(), || shared.clock.now(), wall_now);
         if let Some(balance) = meta.credits_remaining() {
             shared.credits.observe(balance);
         }
@@ -405,7 +440,7 @@ impl CallExecutor {
                     .lock()
                     .unwrap_or_else(|p| p.into_inner()) = Some(headers);
             }
-            return Answer::Done(Ok(response));
+            return Settled::Answer(Answer::Done(Ok(response)));
         }
         // A success that announces a length within the cap cannot grow past it (hyper
         // stops at the length), and only a keyed write needs its body checked here: the
@@ -417,8 +452,29 @@ impl CallExecutor {
                 .is_some_and(|len| len <= shared.max_response_body as u64)
         {
             state.store_meta(meta);
-            return Answer::Done(Ok(response));
+            return Settled::Answer(Answer::Done(Ok(response)));
         }
+        Settled::ReadBody(Box::new(PendingBody {
+            response,
+            status,
+            headers,
+            meta,
+        }))
+    }
+
+    /// Reads the body of an answer [`settle`](Self::settle) could not settle, within the
+    /// cap, and judges it: a keyed write's success must be JSON, a failure's body says
+    /// what failed.
+    async fn read_body(&self, pending: Box<PendingBody>) -> Answer {
+        let shared = &*self.shared;
+        let state = &self.state;
+        let PendingBody {
+            response,
+            status,
+            headers,
+            meta,
+        } = *pending;
+        let success = status.is_success();
         let version = response.version();
         let body = match read_capped(response, shared.max_response_body).await {
             Ok(body) => body,
@@ -471,6 +527,22 @@ impl CallExecutor {
             outcome: Ok(rebuild(status, version, headers, body)),
         }
     }
+}
+
+/// What [`CallExecutor::settle`] made of an answer.
+enum Settled {
+    /// Settled without reading the body.
+    Answer(Answer),
+    /// The body must be read first (boxed: it is the rare case, and keeps this small).
+    ReadBody(Box<PendingBody>),
+}
+
+/// An answer whose body is still to be read, with what was read of it so far.
+struct PendingBody {
+    response: reqwest::Response,
+    status: reqwest::StatusCode,
+    headers: HeaderMap,
+    meta: ResponseMeta,
 }
 
 /// Why a body could not be read whole.
@@ -544,18 +616,12 @@ fn rebuild(
 }
 
 impl Shared {
-    /// Removes what the generated client adds and Kallglot does not document.
-    fn prepare(&self, request: &mut reqwest::Request) {
-        // progenitor sends `api-version: <info.version>`; Kallglot versions its API by the
-        // `/v1` path and documents no such header, so it is not sent.
-        request.headers_mut().remove("api-version");
-    }
-
     fn call_state(
         &self,
         op: &Operation,
         options: &RequestOptions,
         key: Option<IdempotencyKey>,
+        started: tokio::time::Instant,
     ) -> CallState {
         let mut policy = self.policy;
         if let Some(max) = options.max_retries {
@@ -571,7 +637,8 @@ impl Shared {
             streams_body: op.binary_response,
             policy,
             timeout: options.timeout.unwrap_or(self.timeout),
-            deadline: Deadline::after(self.clock.now(), deadline_len),
+            started,
+            deadline: Deadline::after(started, deadline_len),
             deadline_len,
             key,
             attempts: AtomicU32::new(0),
@@ -638,9 +705,12 @@ where
             .unwrap_or_else(IdempotencyKey::generate)
     });
     let key_text = key.as_ref().map(|k| k.as_str().to_string());
+    // The one reading of the clock for the call's start: its deadline, its first attempt
+    // and its duration all count from it.
+    let started = shared.clock.now();
     let executor = Arc::new(CallExecutor {
         shared: shared.clone(),
-        state: shared.call_state(op, &options, key),
+        state: shared.call_state(op, &options, key, started),
     });
     let api = kallglot_api::Client::new_with_client(
         &shared.base_url,
@@ -648,7 +718,6 @@ where
         kallglot_api::Executor::new(executor.clone()),
     );
     let span = call_span(op);
-    let started = shared.clock.now();
     // The generated request future is large; boxing it once keeps the wrappers around it
     // from copying it at each layer.
     let result = Box::pin(send(api, key_text)).instrument(span.clone()).await;
@@ -716,13 +785,13 @@ pub(crate) async fn call_raw(
     request: reqwest::Request,
     key: Option<IdempotencyKey>,
 ) -> Result<(Value, ResponseMeta)> {
+    let started = shared.clock.now();
     let executor = CallExecutor {
         shared: shared.clone(),
-        state: shared.call_state(&op, &options, key),
+        state: shared.call_state(&op, &options, key, started),
     };
     let state = &executor.state;
     let span = call_span(&op);
-    let started = shared.clock.now();
     let outcome = async {
         let result = executor.run(&shared.http, request).await;
         let response = match (result, state.verdict()) {
