@@ -64,6 +64,41 @@ impl<'a> Found<'a> {
     fn parsed<T>(&self, slot: usize, parse: impl FnOnce(&str) -> Option<T>) -> Option<T> {
         parsed(self.0[slot]?, NAMES[slot], parse)
     }
+
+    /// Header `slot` as a number: `from_digits` applied to a value of plain digits, the
+    /// form the API sends, and `parse` applied as by [`parsed`](Self::parsed) to anything
+    /// else, or when `from_digits` refuses the number.
+    ///
+    /// The plain-digit path skips the text check, the trim and the general parser; on such
+    /// a value `parse` would give the same result, so either path reads the same.
+    fn number<T>(
+        &self,
+        slot: usize,
+        from_digits: impl FnOnce(u64) -> Option<T>,
+        parse: impl FnOnce(&str) -> Option<T>,
+    ) -> Option<T> {
+        let raw = self.0[slot]?;
+        if let Some(value) = plain_digits(raw).and_then(from_digits) {
+            return Some(value);
+        }
+        parsed(raw, NAMES[slot], parse)
+    }
+}
+
+/// The value of a header made of 1 to 19 ASCII digits (which cannot overflow a `u64`).
+fn plain_digits(raw: &HeaderValue) -> Option<u64> {
+    let bytes = raw.as_bytes();
+    if bytes.is_empty() || bytes.len() > 19 {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for &b in bytes {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        n = n * 10 + u64::from(b - b'0');
+    }
+    Some(n)
 }
 
 /// Metadata about one HTTP response, taken from its status and headers.
@@ -126,13 +161,14 @@ impl ResponseMeta {
     pub(crate) fn from_headers(status: u16, headers: &HeaderMap, now: DateTime<Utc>) -> Self {
         let found = Found::scan(headers);
         let rate_limit = RateLimit {
-            limit: found.parsed(RATE_LIMIT_LIMIT, parse_u64),
-            remaining: found.parsed(RATE_LIMIT_REMAINING, parse_u64),
-            reset: found.parsed(RATE_LIMIT_RESET, parse_unix_seconds),
+            limit: found.number(RATE_LIMIT_LIMIT, Some, parse_u64),
+            remaining: found.number(RATE_LIMIT_REMAINING, Some, parse_u64),
+            reset: found.number(RATE_LIMIT_RESET, unix_seconds, parse_unix_seconds),
         };
+        let signed = |n: u64| i64::try_from(n).ok();
         let credits = Credits {
-            remaining: found.parsed(CREDITS_REMAINING, parse_i64),
-            used: found.parsed(CREDITS_USED, parse_i64),
+            remaining: found.number(CREDITS_REMAINING, signed, parse_i64),
+            used: found.number(CREDITS_USED, signed, parse_i64),
         };
         Self {
             status,
@@ -213,7 +249,9 @@ fn parsed<T>(raw: &HeaderValue, name: &str, parse: impl FnOnce(&str) -> Option<T
     let result = raw
         .to_str()
         .ok()
-        .map(str::trim)
+        // `to_str` admits visible ASCII and tabs only; on such text the ASCII trim removes
+        // exactly what `str::trim` would, without its Unicode tables.
+        .map(str::trim_ascii)
         .filter(|s| !s.is_empty())
         .and_then(parse);
     if result.is_none() {
@@ -238,6 +276,11 @@ fn parse_unix_seconds(value: &str) -> Option<DateTime<Utc>> {
         return None;
     }
     DateTime::from_timestamp(seconds, 0)
+}
+
+/// [`parse_unix_seconds`] of a value already read as digits.
+fn unix_seconds(seconds: u64) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp(i64::try_from(seconds).ok()?, 0)
 }
 
 /// Request ids are opaque tokens; anything outside visible ASCII (such as an
@@ -284,6 +327,47 @@ mod tests {
             for (other, value) in found.0.iter().enumerate() {
                 assert_eq!(value.is_some(), other == slot, "{name} in slot {other}");
             }
+        }
+    }
+
+    #[test]
+    fn plain_digits_read_as_the_general_parser_reads_them() {
+        for text in [
+            "0",
+            "7",
+            "0042",
+            "1700000000",
+            "999999999999999999",
+            "9223372036854775807",
+            "9223372036854775808",
+            "9999999999999999999",
+            "18446744073709551615",
+            "+5",
+            "-5",
+            " 5 ",
+            "5a",
+            "",
+        ] {
+            let map = headers(&[
+                ("x-ratelimit-limit", text),
+                ("x-ratelimit-reset", text),
+                ("x-api-credits-remaining", text),
+            ]);
+            let m = ResponseMeta::from_headers(200, &map, now());
+            let general = |t: &str| {
+                let t = t.trim();
+                (
+                    (!t.is_empty()).then(|| parse_u64(t)).flatten(),
+                    (!t.is_empty()).then(|| parse_unix_seconds(t)).flatten(),
+                    (!t.is_empty()).then(|| parse_i64(t)).flatten(),
+                )
+            };
+            let read = (
+                m.rate_limit.and_then(|r| r.limit),
+                m.rate_limit.and_then(|r| r.reset),
+                m.credits_remaining(),
+            );
+            assert_eq!(read, general(text), "{text:?}");
         }
     }
 

@@ -110,7 +110,7 @@ pub(crate) struct Pacer {
     in_flight_cap: Option<(usize, std::sync::Arc<Semaphore>)>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct State {
     window: Window,
     /// The last reported limit, kept across windows for the snapshot.
@@ -196,7 +196,58 @@ impl Pacer {
     /// Waits for permission to send, until `deadline`. `now` is the client clock's time
     /// of the request (the caller has just read it). `Err` says what the request was
     /// still waiting for when the deadline came (or would have come during the wait).
+    ///
+    /// A request that may go at once is let through without the waiting machinery: the
+    /// future of [`wait_for_permit`](Self::wait_for_permit) (its timers, its wake-up
+    /// registration) is large, and only a request that waits builds it, in its own
+    /// allocation.
     pub(crate) async fn acquire(
+        &self,
+        clock: &dyn Clock,
+        deadline: Deadline,
+        now: Instant,
+    ) -> Result<PacePermit<'_>, PaceWait> {
+        match self.permit_now(now) {
+            Some(permit) => Ok(permit),
+            None => Box::pin(self.wait_for_permit(clock, deadline, now)).await,
+        }
+    }
+
+    /// A permit at `now` if the request need not wait for one. The decision is the one
+    /// [`wait_for_permit`](Self::wait_for_permit) would make first, from the same state:
+    /// when it is to wait, the state is left as it was and the waiting path decides again.
+    fn permit_now(&self, now: Instant) -> Option<PacePermit<'_>> {
+        let slot = match &self.in_flight_cap {
+            None => None,
+            Some((_, semaphore)) => Some(semaphore.clone().try_acquire_owned().ok()?),
+        };
+        let mut state = self.lock();
+        let seq = if self.enabled {
+            let before = state.clone();
+            match state.next(now) {
+                Next::Go { seq, at } if at <= now => seq,
+                _ => {
+                    *state = before;
+                    return None;
+                }
+            }
+        } else {
+            state.issue_seq()
+        };
+        state.in_flight += 1;
+        drop(state);
+        Some(PacePermit {
+            pacer: self,
+            seq,
+            _slot: slot,
+            waited: Duration::ZERO,
+            granted_at: now,
+            settled: false,
+        })
+    }
+
+    /// [`acquire`](Self::acquire) for a request that may have to wait.
+    async fn wait_for_permit(
         &self,
         clock: &dyn Clock,
         deadline: Deadline,
@@ -302,8 +353,12 @@ impl Pacer {
                 }
             }
         };
-        let granted_at = if waited_any { clock.now() } else { started };
-        let waited = granted_at.saturating_duration_since(started);
+        let (granted_at, waited) = if waited_any {
+            let now = clock.now();
+            (now, now.saturating_duration_since(started))
+        } else {
+            (started, Duration::ZERO)
+        };
         if counted_waiting || !waited.is_zero() {
             let mut state = self.lock();
             if counted_waiting && result.is_err() {
@@ -482,9 +537,17 @@ impl State {
     }
 
     fn issue(&mut self, now: Instant) -> Next {
+        Next::Go {
+            seq: self.issue_seq(),
+            at: now,
+        }
+    }
+
+    /// Counts one more permit; returns its sequence number.
+    fn issue_seq(&mut self) -> u64 {
         let seq = self.issued;
         self.issued += 1;
-        Next::Go { seq, at: now }
+        seq
     }
 
     /// Takes in an answer to permit `seq`; returns whether waiters learning the window

@@ -59,8 +59,11 @@ where
     Call::new(move |options| async move {
         path_ids?;
         let reply = transport::call(&shared, op, options, send).await?;
-        Ok(Response::new(convert(reply.value), reply.meta)
-            .with_idempotency_key(reply.idempotency_key))
+        Ok(Response::from_parts(
+            convert(reply.value),
+            reply.meta,
+            reply.idempotency_key,
+        ))
     })
 }
 

@@ -252,7 +252,7 @@ impl CallExecutor {
             let sent_at = capped.then(tokio::time::Instant::now);
             // Every request this SDK builds has a buffered body, so it can be cloned; a
             // streaming body could not be replayed and gets exactly one attempt.
-            let Some(mut this_try) = request.try_clone() else {
+            let Some(mut this_try) = attempt_copy(&request) else {
                 before_send(&shared.middleware, state.operation, attempt, &mut request);
                 let outcome = client.execute(request).await;
                 if let Ok(response) = &outcome {
@@ -266,9 +266,10 @@ impl CallExecutor {
                     after_response(&shared.middleware, state.operation, attempt, &response);
                     // Most answers are settled without reading the body here; only the
                     // others build the (larger) future that reads it.
-                    match self.settle(response, &mut permit) {
+                    match self.settle(response, &mut permit, &span) {
                         Settled::Answer(answer) => answer,
-                        Settled::ReadBody(pending) => self.read_body(pending).await,
+                        // Boxed: only these answers build the future that reads a body.
+                        Settled::ReadBody(pending) => Box::pin(self.read_body(pending)).await,
                     }
                 }
                 Err(e)
@@ -302,10 +303,8 @@ impl CallExecutor {
                 )
             {
                 refreshed = true;
-                match shared
-                    .credentials
-                    .replacement(&key, clock, state.deadline)
-                    .await
+                // Boxed: a refused key is rare, and the refresh's future is large.
+                match Box::pin(shared.credentials.replacement(&key, clock, state.deadline)).await
                 {
                     Some(new) => {
                         tracing::info!(
@@ -411,7 +410,12 @@ impl CallExecutor {
     ///
     /// Not `async`, so the common answer does not build and move the future that reads a
     /// body (the attempt loop's future would otherwise hold it, and be larger for it).
-    fn settle(&self, mut response: reqwest::Response, permit: &mut PacePermit<'_>) -> Settled {
+    fn settle(
+        &self,
+        mut response: reqwest::Response,
+        permit: &mut PacePermit<'_>,
+        span: &tracing::Span,
+    ) -> Settled {
         let shared = &*self.shared;
         let state = &self.state;
         let status = response.status();
@@ -430,7 +434,6 @@ impl CallExecutor {
         if let Some(balance) = meta.credits_remaining() {
             shared.credits.observe(balance);
         }
-        let span = tracing::Span::current();
         span.record("status", status.as_u16());
         if success && state.streams_body {
             state.store_meta(meta);
@@ -543,6 +546,30 @@ struct PendingBody {
     status: reqwest::StatusCode,
     headers: HeaderMap,
     meta: ResponseMeta,
+}
+
+/// A copy of `request` to send as one attempt, keeping the original for the next; `None`
+/// for a streaming body, which cannot be replayed.
+///
+/// `reqwest::Request::try_clone` sets the copy's timeout through the request's extension
+/// map even when there is none, which allocates the map and its entry only to replace
+/// them, on every attempt. A request without a body is copied here field by field
+/// instead: method, URL, headers, version and timeout. That is the whole request: the
+/// only extension reqwest keeps on a request it built (the generated client's and the
+/// raw escape hatch's requests are built with its builder) is that timeout, and the SDK
+/// adds none. A request with a body still goes through `try_clone`, which shares a
+/// buffered body rather than copying it.
+fn attempt_copy(request: &reqwest::Request) -> Option<reqwest::Request> {
+    if request.body().is_some() {
+        return request.try_clone();
+    }
+    let mut copy = reqwest::Request::new(request.method().clone(), request.url().clone());
+    *copy.headers_mut() = request.headers().clone();
+    *copy.version_mut() = request.version();
+    if let Some(timeout) = request.timeout() {
+        *copy.timeout_mut() = Some(*timeout);
+    }
+    Some(copy)
 }
 
 /// Why a body could not be read whole.
@@ -722,8 +749,11 @@ where
     // from copying it at each layer.
     let result = Box::pin(send(api, key_text)).instrument(span.clone()).await;
     let state = &executor.state;
-    let outcome = match (result, state.verdict()) {
-        (Ok(value), None) => {
+    // The result and the reply are hundreds of bytes, and each move of one is a copy: they
+    // are matched where they are, and only an error is adjusted afterwards.
+    let outcome = match state.verdict() {
+        None => match result {
+            Ok(value) => {
             // The executor read the metadata of the final response already.
             let meta = state.take_observed().unwrap_or_else(|| {
                 ResponseMeta::from_headers(value.status().as_u16(), value.headers(), Utc::now())
@@ -740,17 +770,23 @@ where
                 headers,
                 idempotency_key: state.key.clone(),
             })
-        }
-        (Err(e), None) => Err(map_error(op, state, e).await),
-        (result, Some(verdict)) => {
+            }
+            // Boxed (here and below): only a failed call builds the future that reads
+            // an error.
+            Err(e) => Err(Box::pin(map_error(op, state, e)).await),
+        },
+        Some(verdict) => {
             let last = match result {
-                Err(e) => map_error(op, state, e).await,
+                Err(e) => Box::pin(map_error(op, state, e)).await,
                 Ok(_) => Error::Config(ConfigError::InvalidRequest(String::new())),
             };
             Err(state.stopped(verdict, last))
         }
     };
-    let outcome = outcome.map_err(|e| e.with_idempotency_key(state.key.as_ref()));
+    let outcome = match outcome {
+        Ok(reply) => Ok(reply),
+        Err(e) => Err(e.with_idempotency_key(state.key.as_ref())),
+    };
     finish_span(&span, shared, started, outcome.as_ref().map(|r| &r.meta));
     outcome
 }
@@ -1073,6 +1109,46 @@ mod tests {
         assert!(d.code.is_none());
         let d = LooseDetail::from_body(br#"{"error":{"code":"x","retry_after":-3}}"#);
         assert_eq!(d.retry_after, None);
+    }
+
+    #[test]
+    fn an_attempt_copy_is_the_whole_request() {
+        let client = reqwest::Client::new();
+        for timeout in [None, Some(Duration::from_secs(7))] {
+            let mut builder = client
+                .get("http://127.0.0.1:9/v1/sessions/sess_1?limit=2")
+                .header("accept", "application/json")
+                .header("authorization", "Bearer sk_test_x")
+                .version(reqwest::Version::HTTP_11);
+            if let Some(t) = timeout {
+                builder = builder.timeout(t);
+            }
+            let request = builder.build().unwrap();
+            let copy = attempt_copy(&request).unwrap();
+            let reference = request.try_clone().unwrap();
+            assert_eq!(copy.method(), reference.method());
+            assert_eq!(copy.url(), reference.url());
+            assert_eq!(copy.headers(), reference.headers());
+            assert_eq!(copy.version(), reference.version());
+            assert_eq!(copy.timeout(), reference.timeout());
+            assert_eq!(copy.timeout(), timeout.as_ref());
+            assert!(copy.body().is_none());
+        }
+        // A buffered body is replayed; a streaming one cannot be.
+        let with_body = client
+            .post("http://127.0.0.1:9/v1/sessions")
+            .body("{}")
+            .build()
+            .unwrap();
+        let copy = attempt_copy(&with_body).unwrap();
+        assert_eq!(copy.body().and_then(|b| b.as_bytes()), Some(&b"{}"[..]));
+        let stream = futures_util::stream::iter([Ok::<_, std::io::Error>(bytes::Bytes::new())]);
+        let streaming = client
+            .post("http://127.0.0.1:9/v1/sessions")
+            .body(reqwest::Body::wrap_stream(stream))
+            .build()
+            .unwrap();
+        assert!(attempt_copy(&streaming).is_none());
     }
 
     #[test]
