@@ -101,6 +101,9 @@ struct CallState {
     /// The headers of a successful response, for operations that keep them.
     success_headers: Mutex<Option<HeaderMap>>,
     verdict: Mutex<Option<Verdict>>,
+    /// The call's `kallglot.request` span. The executor runs in it (its events, the
+    /// middleware and the pacer's waits are inside it) and records on it directly.
+    span: tracing::Span,
 }
 
 impl CallState {
@@ -162,7 +165,12 @@ impl kallglot_api::Execute for CallExecutor {
         request: reqwest::Request,
         _operation_id: &'static str,
     ) -> kallglot_api::ExecuteFuture<'a> {
-        Box::pin(self.run(client, request))
+        // Instrumented inside the box the trait needs anyway: wrapping the generated
+        // request future instead would move that (large) future once more.
+        Box::pin(
+            self.run(client, request)
+                .instrument(self.state.span.clone()),
+        )
     }
 }
 
@@ -192,8 +200,15 @@ impl CallExecutor {
         let shared = &*self.shared;
         let state = &self.state;
         let clock = &*shared.clock;
-        // The key goes only to the configured API host, never to another one.
-        let keyed_origin = same_origin(request.url(), &shared.base);
+        // The key goes only to the configured API host, never to another one. A URL built
+        // on the base URL (every typed call's) is on its origin, which the prefix shows
+        // without comparing the parsed parts.
+        let keyed_origin = request
+            .url()
+            .as_str()
+            .strip_prefix(shared.base_url.as_str())
+            .is_some_and(|rest| rest.starts_with('/'))
+            || same_origin(request.url(), &shared.base);
         // A call keeps the key it started with, unless the API refuses it (below).
         let mut key = shared.credentials.current();
         // The clock was read when the call started, microseconds ago, with nothing in
@@ -201,7 +216,7 @@ impl CallExecutor {
         // own (the clock is read again after anything that can wait).
         let mut now = state.started;
         shared.budget.record_request(now);
-        let span = tracing::Span::current();
+        let span = &state.span;
         let mut attempt: u32 = 0;
         let mut refreshed = false;
         loop {
@@ -266,7 +281,7 @@ impl CallExecutor {
                     after_response(&shared.middleware, state.operation, attempt, &response);
                     // Most answers are settled without reading the body here; only the
                     // others build the (larger) future that reads it.
-                    match self.settle(response, &mut permit, &span) {
+                    match self.settle(response, &mut permit, span) {
                         Settled::Answer(answer) => answer,
                         // Boxed: only these answers build the future that reads a body.
                         Settled::ReadBody(pending) => Box::pin(self.read_body(pending)).await,
@@ -673,6 +688,7 @@ impl Shared {
             last: Mutex::new(None),
             success_headers: Mutex::new(None),
             verdict: Mutex::new(None),
+            span: call_span(op),
         }
     }
 }
@@ -743,10 +759,9 @@ where
         shared.http.clone(),
         kallglot_api::Executor::new(executor.clone()),
     );
-    let span = call_span(op);
-    // The generated request future is large; boxing it once keeps the wrappers around it
-    // from copying it at each layer.
-    let result = Box::pin(send(api, key_text)).instrument(span.clone()).await;
+    // Not boxed, nor wrapped in the span (the executor runs in it): the generated request
+    // future is large, and each wrapper would move it once more.
+    let result = send(api, key_text).await;
     let state = &executor.state;
     // The result and the reply are hundreds of bytes, and each move of one is a copy: they
     // are matched where they are, and only an error is adjusted afterwards.
@@ -786,7 +801,12 @@ where
         Ok(reply) => Ok(reply),
         Err(e) => Err(e.with_idempotency_key(state.key.as_ref())),
     };
-    finish_span(&span, shared, started, outcome.as_ref().map(|r| &r.meta));
+    finish_span(
+        &state.span,
+        shared,
+        started,
+        outcome.as_ref().map(|r| &r.meta),
+    );
     outcome
 }
 
@@ -830,7 +850,6 @@ pub(crate) async fn call_raw(
         state: shared.call_state(&op, &options, key, started),
     };
     let state = &executor.state;
-    let span = call_span(&op);
     let outcome = async {
         let result = executor.run(&shared.http, request).await;
         let response = match (result, state.verdict()) {
@@ -847,11 +866,11 @@ pub(crate) async fn call_raw(
         };
         raw_reply(&op, state, response).await
     }
-    .instrument(span.clone())
+    .instrument(state.span.clone())
     .await;
     let outcome = outcome.map_err(|e| e.with_idempotency_key(state.key.as_ref()));
     finish_span(
-        &span,
+        &state.span,
         shared,
         started,
         outcome.as_ref().map(|(_, meta)| meta),
