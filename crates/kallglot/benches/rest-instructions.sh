@@ -58,7 +58,7 @@ for side in "${sides[@]}"; do
   allocs=$(python3 -c "print(f'{($ab - $aa) / $calls:.1f}')")
   # async-openai is compared with its own raw counterpart, everything else with raw.
   case "$side" in
-    openai) base=raw-openai ;;
+    openai | raw-openai) base=raw-openai ;;
     *) base=raw ;;
   esac
   ratio=-
