@@ -71,18 +71,17 @@ async fn create_session_sends_the_body_and_idempotency_key() {
         ResponseTemplate::new(201).set_body_json(session_json()),
     )
     .await;
-    let body = types::CreateSessionRequest::builder()
-        .mode("bidirectional_translation")
-        .source_language(Some("en".to_string()))
-        .target_language(Some("es".to_string()))
-        .routing(Some(
-            types::SessionRouting::builder()
-                .phone_number(Some("+14155551234".to_string()))
-                .try_into()
-                .unwrap(),
-        ))
-        .try_into()
-        .unwrap();
+    let body = types::CreateSessionRequest {
+        mode: "bidirectional_translation".to_string(),
+        source_language: Some("en".to_string()),
+        target_language: Some("es".to_string()),
+        routing: Some(types::SessionRouting {
+            phone_number: Some("+14155551234".to_string()),
+            ..Default::default()
+        }),
+        ai_agent: None,
+        metadata: Default::default(),
+    };
     let key = "key-1".parse().unwrap();
     let session = client.create_session(Some(&key), &body).await.unwrap();
 
@@ -125,10 +124,14 @@ async fn create_session_accepts_any_2xx() {
         ResponseTemplate::new(200).set_body_json(session_json()),
     )
     .await;
-    let body = types::CreateSessionRequest::builder()
-        .mode("ai_agent")
-        .try_into()
-        .unwrap();
+    let body = types::CreateSessionRequest {
+        mode: "ai_agent".to_string(),
+        ai_agent: None,
+        metadata: Default::default(),
+        routing: None,
+        source_language: None,
+        target_language: None,
+    };
     let session = client.create_session(None, &body).await.unwrap();
     assert_eq!(session.id, "sess_01HXYZ123456789");
 }
@@ -322,11 +325,10 @@ async fn create_analysis_posts_profile_and_include() {
         })),
     )
     .await;
-    let body = types::CreateAnalysisRequest::builder()
-        .profile(Some("default".to_string()))
-        .include(vec!["summary".to_string(), "sentiment".to_string()])
-        .try_into()
-        .unwrap();
+    let body = types::CreateAnalysisRequest {
+        profile: Some("default".to_string()),
+        include: vec!["summary".to_string(), "sentiment".to_string()],
+    };
     let key = "anl-key".parse().unwrap();
     let analysis = client
         .create_analysis("sess_1", Some(&key), &body)

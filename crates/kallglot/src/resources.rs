@@ -71,6 +71,10 @@ where
 /// string), from the key this call sends. [`IdempotencyKey`](crate::IdempotencyKey) checks
 /// more than that type does, so this cannot fail for a key the SDK sends; if it did, the
 /// call fails before anything is sent, as with any invalid request.
+#[allow(
+    clippy::result_large_err,
+    reason = "the generated client's own error, returned as its operations return it"
+)]
 fn key_param<K>(key: Option<String>) -> Result<Option<K>, kallglot_api::Error<ErrorEnvelope>>
 where
     K: TryFrom<String, Error = kallglot_api::types::error::ConversionError>,
@@ -194,11 +198,14 @@ impl<'a> Sessions<'a> {
             RecordingList::from_api,
             move |api, _| async move {
                 // `params.check()` refused a zero limit before anything runs.
-                let limit = params
+                let limit = match params
                     .limit
                     .map(|l| std::num::NonZeroU64::new(u64::from(l)))
-                    .map(|l| l.ok_or_else(|| invalid_request("the limit must be at least 1")))
-                    .transpose()?;
+                {
+                    Some(None) => return Err(invalid_request("the limit must be at least 1")),
+                    Some(limit) => limit,
+                    None => None,
+                };
                 let cursor = params.starting_after.as_ref().map(|c| c.as_str());
                 api.list_session_recordings(id.as_str(), limit, cursor)
                     .await

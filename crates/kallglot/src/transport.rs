@@ -772,12 +772,17 @@ where
                 let meta = state.take_observed().unwrap_or_else(|| {
                     ResponseMeta::from_headers(value.status().as_u16(), value.headers(), Utc::now())
                 });
-                let headers = state
-                    .success_headers
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .take()
-                    .unwrap_or_default();
+                // Only an operation that keeps them ever stores headers there.
+                let headers = if state.keeps_headers {
+                    state
+                        .success_headers
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .take()
+                        .unwrap_or_default()
+                } else {
+                    HeaderMap::new()
+                };
                 Ok(Reply {
                     value: value.into_inner(),
                     meta,
