@@ -14,8 +14,10 @@
 //! Run with `cargo bench -p kallglot --bench rest`; add `-- --breakdown` to also time three
 //! intermediate variants (reqwest configured as the SDK configures it, the generated
 //! `kallglot-api` client, and a hand-written floor) and see where the SDK's overhead goes.
-//! Results print as markdown. `-- --profile VARIANT` runs one variant alone, with its
-//! allocations per call, for profilers.
+//! Results print as markdown. The peer, async-openai's `models().retrieve()`, runs against
+//! the same server with its own raw counterpart (a raw GET of the model), and each client's
+//! ratio to its own raw is printed side by side. `-- --profile VARIANT` runs one variant
+//! alone, with its allocations per call, for profilers (and for `rest-instructions.sh`).
 
 use std::hint::black_box;
 use std::net::SocketAddr;
