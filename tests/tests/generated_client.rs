@@ -71,23 +71,19 @@ async fn create_session_sends_the_body_and_idempotency_key() {
         ResponseTemplate::new(201).set_body_json(session_json()),
     )
     .await;
-    let body = types::CreateSessionRequest::builder()
-        .mode("bidirectional_translation")
-        .source_language(Some("en".to_string()))
-        .target_language(Some("es".to_string()))
-        .routing(Some(
-            types::SessionRouting::builder()
-                .phone_number(Some("+14155551234".to_string()))
-                .try_into()
-                .unwrap(),
-        ));
-    let session = client
-        .create_session()
-        .idempotency_key("key-1")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let body = types::CreateSessionRequest {
+        mode: "bidirectional_translation".to_string(),
+        source_language: Some("en".to_string()),
+        target_language: Some("es".to_string()),
+        routing: Some(types::SessionRouting {
+            phone_number: Some("+14155551234".to_string()),
+            ..Default::default()
+        }),
+        ai_agent: None,
+        metadata: Default::default(),
+    };
+    let key = "key-1".parse().unwrap();
+    let session = client.create_session(Some(&key), &body).await.unwrap();
 
     assert_eq!(session.status().as_u16(), 201);
     assert_eq!(session.id, "sess_01HXYZ123456789");
@@ -128,8 +124,15 @@ async fn create_session_accepts_any_2xx() {
         ResponseTemplate::new(200).set_body_json(session_json()),
     )
     .await;
-    let body = types::CreateSessionRequest::builder().mode("ai_agent");
-    let session = client.create_session().body(body).send().await.unwrap();
+    let body = types::CreateSessionRequest {
+        mode: "ai_agent".to_string(),
+        ai_agent: None,
+        metadata: Default::default(),
+        routing: None,
+        source_language: None,
+        target_language: None,
+    };
+    let session = client.create_session(None, &body).await.unwrap();
     assert_eq!(session.id, "sess_01HXYZ123456789");
 }
 
@@ -151,9 +154,7 @@ async fn retrieve_session_gets_by_id_and_accepts_legacy_and_unknown_values() {
     )
     .await;
     let session = client
-        .retrieve_session()
-        .id("sess_01HXYZ123456789")
-        .send()
+        .retrieve_session("sess_01HXYZ123456789")
         .await
         .unwrap();
     assert_eq!(session.status, "paused_for_maintenance");
@@ -190,10 +191,7 @@ async fn end_session_posts_no_body() {
     )
     .await;
     let ended = client
-        .end_session()
-        .id("sess_1")
-        .idempotency_key("end-key")
-        .send()
+        .end_session("sess_1", Some(&"end-key".parse().unwrap()))
         .await
         .unwrap();
     assert_eq!(ended.status, "ended");
@@ -224,12 +222,7 @@ async fn transcript_decodes_turns_with_object_and_legacy_string_translations() {
         })),
     )
     .await;
-    let transcript = client
-        .retrieve_session_transcript()
-        .id("sess_1")
-        .send()
-        .await
-        .unwrap();
+    let transcript = client.retrieve_session_transcript("sess_1").await.unwrap();
     assert_eq!(transcript.turns.len(), 2);
     assert_eq!(
         transcript.turns[0].translation,
@@ -262,9 +255,7 @@ async fn recordings_list_decodes_partial_items() {
     )
     .await;
     let list = client
-        .list_session_recordings()
-        .id("sess_1")
-        .send()
+        .list_session_recordings("sess_1", None, None)
         .await
         .unwrap();
     assert_eq!(list.data.len(), 1);
@@ -287,12 +278,7 @@ async fn retrieve_recording_decodes_every_documented_field() {
         })),
     )
     .await;
-    let rec = client
-        .retrieve_recording()
-        .id("rec_1")
-        .send()
-        .await
-        .unwrap();
+    let rec = client.retrieve_recording("rec_1").await.unwrap();
     assert_eq!(rec.channel.as_deref(), Some("mixed"));
     assert_eq!(rec.size, Some(3_925_000));
     assert_eq!(rec.sample_rate, Some(44_100));
@@ -317,12 +303,7 @@ async fn download_recording_audio_streams_the_bytes() {
             .set_body_raw(audio.clone(), "audio/mpeg"),
     )
     .await;
-    let response = client
-        .download_recording_audio()
-        .recording_id("rec_1")
-        .send()
-        .await
-        .unwrap();
+    let response = client.download_recording_audio("rec_1").await.unwrap();
     assert_eq!(response.content_length(), Some(10_000));
     assert_eq!(
         response.headers()["content-type"].to_str().unwrap(),
@@ -344,16 +325,13 @@ async fn create_analysis_posts_profile_and_include() {
         })),
     )
     .await;
+    let body = types::CreateAnalysisRequest {
+        profile: Some("default".to_string()),
+        include: vec!["summary".to_string(), "sentiment".to_string()],
+    };
+    let key = "anl-key".parse().unwrap();
     let analysis = client
-        .create_analysis()
-        .id("sess_1")
-        .idempotency_key("anl-key")
-        .body(
-            types::CreateAnalysisRequest::builder()
-                .profile(Some("default".to_string()))
-                .include(vec!["summary".to_string(), "sentiment".to_string()]),
-        )
-        .send()
+        .create_analysis("sess_1", Some(&key), &body)
         .await
         .unwrap();
     assert_eq!(analysis.status().as_u16(), 202);
@@ -384,7 +362,7 @@ async fn retrieve_analysis_uses_the_plural_path_and_decodes_results() {
         })),
     )
     .await;
-    let analysis = client.retrieve_analysis().id("anl_1").send().await.unwrap();
+    let analysis = client.retrieve_analysis("anl_1").await.unwrap();
     assert_eq!(analysis.status, "completed");
     assert_eq!(analysis.summary.as_deref(), Some("Refund issued."));
     assert_eq!(analysis.performance.as_ref().unwrap().score, Some(0.86));
@@ -405,7 +383,7 @@ async fn errors_decode_into_the_shared_envelope_with_unknown_codes() {
             }})),
     )
     .await;
-    match client.retrieve_analysis().id("anl_missing").send().await {
+    match client.retrieve_analysis("anl_missing").await {
         Err(Error::ErrorResponse(response)) => {
             assert_eq!(response.status().as_u16(), 404);
             assert_eq!(response.headers()["x-request-id"], "req_404");
@@ -430,7 +408,7 @@ async fn rate_limit_errors_decode_with_retry_after() {
             }})),
     )
     .await;
-    match client.retrieve_session().id("sess_1").send().await {
+    match client.retrieve_session("sess_1").await {
         Err(Error::ErrorResponse(response)) => {
             assert_eq!(response.status().as_u16(), 429);
             assert_eq!(response.error.retry_after, Some(30.0));

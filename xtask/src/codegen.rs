@@ -9,6 +9,9 @@
 //! which need only serde) and `client.rs` (the operations, which need reqwest). The crate's
 //! `client` feature compiles the second one, so a consumer of the types and the catalogue
 //! alone (a webhooks-only build of `kallglot`) compiles no HTTP client.
+//!
+//! One pass edits progenitor's tokens before splitting them: [`api_version`] takes out a
+//! header it always adds.
 
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
@@ -16,7 +19,7 @@ use std::path::{Path, PathBuf};
 use progenitor::{GenerationSettings, Generator, HooksMode, InterfaceStyle, TagStyle};
 
 use crate::spec::{self, Spec};
-use crate::{catalogue, lint, request_rules};
+use crate::{api_version, catalogue, lint, request_rules};
 
 /// Where the generated crate's sources live, relative to the workspace root.
 pub const OUTPUT_DIR: &str = "crates/kallglot-api/src";
@@ -61,8 +64,9 @@ pub fn generate(spec: &Spec) -> Result<Vec<GeneratedFile>, String> {
             spec.path.display()
         )
     })?;
-    let file: syn::File = syn::parse2(tokens)
+    let mut file: syn::File = syn::parse2(tokens)
         .map_err(|e| format!("progenitor produced code that does not parse: {e}"))?;
+    api_version::strip(&mut file)?;
     let (types, client) = split_types(file)?;
     let catalogue = catalogue::read(&spec.json).map_err(|problems| {
         let list: Vec<String> = problems.iter().map(|p| format!("  {p}")).collect();
@@ -151,7 +155,10 @@ fn split_types(file: syn::File) -> Result<(syn::File, syn::File), String> {
 fn settings() -> GenerationSettings {
     let mut settings = GenerationSettings::default();
     settings
-        .with_interface(InterfaceStyle::Builder)
+        // Positional: one method per operation taking its parameters. The builder style
+        // allocated per call an error message for every parameter not yet set, and an
+        // owned copy of each one set; the SDK always sets them all at once.
+        .with_interface(InterfaceStyle::Positional)
         .with_tag(TagStyle::Merged)
         // The executor hook lives in the generated lib.rs; `Expected` makes its absence a
         // compile error instead of a silent fallback to plain requests.

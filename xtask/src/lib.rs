@@ -3,6 +3,7 @@
 //! It is a library too, so that the workspace's tests can check the generated client is
 //! current without spawning cargo.
 
+pub mod api_version;
 pub mod catalogue;
 pub mod codegen;
 pub mod lint;

@@ -88,6 +88,7 @@ const _: () = {
         Client: ClientHooks<crate::Executor>,
     {}
 };
+#[allow(clippy::all)]
 impl Client {
     /**Retrieve an analysis
 
@@ -97,14 +98,48 @@ Sends a `GET` request to `/v1/analyses/{id}`
 
 Arguments:
 - `id`: The analysis id (`anl_…`; legacy ids used `ana_…`). Treated as an opaque string.
-```ignore
-let response = client.retrieve_analysis()
-    .id(id)
-    .send()
-    .await;
-```*/
-    pub fn retrieve_analysis(&self) -> builder::RetrieveAnalysis<'_> {
-        builder::RetrieveAnalysis::new(self)
+*/
+    pub async fn retrieve_analysis<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> Result<ResponseValue<types::Analysis>, Error<types::ErrorEnvelope>> {
+        let url = format!(
+            "{}/v1/analyses/{}", self.baseurl, encode_path(& id.to_string()),
+        );
+        let header_map = ::reqwest::header::HeaderMap::with_capacity(0usize);
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "retrieve_analysis",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            409u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            429u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
     }
     /**Retrieve a recording
 
@@ -114,14 +149,48 @@ Sends a `GET` request to `/v1/recordings/{id}`
 
 Arguments:
 - `id`: The recording id (`rec_…`). Treated as an opaque string.
-```ignore
-let response = client.retrieve_recording()
-    .id(id)
-    .send()
-    .await;
-```*/
-    pub fn retrieve_recording(&self) -> builder::RetrieveRecording<'_> {
-        builder::RetrieveRecording::new(self)
+*/
+    pub async fn retrieve_recording<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> Result<ResponseValue<types::Recording>, Error<types::ErrorEnvelope>> {
+        let url = format!(
+            "{}/v1/recordings/{}", self.baseurl, encode_path(& id.to_string()),
+        );
+        let header_map = ::reqwest::header::HeaderMap::with_capacity(0usize);
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "retrieve_recording",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            409u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            429u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
     }
     /**Download a recording's audio
 
@@ -131,14 +200,41 @@ Sends a `GET` request to `/v1/recordings/{recording_id}/audio`
 
 Arguments:
 - `recording_id`: The recording id (`rec_…`). Treated as an opaque string.
-```ignore
-let response = client.download_recording_audio()
-    .recording_id(recording_id)
-    .send()
-    .await;
-```*/
-    pub fn download_recording_audio(&self) -> builder::DownloadRecordingAudio<'_> {
-        builder::DownloadRecordingAudio::new(self)
+*/
+    pub async fn download_recording_audio<'a>(
+        &'a self,
+        recording_id: &'a str,
+    ) -> Result<ResponseValue<ByteStream>, Error<types::ErrorEnvelope>> {
+        let url = format!(
+            "{}/v1/recordings/{}/audio", self.baseurl, encode_path(& recording_id
+            .to_string()),
+        );
+        let header_map = ::reqwest::header::HeaderMap::with_capacity(0usize);
+        #[allow(unused_mut)]
+        let mut request = self.client.get(url).headers(header_map).build()?;
+        let info = OperationInfo {
+            operation_id: "download_recording_audio",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => Ok(ResponseValue::stream(response)),
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            409u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            429u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
     }
     /**Create a session
 
@@ -149,15 +245,51 @@ Sends a `POST` request to `/v1/sessions`
 Arguments:
 - `idempotency_key`: Makes the request safe to retry. A repeat with the same key and body within about 24 hours replays the first response; the same key with a different body answers 400 `idempotency_mismatch`; a repeat while the first is still running answers 409 `idempotency_conflict`. A UUID is recommended.
 - `body`
-```ignore
-let response = client.create_session()
-    .idempotency_key(idempotency_key)
-    .body(body)
-    .send()
-    .await;
-```*/
-    pub fn create_session(&self) -> builder::CreateSession<'_> {
-        builder::CreateSession::new(self)
+*/
+    pub async fn create_session<'a>(
+        &'a self,
+        idempotency_key: Option<&'a types::CreateSessionIdempotencyKey>,
+        body: &'a types::CreateSessionRequest,
+    ) -> Result<ResponseValue<types::Session>, Error<types::ErrorEnvelope>> {
+        let url = format!("{}/v1/sessions", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        if let Some(value) = idempotency_key {
+            header_map.append("Idempotency-Key", value.to_string().try_into()?);
+        }
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "create_session",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200..=299 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            409u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            429u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
     }
     /**Retrieve a session
 
@@ -167,14 +299,48 @@ Sends a `GET` request to `/v1/sessions/{id}`
 
 Arguments:
 - `id`: The session id (`sess_…`). Treated as an opaque string.
-```ignore
-let response = client.retrieve_session()
-    .id(id)
-    .send()
-    .await;
-```*/
-    pub fn retrieve_session(&self) -> builder::RetrieveSession<'_> {
-        builder::RetrieveSession::new(self)
+*/
+    pub async fn retrieve_session<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> Result<ResponseValue<types::Session>, Error<types::ErrorEnvelope>> {
+        let url = format!(
+            "{}/v1/sessions/{}", self.baseurl, encode_path(& id.to_string()),
+        );
+        let header_map = ::reqwest::header::HeaderMap::with_capacity(0usize);
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "retrieve_session",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            409u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            429u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
     }
     /**Request an analysis of a session
 
@@ -186,16 +352,54 @@ Arguments:
 - `id`: The session id (`sess_…`). Treated as an opaque string.
 - `idempotency_key`: Makes the request safe to retry. A repeat with the same key and body within about 24 hours replays the first response; the same key with a different body answers 400 `idempotency_mismatch`; a repeat while the first is still running answers 409 `idempotency_conflict`. A UUID is recommended.
 - `body`
-```ignore
-let response = client.create_analysis()
-    .id(id)
-    .idempotency_key(idempotency_key)
-    .body(body)
-    .send()
-    .await;
-```*/
-    pub fn create_analysis(&self) -> builder::CreateAnalysis<'_> {
-        builder::CreateAnalysis::new(self)
+*/
+    pub async fn create_analysis<'a>(
+        &'a self,
+        id: &'a str,
+        idempotency_key: Option<&'a types::CreateAnalysisIdempotencyKey>,
+        body: &'a types::CreateAnalysisRequest,
+    ) -> Result<ResponseValue<types::Analysis>, Error<types::ErrorEnvelope>> {
+        let url = format!(
+            "{}/v1/sessions/{}/analysis", self.baseurl, encode_path(& id.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        if let Some(value) = idempotency_key {
+            header_map.append("Idempotency-Key", value.to_string().try_into()?);
+        }
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "create_analysis",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            202u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            409u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            429u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
     }
     /**End a session
 
@@ -206,15 +410,52 @@ Sends a `POST` request to `/v1/sessions/{id}/end`
 Arguments:
 - `id`: The session id (`sess_…`). Treated as an opaque string.
 - `idempotency_key`: Makes the request safe to retry. A repeat with the same key and body within about 24 hours replays the first response; the same key with a different body answers 400 `idempotency_mismatch`; a repeat while the first is still running answers 409 `idempotency_conflict`. A UUID is recommended.
-```ignore
-let response = client.end_session()
-    .id(id)
-    .idempotency_key(idempotency_key)
-    .send()
-    .await;
-```*/
-    pub fn end_session(&self) -> builder::EndSession<'_> {
-        builder::EndSession::new(self)
+*/
+    pub async fn end_session<'a>(
+        &'a self,
+        id: &'a str,
+        idempotency_key: Option<&'a types::EndSessionIdempotencyKey>,
+    ) -> Result<ResponseValue<types::SessionEnded>, Error<types::ErrorEnvelope>> {
+        let url = format!(
+            "{}/v1/sessions/{}/end", self.baseurl, encode_path(& id.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        if let Some(value) = idempotency_key {
+            header_map.append("Idempotency-Key", value.to_string().try_into()?);
+        }
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "end_session",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200..=299 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            409u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            429u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
     }
     /**List a session's recordings
 
@@ -226,16 +467,54 @@ Arguments:
 - `id`: The session id (`sess_…`). Treated as an opaque string.
 - `limit`: How many items a page holds, 1 to 100 (20 by default). The name and range are those of the legacy documentation; the current reference does not name the parameter.
 - `starting_after`: A cursor: the id of the last item of the previous page, to get the page after it. The name is that of the legacy documentation; the current reference does not name the parameter.
-```ignore
-let response = client.list_session_recordings()
-    .id(id)
-    .limit(limit)
-    .starting_after(starting_after)
-    .send()
-    .await;
-```*/
-    pub fn list_session_recordings(&self) -> builder::ListSessionRecordings<'_> {
-        builder::ListSessionRecordings::new(self)
+*/
+    pub async fn list_session_recordings<'a>(
+        &'a self,
+        id: &'a str,
+        limit: Option<::std::num::NonZeroU64>,
+        starting_after: Option<&'a str>,
+    ) -> Result<ResponseValue<types::RecordingList>, Error<types::ErrorEnvelope>> {
+        let url = format!(
+            "{}/v1/sessions/{}/recordings", self.baseurl, encode_path(& id.to_string()),
+        );
+        let header_map = ::reqwest::header::HeaderMap::with_capacity(0usize);
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .query(&progenitor_client::QueryParam::new("limit", &limit))
+            .query(
+                &progenitor_client::QueryParam::new("starting_after", &starting_after),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "list_session_recordings",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            409u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            429u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
     }
     /**Retrieve a session's transcript
 
@@ -245,1025 +524,52 @@ Sends a `GET` request to `/v1/sessions/{id}/transcript`
 
 Arguments:
 - `id`: The session id (`sess_…`). Treated as an opaque string.
-```ignore
-let response = client.retrieve_session_transcript()
-    .id(id)
-    .send()
-    .await;
-```*/
-    pub fn retrieve_session_transcript(&self) -> builder::RetrieveSessionTranscript<'_> {
-        builder::RetrieveSessionTranscript::new(self)
-    }
-}
-/// Types for composing operation parameters.
-#[allow(clippy::all)]
-pub mod builder {
-    use super::types;
-    #[allow(unused_imports)]
-    use super::{
-        encode_path, ByteStream, ClientInfo, ClientHooks, Error, OperationInfo,
-        RequestBuilderExt, ResponseValue,
-    };
-    /**Builder for [`Client::retrieve_analysis`]
-
-[`Client::retrieve_analysis`]: super::Client::retrieve_analysis*/
-    #[derive(Debug, Clone)]
-    pub struct RetrieveAnalysis<'a> {
-        client: &'a super::Client,
-        id: Result<::std::string::String, String>,
-    }
-    impl<'a> RetrieveAnalysis<'a> {
-        pub fn new(client: &'a super::Client) -> Self {
-            Self {
-                client: client,
-                id: Err("id was not initialized".to_string()),
+*/
+    pub async fn retrieve_session_transcript<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> Result<ResponseValue<types::Transcript>, Error<types::ErrorEnvelope>> {
+        let url = format!(
+            "{}/v1/sessions/{}/transcript", self.baseurl, encode_path(& id.to_string()),
+        );
+        let header_map = ::reqwest::header::HeaderMap::with_capacity(0usize);
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "retrieve_session_transcript",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
-        }
-        pub fn id<V>(mut self, value: V) -> Self
-        where
-            V: std::convert::TryInto<::std::string::String>,
-        {
-            self.id = value
-                .try_into()
-                .map_err(|_| {
-                    "conversion to `:: std :: string :: String` for id failed"
-                        .to_string()
-                });
-            self
-        }
-        ///Sends a `GET` request to `/v1/analyses/{id}`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<types::Analysis>, Error<types::ErrorEnvelope>> {
-            let Self { client, id } = self;
-            let id = id.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1/analyses/{}", client.baseurl, encode_path(& id.to_string()),
-            );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .headers(header_map)
-                .build()?;
-            let info = OperationInfo {
-                operation_id: "retrieve_analysis",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                400u16..=499u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16..=599u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                _ => Err(Error::UnexpectedResponse(response)),
+            409u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
-        }
-    }
-    /**Builder for [`Client::retrieve_recording`]
-
-[`Client::retrieve_recording`]: super::Client::retrieve_recording*/
-    #[derive(Debug, Clone)]
-    pub struct RetrieveRecording<'a> {
-        client: &'a super::Client,
-        id: Result<::std::string::String, String>,
-    }
-    impl<'a> RetrieveRecording<'a> {
-        pub fn new(client: &'a super::Client) -> Self {
-            Self {
-                client: client,
-                id: Err("id was not initialized".to_string()),
+            429u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
-        }
-        pub fn id<V>(mut self, value: V) -> Self
-        where
-            V: std::convert::TryInto<::std::string::String>,
-        {
-            self.id = value
-                .try_into()
-                .map_err(|_| {
-                    "conversion to `:: std :: string :: String` for id failed"
-                        .to_string()
-                });
-            self
-        }
-        ///Sends a `GET` request to `/v1/recordings/{id}`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<types::Recording>, Error<types::ErrorEnvelope>> {
-            let Self { client, id } = self;
-            let id = id.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1/recordings/{}", client.baseurl, encode_path(& id.to_string()),
-            );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .headers(header_map)
-                .build()?;
-            let info = OperationInfo {
-                operation_id: "retrieve_recording",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                400u16..=499u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16..=599u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                _ => Err(Error::UnexpectedResponse(response)),
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
-        }
-    }
-    /**Builder for [`Client::download_recording_audio`]
-
-[`Client::download_recording_audio`]: super::Client::download_recording_audio*/
-    #[derive(Debug, Clone)]
-    pub struct DownloadRecordingAudio<'a> {
-        client: &'a super::Client,
-        recording_id: Result<::std::string::String, String>,
-    }
-    impl<'a> DownloadRecordingAudio<'a> {
-        pub fn new(client: &'a super::Client) -> Self {
-            Self {
-                client: client,
-                recording_id: Err("recording_id was not initialized".to_string()),
-            }
-        }
-        pub fn recording_id<V>(mut self, value: V) -> Self
-        where
-            V: std::convert::TryInto<::std::string::String>,
-        {
-            self.recording_id = value
-                .try_into()
-                .map_err(|_| {
-                    "conversion to `:: std :: string :: String` for recording_id failed"
-                        .to_string()
-                });
-            self
-        }
-        ///Sends a `GET` request to `/v1/recordings/{recording_id}/audio`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<ByteStream>, Error<types::ErrorEnvelope>> {
-            let Self { client, recording_id } = self;
-            let recording_id = recording_id.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1/recordings/{}/audio", client.baseurl, encode_path(& recording_id
-                .to_string()),
-            );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
-            #[allow(unused_mut)]
-            let mut request = client.client.get(url).headers(header_map).build()?;
-            let info = OperationInfo {
-                operation_id: "download_recording_audio",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => Ok(ResponseValue::stream(response)),
-                400u16..=499u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16..=599u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
-        }
-    }
-    /**Builder for [`Client::create_session`]
-
-[`Client::create_session`]: super::Client::create_session*/
-    #[derive(Debug, Clone)]
-    pub struct CreateSession<'a> {
-        client: &'a super::Client,
-        idempotency_key: Result<Option<types::CreateSessionIdempotencyKey>, String>,
-        body: Result<types::builder::CreateSessionRequest, String>,
-    }
-    impl<'a> CreateSession<'a> {
-        pub fn new(client: &'a super::Client) -> Self {
-            Self {
-                client: client,
-                idempotency_key: Ok(None),
-                body: Ok(::std::default::Default::default()),
-            }
-        }
-        pub fn idempotency_key<V>(mut self, value: V) -> Self
-        where
-            V: std::convert::TryInto<types::CreateSessionIdempotencyKey>,
-        {
-            self.idempotency_key = value
-                .try_into()
-                .map(Some)
-                .map_err(|_| {
-                    "conversion to `CreateSessionIdempotencyKey` for idempotency_key failed"
-                        .to_string()
-                });
-            self
-        }
-        pub fn body<V>(mut self, value: V) -> Self
-        where
-            V: std::convert::TryInto<types::CreateSessionRequest>,
-            <V as std::convert::TryInto<
-                types::CreateSessionRequest,
-            >>::Error: std::fmt::Display,
-        {
-            self.body = value
-                .try_into()
-                .map(From::from)
-                .map_err(|s| {
-                    format!(
-                        "conversion to `CreateSessionRequest` for body failed: {}", s
-                    )
-                });
-            self
-        }
-        pub fn body_map<F>(mut self, f: F) -> Self
-        where
-            F: std::ops::FnOnce(
-                types::builder::CreateSessionRequest,
-            ) -> types::builder::CreateSessionRequest,
-        {
-            self.body = self.body.map(f);
-            self
-        }
-        ///Sends a `POST` request to `/v1/sessions`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<types::Session>, Error<types::ErrorEnvelope>> {
-            let Self { client, idempotency_key, body } = self;
-            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
-            let body = body
-                .and_then(|v| {
-                    types::CreateSessionRequest::try_from(v).map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!("{}/v1/sessions", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
-            if let Some(value) = idempotency_key {
-                header_map.append("Idempotency-Key", value.to_string().try_into()?);
-            }
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .headers(header_map)
-                .build()?;
-            let info = OperationInfo {
-                operation_id: "create_session",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200..=299 => ResponseValue::from_response(response).await,
-                400u16..=499u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16..=599u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
-        }
-    }
-    /**Builder for [`Client::retrieve_session`]
-
-[`Client::retrieve_session`]: super::Client::retrieve_session*/
-    #[derive(Debug, Clone)]
-    pub struct RetrieveSession<'a> {
-        client: &'a super::Client,
-        id: Result<::std::string::String, String>,
-    }
-    impl<'a> RetrieveSession<'a> {
-        pub fn new(client: &'a super::Client) -> Self {
-            Self {
-                client: client,
-                id: Err("id was not initialized".to_string()),
-            }
-        }
-        pub fn id<V>(mut self, value: V) -> Self
-        where
-            V: std::convert::TryInto<::std::string::String>,
-        {
-            self.id = value
-                .try_into()
-                .map_err(|_| {
-                    "conversion to `:: std :: string :: String` for id failed"
-                        .to_string()
-                });
-            self
-        }
-        ///Sends a `GET` request to `/v1/sessions/{id}`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<types::Session>, Error<types::ErrorEnvelope>> {
-            let Self { client, id } = self;
-            let id = id.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1/sessions/{}", client.baseurl, encode_path(& id.to_string()),
-            );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .headers(header_map)
-                .build()?;
-            let info = OperationInfo {
-                operation_id: "retrieve_session",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                400u16..=499u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16..=599u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
-        }
-    }
-    /**Builder for [`Client::create_analysis`]
-
-[`Client::create_analysis`]: super::Client::create_analysis*/
-    #[derive(Debug, Clone)]
-    pub struct CreateAnalysis<'a> {
-        client: &'a super::Client,
-        id: Result<::std::string::String, String>,
-        idempotency_key: Result<Option<types::CreateAnalysisIdempotencyKey>, String>,
-        body: Result<types::builder::CreateAnalysisRequest, String>,
-    }
-    impl<'a> CreateAnalysis<'a> {
-        pub fn new(client: &'a super::Client) -> Self {
-            Self {
-                client: client,
-                id: Err("id was not initialized".to_string()),
-                idempotency_key: Ok(None),
-                body: Ok(::std::default::Default::default()),
-            }
-        }
-        pub fn id<V>(mut self, value: V) -> Self
-        where
-            V: std::convert::TryInto<::std::string::String>,
-        {
-            self.id = value
-                .try_into()
-                .map_err(|_| {
-                    "conversion to `:: std :: string :: String` for id failed"
-                        .to_string()
-                });
-            self
-        }
-        pub fn idempotency_key<V>(mut self, value: V) -> Self
-        where
-            V: std::convert::TryInto<types::CreateAnalysisIdempotencyKey>,
-        {
-            self.idempotency_key = value
-                .try_into()
-                .map(Some)
-                .map_err(|_| {
-                    "conversion to `CreateAnalysisIdempotencyKey` for idempotency_key failed"
-                        .to_string()
-                });
-            self
-        }
-        pub fn body<V>(mut self, value: V) -> Self
-        where
-            V: std::convert::TryInto<types::CreateAnalysisRequest>,
-            <V as std::convert::TryInto<
-                types::CreateAnalysisRequest,
-            >>::Error: std::fmt::Display,
-        {
-            self.body = value
-                .try_into()
-                .map(From::from)
-                .map_err(|s| {
-                    format!(
-                        "conversion to `CreateAnalysisRequest` for body failed: {}", s
-                    )
-                });
-            self
-        }
-        pub fn body_map<F>(mut self, f: F) -> Self
-        where
-            F: std::ops::FnOnce(
-                types::builder::CreateAnalysisRequest,
-            ) -> types::builder::CreateAnalysisRequest,
-        {
-            self.body = self.body.map(f);
-            self
-        }
-        ///Sends a `POST` request to `/v1/sessions/{id}/analysis`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<types::Analysis>, Error<types::ErrorEnvelope>> {
-            let Self { client, id, idempotency_key, body } = self;
-            let id = id.map_err(Error::InvalidRequest)?;
-            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
-            let body = body
-                .and_then(|v| {
-                    types::CreateAnalysisRequest::try_from(v).map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1/sessions/{}/analysis", client.baseurl, encode_path(& id
-                .to_string()),
-            );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
-            if let Some(value) = idempotency_key {
-                header_map.append("Idempotency-Key", value.to_string().try_into()?);
-            }
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .headers(header_map)
-                .build()?;
-            let info = OperationInfo {
-                operation_id: "create_analysis",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                202u16 => ResponseValue::from_response(response).await,
-                400u16..=499u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16..=599u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
-        }
-    }
-    /**Builder for [`Client::end_session`]
-
-[`Client::end_session`]: super::Client::end_session*/
-    #[derive(Debug, Clone)]
-    pub struct EndSession<'a> {
-        client: &'a super::Client,
-        id: Result<::std::string::String, String>,
-        idempotency_key: Result<Option<types::EndSessionIdempotencyKey>, String>,
-    }
-    impl<'a> EndSession<'a> {
-        pub fn new(client: &'a super::Client) -> Self {
-            Self {
-                client: client,
-                id: Err("id was not initialized".to_string()),
-                idempotency_key: Ok(None),
-            }
-        }
-        pub fn id<V>(mut self, value: V) -> Self
-        where
-            V: std::convert::TryInto<::std::string::String>,
-        {
-            self.id = value
-                .try_into()
-                .map_err(|_| {
-                    "conversion to `:: std :: string :: String` for id failed"
-                        .to_string()
-                });
-            self
-        }
-        pub fn idempotency_key<V>(mut self, value: V) -> Self
-        where
-            V: std::convert::TryInto<types::EndSessionIdempotencyKey>,
-        {
-            self.idempotency_key = value
-                .try_into()
-                .map(Some)
-                .map_err(|_| {
-                    "conversion to `EndSessionIdempotencyKey` for idempotency_key failed"
-                        .to_string()
-                });
-            self
-        }
-        ///Sends a `POST` request to `/v1/sessions/{id}/end`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<types::SessionEnded>, Error<types::ErrorEnvelope>> {
-            let Self { client, id, idempotency_key } = self;
-            let id = id.map_err(Error::InvalidRequest)?;
-            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1/sessions/{}/end", client.baseurl, encode_path(& id.to_string()),
-            );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
-            if let Some(value) = idempotency_key {
-                header_map.append("Idempotency-Key", value.to_string().try_into()?);
-            }
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .headers(header_map)
-                .build()?;
-            let info = OperationInfo {
-                operation_id: "end_session",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200..=299 => ResponseValue::from_response(response).await,
-                400u16..=499u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16..=599u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
-        }
-    }
-    /**Builder for [`Client::list_session_recordings`]
-
-[`Client::list_session_recordings`]: super::Client::list_session_recordings*/
-    #[derive(Debug, Clone)]
-    pub struct ListSessionRecordings<'a> {
-        client: &'a super::Client,
-        id: Result<::std::string::String, String>,
-        limit: Result<Option<::std::num::NonZeroU64>, String>,
-        starting_after: Result<Option<::std::string::String>, String>,
-    }
-    impl<'a> ListSessionRecordings<'a> {
-        pub fn new(client: &'a super::Client) -> Self {
-            Self {
-                client: client,
-                id: Err("id was not initialized".to_string()),
-                limit: Ok(None),
-                starting_after: Ok(None),
-            }
-        }
-        pub fn id<V>(mut self, value: V) -> Self
-        where
-            V: std::convert::TryInto<::std::string::String>,
-        {
-            self.id = value
-                .try_into()
-                .map_err(|_| {
-                    "conversion to `:: std :: string :: String` for id failed"
-                        .to_string()
-                });
-            self
-        }
-        pub fn limit<V>(mut self, value: V) -> Self
-        where
-            V: std::convert::TryInto<::std::num::NonZeroU64>,
-        {
-            self.limit = value
-                .try_into()
-                .map(Some)
-                .map_err(|_| {
-                    "conversion to `:: std :: num :: NonZeroU64` for limit failed"
-                        .to_string()
-                });
-            self
-        }
-        pub fn starting_after<V>(mut self, value: V) -> Self
-        where
-            V: std::convert::TryInto<::std::string::String>,
-        {
-            self.starting_after = value
-                .try_into()
-                .map(Some)
-                .map_err(|_| {
-                    "conversion to `:: std :: string :: String` for starting_after failed"
-                        .to_string()
-                });
-            self
-        }
-        ///Sends a `GET` request to `/v1/sessions/{id}/recordings`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<types::RecordingList>, Error<types::ErrorEnvelope>> {
-            let Self { client, id, limit, starting_after } = self;
-            let id = id.map_err(Error::InvalidRequest)?;
-            let limit = limit.map_err(Error::InvalidRequest)?;
-            let starting_after = starting_after.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1/sessions/{}/recordings", client.baseurl, encode_path(& id
-                .to_string()),
-            );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .query(&progenitor_client::QueryParam::new("limit", &limit))
-                .query(
-                    &progenitor_client::QueryParam::new(
-                        "starting_after",
-                        &starting_after,
-                    ),
-                )
-                .headers(header_map)
-                .build()?;
-            let info = OperationInfo {
-                operation_id: "list_session_recordings",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                400u16..=499u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16..=599u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
-        }
-    }
-    /**Builder for [`Client::retrieve_session_transcript`]
-
-[`Client::retrieve_session_transcript`]: super::Client::retrieve_session_transcript*/
-    #[derive(Debug, Clone)]
-    pub struct RetrieveSessionTranscript<'a> {
-        client: &'a super::Client,
-        id: Result<::std::string::String, String>,
-    }
-    impl<'a> RetrieveSessionTranscript<'a> {
-        pub fn new(client: &'a super::Client) -> Self {
-            Self {
-                client: client,
-                id: Err("id was not initialized".to_string()),
-            }
-        }
-        pub fn id<V>(mut self, value: V) -> Self
-        where
-            V: std::convert::TryInto<::std::string::String>,
-        {
-            self.id = value
-                .try_into()
-                .map_err(|_| {
-                    "conversion to `:: std :: string :: String` for id failed"
-                        .to_string()
-                });
-            self
-        }
-        ///Sends a `GET` request to `/v1/sessions/{id}/transcript`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<types::Transcript>, Error<types::ErrorEnvelope>> {
-            let Self { client, id } = self;
-            let id = id.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1/sessions/{}/transcript", client.baseurl, encode_path(& id
-                .to_string()),
-            );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .headers(header_map)
-                .build()?;
-            let info = OperationInfo {
-                operation_id: "retrieve_session_transcript",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                400u16..=499u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16..=599u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            _ => Err(Error::UnexpectedResponse(response)),
         }
     }
 }
 /// Items consumers will typically use such as the Client.
 pub mod prelude {
-    pub use self::super::Client;
+    #[allow(unused_imports)]
+    pub use super::Client;
 }

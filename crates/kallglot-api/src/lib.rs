@@ -5,8 +5,8 @@
 //!
 //! Most users want the `kallglot` crate, which wraps this one with authentication,
 //! retries, idempotency keys, response metadata and typed errors. This crate is the exact
-//! shape of the spec: one builder method per operation on [`Client`], and the request and
-//! response types in [`types`].
+//! shape of the spec: one method per operation on [`Client`], taking the operation's
+//! parameters in order, and the request and response types in [`types`].
 //!
 //! Value sets that the API may extend (statuses, modes, error codes) are plain `String`s
 //! here, and no type rejects unknown fields, so new API values never break decoding.

@@ -14,8 +14,10 @@
 //! Run with `cargo bench -p kallglot --bench rest`; add `-- --breakdown` to also time three
 //! intermediate variants (reqwest configured as the SDK configures it, the generated
 //! `kallglot-api` client, and a hand-written floor) and see where the SDK's overhead goes.
-//! Results print as markdown. `-- --profile VARIANT` runs one variant alone, with its
-//! allocations per call, for profilers.
+//! Results print as markdown. The peer, async-openai's `models().retrieve()`, runs against
+//! the same server with its own raw counterpart (a raw GET of the model), and each client's
+//! ratio to its own raw is printed side by side. `-- --profile VARIANT` runs one variant
+//! alone, with its allocations per call, for profilers (and for `rest-instructions.sh`).
 
 use std::hint::black_box;
 use std::net::SocketAddr;
@@ -156,24 +158,61 @@ struct FloorMeta {
     received: DateTime<Utc>,
 }
 
-/// The complete HTTP response the server writes for every request.
-fn response_bytes() -> Vec<u8> {
-    let reset = Utc::now().timestamp() + 60;
+/// The model async-openai's `models().retrieve()` and its raw counterpart read.
+const MODEL_PAYLOAD: &str =
+    r#"{"id":"gpt-4o-mini","object":"model","created":1721172741,"owned_by":"system"}"#;
+
+/// The model id the async-openai sides retrieve.
+const MODEL_ID: &str = "gpt-4o-mini";
+
+/// The model as a hand-written serde struct: async-openai's raw counterpart.
+#[derive(Debug, Deserialize)]
+#[allow(dead_code, reason = "fields are decoded to be measured, never read")]
+struct RawModel {
+    /// Model id.
+    id: String,
+    /// Always `model`.
+    object: String,
+    /// Creation time (Unix seconds).
+    created: u32,
+    /// Owner.
+    owned_by: String,
+    /// Shutdown date, if announced.
+    shutdown_date: Option<String>,
+}
+
+/// The complete HTTP response the server writes for a request, around `body`.
+///
+/// The rate-limit headers describe a window this benchmark never exhausts (a billion
+/// requests in the hour to come): the figures measure what a call costs on its fast path.
+/// With a window the bench outruns (an earlier version said 999 of 1,000 left for a
+/// minute), the SDK's pacer rightly spreads the calls out, and the figures measure pacing
+/// waits and timers instead; `benches/traffic.rs` measures pacing.
+fn response_bytes(body: &str) -> Vec<u8> {
+    let reset = Utc::now().timestamp() + 3600;
     format!(
         "HTTP/1.1 200 OK\r\n\
          Content-Type: application/json\r\n\
          Content-Length: {len}\r\n\
          X-Request-ID: req_01HXYZABCDEF0123456789\r\n\
-         X-RateLimit-Limit: 1000\r\n\
-         X-RateLimit-Remaining: 999\r\n\
+         X-RateLimit-Limit: 1000000000\r\n\
+         X-RateLimit-Remaining: 999999999\r\n\
          X-RateLimit-Reset: {reset}\r\n\
          X-API-Credits-Remaining: 4200\r\n\
          X-API-Credits-Used: 58\r\n\
          \r\n\
-         {PAYLOAD}",
-        len = PAYLOAD.len(),
+         {body}",
+        len = body.len(),
     )
     .into_bytes()
+}
+
+/// What the server answers: the model for `GET /v1/models/…`, the session otherwise.
+struct Responses {
+    /// The session response.
+    session: Vec<u8>,
+    /// The model response.
+    model: Vec<u8>,
 }
 
 /// Starts the server on its own thread with its own single-threaded runtime, so it never
@@ -184,7 +223,10 @@ fn start_server() -> SocketAddr {
         .set_nonblocking(true)
         .expect("non-blocking listener");
     let addr = listener.local_addr().expect("listener address");
-    let response: Arc<[u8]> = response_bytes().into();
+    let responses = Arc::new(Responses {
+        session: response_bytes(PAYLOAD),
+        model: response_bytes(MODEL_PAYLOAD),
+    });
     std::thread::Builder::new()
         .name("bench-server".into())
         .spawn(move || {
@@ -199,7 +241,7 @@ fn start_server() -> SocketAddr {
                         continue;
                     };
                     let _ = socket.set_nodelay(true);
-                    tokio::spawn(serve(socket, response.clone()));
+                    tokio::spawn(serve(socket, responses.clone()));
                 }
             });
         })
@@ -208,8 +250,8 @@ fn start_server() -> SocketAddr {
 }
 
 /// Serves one keep-alive connection: answers every request head (up to `\r\n\r\n`) with
-/// the fixed response, until the client closes. Bodies are not expected (GETs only).
-async fn serve(mut socket: TcpStream, response: Arc<[u8]>) {
+/// a fixed response, until the client closes. Bodies are not expected (GETs only).
+async fn serve(mut socket: TcpStream, responses: Arc<Responses>) {
     let mut buf = vec![0u8; 16 * 1024];
     let mut filled = 0;
     loop {
@@ -221,14 +263,15 @@ async fn serve(mut socket: TcpStream, response: Arc<[u8]>) {
         let mut scan = filled.saturating_sub(3);
         filled += n;
         let mut consumed = 0;
-        let mut complete = 0;
         while let Some(at) = buf[scan..filled].windows(4).position(|w| w == b"\r\n\r\n") {
+            let response = if buf[consumed..].starts_with(b"GET /v1/models/") {
+                &responses.model
+            } else {
+                &responses.session
+            };
             consumed = scan + at + 4;
             scan = consumed;
-            complete += 1;
-        }
-        for _ in 0..complete {
-            if socket.write_all(&response).await.is_err() {
+            if socket.write_all(response).await.is_err() {
                 return;
             }
         }
@@ -258,6 +301,11 @@ enum Side {
     /// per call, the response metadata read (7 headers), a retry-budget update and the
     /// raw decode. A lower bound for a hand-written fast path.
     Floor,
+    /// The peer: async-openai's `models().retrieve(id)` (its default `reqwest` client).
+    OpenAi,
+    /// The peer's raw counterpart: `reqwest::Client::new()`, GET the model, `bytes()`,
+    /// `serde_json::from_slice` into a hand-written struct.
+    RawOpenAi,
 }
 
 impl Side {
@@ -269,12 +317,13 @@ impl Side {
             Self::RawSdkConfig => "raw, reqwest configured like the SDK",
             Self::Generated => "generated `kallglot-api` client, auth-only executor",
             Self::Floor => "floor: hand-written path with timeout, metadata and budget",
+            Self::OpenAi => "async-openai `models().retrieve()`",
+            Self::RawOpenAi => "raw reqwest + serde_json, GET the model (async-openai's raw)",
         }
     }
 }
 
-/// The breakdown's executor: sets the auth header (and drops `api-version`, as the SDK
-/// does), then sends the request once.
+/// The breakdown's executor: sets the auth header, then sends the request once.
 struct AuthOnly {
     /// The `Authorization` value.
     auth: HeaderValue,
@@ -287,7 +336,6 @@ impl kallglot_api::Execute for AuthOnly {
         mut request: reqwest::Request,
         _operation_id: &'static str,
     ) -> kallglot_api::ExecuteFuture<'a> {
-        request.headers_mut().remove("api-version");
         request
             .headers_mut()
             .insert(AUTHORIZATION, self.auth.clone());
@@ -315,6 +363,12 @@ struct Clients {
     auth: HeaderValue,
     /// Breakdown: the floor side's retry budget (requests and retries in the window).
     floor_budget: std::sync::Mutex<(u64, u64, Instant)>,
+    /// The peer: async-openai pointed at the same server.
+    openai: async_openai::Client<async_openai::config::OpenAIConfig>,
+    /// The peer's raw counterpart (`reqwest::Client::new()`, its own pool).
+    raw_openai: reqwest::Client,
+    /// The model URL the peer's raw counterpart GETs.
+    model_url: String,
 }
 
 impl Clients {
@@ -337,6 +391,11 @@ impl Clients {
                 .expect("SDK-like reqwest client")
         };
         let auth = HeaderValue::from_str(&format!("Bearer {API_KEY}")).expect("auth header");
+        let openai = async_openai::Client::with_config(
+            async_openai::config::OpenAIConfig::new()
+                .with_api_base(format!("{base_url}/v1"))
+                .with_api_key(API_KEY),
+        );
         Self {
             sdk,
             raw: reqwest::Client::new(),
@@ -344,9 +403,12 @@ impl Clients {
             generated_http: sdk_like(),
             executor: Arc::new(AuthOnly { auth: auth.clone() }),
             session_url: format!("{base_url}/v1/sessions/{SESSION_ID}"),
+            model_url: format!("{base_url}/v1/models/{MODEL_ID}"),
             base_url,
             auth,
             floor_budget: std::sync::Mutex::new((0, 0, Instant::now())),
+            openai,
+            raw_openai: reqwest::Client::new(),
         }
     }
 
@@ -375,15 +437,35 @@ impl Clients {
                     kallglot_api::Executor::new(self.executor.clone()),
                 );
                 let session = api
-                    .retrieve_session()
-                    .id(SESSION_ID)
-                    .send()
+                    .retrieve_session(SESSION_ID)
                     .await
                     .expect("generated retrieve");
                 black_box(session.into_inner());
             }
             Side::Floor => {
                 black_box(self.floor_call().await);
+            }
+            Side::OpenAi => {
+                let model = self
+                    .openai
+                    .models()
+                    .retrieve(MODEL_ID)
+                    .await
+                    .expect("async-openai retrieve");
+                black_box(model);
+            }
+            Side::RawOpenAi => {
+                let response = self
+                    .raw_openai
+                    .get(&self.model_url)
+                    .header(AUTHORIZATION, self.auth.clone())
+                    .send()
+                    .await
+                    .expect("raw model GET");
+                assert!(response.status().is_success(), "raw model GET failed");
+                let body = response.bytes().await.expect("raw model body");
+                let model: RawModel = serde_json::from_slice(&body).expect("raw model decode");
+                black_box(model);
             }
         }
     }
@@ -582,6 +664,28 @@ fn print_main_table(modes: &[ModeResult], sdk: usize, raw: usize) {
     }
 }
 
+/// Prints each client's paired ratio to its own raw counterpart: the SDK against raw
+/// reqwest retrieving the session, async-openai against raw reqwest retrieving the model.
+fn print_peer_table(modes: &[ModeResult], ours: (usize, usize), peer: (usize, usize)) {
+    let paired = |mode: &ModeResult, (side, raw): (usize, usize)| {
+        median_ratio(
+            mode.samples[side]
+                .round_medians
+                .iter()
+                .zip(&mode.samples[raw].round_medians)
+                .map(|(s, r)| s.as_secs_f64() / r.as_secs_f64())
+                .collect(),
+        )
+    };
+    println!("| Mode | SDK / its raw (paired) | async-openai / its raw (paired) | SDK ahead? |");
+    println!("|---|---:|---:|:---:|");
+    for mode in modes {
+        let (sdk, openai) = (paired(mode, ours), paired(mode, peer));
+        let ahead = if sdk < openai { "yes" } else { "no" };
+        println!("| {} | {sdk:.3} | {openai:.3} | {ahead} |", mode.name);
+    }
+}
+
 /// Prints every side's medians relative to the raw side (the `--breakdown` table).
 fn print_breakdown(modes: &[ModeResult], sides: &[Side], raw: usize) {
     println!("| Variant | Mode | Median (µs/call) | − raw (µs/call) | / raw |");
@@ -602,10 +706,11 @@ fn print_breakdown(modes: &[ModeResult], sides: &[Side], raw: usize) {
     }
 }
 
-/// `--profile SIDE` (`sdk`, `raw`, `raw-sdk-config`, `generated` or `floor`): runs only
-/// that side, 64 concurrent tasks (one call at a time with `--sequential`), for about five
-/// seconds (or `--rounds N` rounds), and prints only its time and allocations per call;
-/// meant to run under `perf`, `strace` or callgrind to see where one side's time goes.
+/// `--profile SIDE` (`sdk`, `raw`, `raw-sdk-config`, `generated`, `floor`, `openai` or
+/// `raw-openai`): runs only that side, 64 concurrent tasks (one call at a time with
+/// `--sequential`), for about five seconds (or `--rounds N` rounds), and prints only its
+/// time and allocations per call; meant to run under `perf`, `strace` or callgrind to see
+/// where one side's time goes.
 fn profile_side() -> Option<Side> {
     let args: Vec<String> = std::env::args().collect();
     let at = args.iter().position(|a| a == "--profile")?;
@@ -615,9 +720,12 @@ fn profile_side() -> Option<Side> {
         Some("raw-sdk-config") => Side::RawSdkConfig,
         Some("generated") => Side::Generated,
         Some("floor") => Side::Floor,
-        other => {
-            panic!("--profile takes sdk, raw, raw-sdk-config, generated or floor, not {other:?}")
-        }
+        Some("openai") => Side::OpenAi,
+        Some("raw-openai") => Side::RawOpenAi,
+        other => panic!(
+            "--profile takes sdk, raw, raw-sdk-config, generated, floor, openai or raw-openai, \
+             not {other:?}"
+        ),
     })
 }
 
@@ -667,8 +775,10 @@ async fn profile(clients: &Arc<Clients>, side: Side) {
     let calls = rounds * per_round;
     let per_call = started.elapsed() / calls as u32;
     let allocations = ALLOCATIONS.load(std::sync::atomic::Ordering::Relaxed) - allocations_before;
+    // `allocations N` is the raw count, for differencing two runs (as for instructions).
     println!(
-        "{}: {calls} calls, {} µs/call, {:.1} allocations/call (client and server)",
+        "{}: {calls} calls, {} µs/call, {:.1} allocations/call (client and server), \
+         allocations {allocations}",
         side.label(),
         us(per_call),
         allocations as f64 / calls as f64
@@ -686,14 +796,16 @@ fn main() {
         &[
             Side::Sdk,
             Side::Raw,
+            Side::OpenAi,
+            Side::RawOpenAi,
             Side::RawSdkConfig,
             Side::Generated,
             Side::Floor,
         ]
     } else {
-        &[Side::Sdk, Side::Raw]
+        &[Side::Sdk, Side::Raw, Side::OpenAi, Side::RawOpenAi]
     };
-    let (sdk, raw) = (0, 1);
+    let (sdk, raw, openai, raw_openai) = (0, 1, 2, 3);
     let (runtime, clients) = setup();
 
     runtime.block_on(async {
@@ -736,6 +848,8 @@ fn main() {
              (round wall time / calls in the round). Paired = median over rounds of the \
              SDK/raw ratio of that round's medians."
         );
+        println!();
+        print_peer_table(&modes, (sdk, raw), (openai, raw_openai));
         if breakdown {
             println!();
             print_breakdown(&modes, sides, raw);

@@ -125,8 +125,55 @@ impl PendingOptions {
     }
 }
 
-type CallFuture<T> = Pin<Box<dyn Future<Output = Result<Response<T>>> + Send>>;
-type Runner<T> = Box<dyn FnOnce(RequestOptions) -> CallFuture<T> + Send>;
+/// A call's work, type-erased: what to run before the first poll, the running request
+/// after it. One allocation holds both stages.
+trait Task<T>: Send {
+    /// Polls the call; on the first poll it starts it with `options`, or fails with the
+    /// options' first invalid value.
+    fn poll_task(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        options: &mut PendingOptions,
+    ) -> Poll<Result<Response<T>>>;
+}
+
+pin_project_lite::pin_project! {
+    /// The two stages of a [`Task`]. The future is created in place when the call starts,
+    /// inside the allocation made for the call (where the closure that creates it was),
+    /// instead of in a second allocation.
+    #[project = StageProj]
+    enum Stage<F, Fut> {
+        Start { run: Option<F> },
+        Run { #[pin] future: Fut },
+    }
+}
+
+impl<T, F, Fut> Task<T> for Stage<F, Fut>
+where
+    F: FnOnce(RequestOptions) -> Fut + Send,
+    Fut: Future<Output = Result<Response<T>>> + Send,
+{
+    fn poll_task(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        options: &mut PendingOptions,
+    ) -> Poll<Result<Response<T>>> {
+        if let StageProj::Start { run } = self.as_mut().project() {
+            // The first poll: the options are final now, so check them and start.
+            let run = run.take().expect("a call starts once");
+            match std::mem::take(options).finish() {
+                Ok(options) => self.set(Stage::Run {
+                    future: run(options),
+                }),
+                Err(e) => return Poll::Ready(Err(Error::Config(e))),
+            }
+        }
+        match self.project() {
+            StageProj::Run { future } => future.poll(cx),
+            StageProj::Start { .. } => unreachable!("the call was started above"),
+        }
+    }
+}
 
 /// A call to the API, ready to be awaited.
 ///
@@ -151,15 +198,8 @@ type Runner<T> = Box<dyn FnOnce(RequestOptions) -> CallFuture<T> + Send>;
 #[must_use = "a Call does nothing until it is awaited"]
 pub struct Call<T> {
     options: PendingOptions,
-    state: State<T>,
-}
-
-/// Whether a [`Call`] has started: before its first poll it holds what to run, after it
-/// the running request.
-enum State<T> {
-    Pending(Runner<T>),
-    Running(CallFuture<T>),
-    Done,
+    /// What to run, then the running request; `None` once the call has completed.
+    task: Option<Pin<Box<dyn Task<T>>>>,
 }
 
 impl<T: Send + 'static> Call<T> {
@@ -179,7 +219,7 @@ impl<T: Send + 'static> Call<T> {
     {
         Self {
             options,
-            state: State::Pending(Box::new(move |options| Box::pin(run(options)))),
+            task: Some(Box::pin(Stage::<F, Fut>::Start { run: Some(run) })),
         }
     }
 
@@ -230,22 +270,13 @@ impl<T> Future for Call<T> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
-        let mut future = match std::mem::replace(&mut this.state, State::Done) {
-            // The first poll: the options are final now, so check them and start.
-            State::Pending(run) => match std::mem::take(&mut this.options).finish() {
-                Ok(options) => run(options),
-                Err(e) => return Poll::Ready(Err(Error::Config(e))),
-            },
-            State::Running(future) => future,
-            State::Done => panic!("a Call was polled after it completed"),
+        let Some(task) = this.task.as_mut() else {
+            panic!("a Call was polled after it completed");
         };
-        match future.as_mut().poll(cx) {
-            Poll::Ready(output) => Poll::Ready(output),
-            Poll::Pending => {
-                this.state = State::Running(future);
-                Poll::Pending
-            }
-        }
+        let output = std::task::ready!(task.as_mut().poll_task(cx, &mut this.options));
+        // Done: the request and what it held are freed now, not when the Call is dropped.
+        this.task = None;
+        Poll::Ready(output)
     }
 }
 

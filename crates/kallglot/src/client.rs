@@ -319,7 +319,7 @@ impl RawParts {
             .map_err(|e| ConfigError::InvalidRequest(e.to_string()))?;
         let (value, meta) =
             transport::call_raw(&self.shared, op, options, request, key.clone()).await?;
-        Ok(Response::new(value, meta).with_idempotency_key(key))
+        Ok(Response::from_parts(value, meta, key))
     }
 }
 

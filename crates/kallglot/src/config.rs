@@ -406,6 +406,8 @@ impl ClientBuilder {
         }
         let base = parse_base_url(self.raw_base_url())?;
         let network = self.network(&base, Some(self.timeout))?;
+        // `network` sets the timeout on the SDK's own client only.
+        let http_timeout = self.http_client.is_none().then_some(self.timeout);
         let traffic = self.traffic;
         Ok(Client::from_shared(Shared {
             http: network.http,
@@ -421,6 +423,7 @@ impl ClientBuilder {
             credits: CreditsWatches::default(),
             deadline: traffic.deadline,
             timeout: self.timeout,
+            http_timeout,
             max_response_body: traffic.max_response_body,
             policy: self.retry_policy,
             budget: self.retry_budget.unwrap_or_default(),

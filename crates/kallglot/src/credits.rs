@@ -12,6 +12,7 @@
 //! - it fits async code (`changed().await` in a task) and several receivers can share one
 //!   watch.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use tokio::sync::watch;
@@ -39,6 +40,10 @@ pub struct CreditsAlert {
 #[derive(Debug, Default)]
 pub(crate) struct CreditsWatches {
     watches: Mutex<Vec<watch::Sender<CreditsAlert>>>,
+    /// Whether a watch was ever subscribed: until then a reported balance is not looked
+    /// at, without taking the lock (most clients never watch credits, and every response
+    /// reports a balance).
+    subscribed: AtomicBool,
 }
 
 impl CreditsWatches {
@@ -55,11 +60,15 @@ impl CreditsWatches {
             falls: 0,
         });
         self.lock().push(sender);
+        self.subscribed.store(true, Ordering::Release);
         receiver
     }
 
     /// Takes in a reported balance.
     pub(crate) fn observe(&self, balance: i64) {
+        if !self.subscribed.load(Ordering::Acquire) {
+            return;
+        }
         let mut watches = self.lock();
         if watches.is_empty() {
             return;

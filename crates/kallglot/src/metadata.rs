@@ -11,19 +11,95 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use reqwest::header::{HeaderMap, HeaderName};
+use reqwest::header::{HeaderMap, HeaderValue};
 
-/// Names as lowercase literals: `HeaderMap` lookups are case-insensitive but
-/// `&str` keys must already be lowercase to match.
-// Typed header names: a lookup by `&str` re-parses the name on every call, and metadata
-// is read on every response.
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-const RATE_LIMIT_LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
-const RATE_LIMIT_REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
-const RATE_LIMIT_RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
-const CREDITS_REMAINING: HeaderName = HeaderName::from_static("x-api-credits-remaining");
-const CREDITS_USED: HeaderName = HeaderName::from_static("x-api-credits-used");
-const RETRY_AFTER: HeaderName = HeaderName::from_static("retry-after");
+/// The headers read, by their lowercase names (`HeaderName`s are stored lowercase), in the
+/// order of [`Found`]'s slots.
+const NAMES: [&str; 7] = [
+    "x-request-id",
+    "x-ratelimit-limit",
+    "x-ratelimit-remaining",
+    "x-ratelimit-reset",
+    "x-api-credits-remaining",
+    "x-api-credits-used",
+    "retry-after",
+];
+const REQUEST_ID: usize = 0;
+const RATE_LIMIT_LIMIT: usize = 1;
+const RATE_LIMIT_REMAINING: usize = 2;
+const RATE_LIMIT_RESET: usize = 3;
+const CREDITS_REMAINING: usize = 4;
+const CREDITS_USED: usize = 5;
+const RETRY_AFTER: usize = 6;
+
+/// The first value of each header of [`NAMES`], found in one pass over a response's
+/// headers.
+///
+/// Seven `HeaderMap::get`s would hash each name and probe the map, seven times per
+/// response; one walk over the (few) headers a response has, matching each name by
+/// length and bytes, does less. The walk yields a name's values in order, so keeping
+/// the first one found is exactly what `get` returns.
+struct Found<'a>([Option<&'a HeaderValue>; 7]);
+
+impl<'a> Found<'a> {
+    fn scan(headers: &'a HeaderMap) -> Self {
+        let mut found = [None; 7];
+        for (name, value) in headers {
+            let slot = match name.as_str() {
+                "x-request-id" => REQUEST_ID,
+                "x-ratelimit-limit" => RATE_LIMIT_LIMIT,
+                "x-ratelimit-remaining" => RATE_LIMIT_REMAINING,
+                "x-ratelimit-reset" => RATE_LIMIT_RESET,
+                "x-api-credits-remaining" => CREDITS_REMAINING,
+                "x-api-credits-used" => CREDITS_USED,
+                "retry-after" => RETRY_AFTER,
+                _ => continue,
+            };
+            found[slot].get_or_insert(value);
+        }
+        Self(found)
+    }
+
+    /// Header `slot` as trimmed, non-empty text, with `parse` applied.
+    fn parsed<T>(&self, slot: usize, parse: impl FnOnce(&str) -> Option<T>) -> Option<T> {
+        parsed(self.0[slot]?, NAMES[slot], parse)
+    }
+
+    /// Header `slot` as a number: `from_digits` applied to a value of plain digits, the
+    /// form the API sends, and `parse` applied as by [`parsed`](Self::parsed) to anything
+    /// else, or when `from_digits` refuses the number.
+    ///
+    /// The plain-digit path skips the text check, the trim and the general parser; on such
+    /// a value `parse` would give the same result, so either path reads the same.
+    fn number<T>(
+        &self,
+        slot: usize,
+        from_digits: impl FnOnce(u64) -> Option<T>,
+        parse: impl FnOnce(&str) -> Option<T>,
+    ) -> Option<T> {
+        let raw = self.0[slot]?;
+        if let Some(value) = plain_digits(raw).and_then(from_digits) {
+            return Some(value);
+        }
+        parsed(raw, NAMES[slot], parse)
+    }
+}
+
+/// The value of a header made of 1 to 19 ASCII digits (which cannot overflow a `u64`).
+fn plain_digits(raw: &HeaderValue) -> Option<u64> {
+    let bytes = raw.as_bytes();
+    if bytes.is_empty() || bytes.len() > 19 {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for &b in bytes {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        n = n * 10 + u64::from(b - b'0');
+    }
+    Some(n)
+}
 
 /// Metadata about one HTTP response, taken from its status and headers.
 ///
@@ -83,21 +159,23 @@ impl ResponseMeta {
     /// received; it turns an HTTP-date `Retry-After` into a delay, and is a
     /// parameter so that this stays deterministic under test.
     pub(crate) fn from_headers(status: u16, headers: &HeaderMap, now: DateTime<Utc>) -> Self {
+        let found = Found::scan(headers);
         let rate_limit = RateLimit {
-            limit: parsed(headers, RATE_LIMIT_LIMIT, parse_u64),
-            remaining: parsed(headers, RATE_LIMIT_REMAINING, parse_u64),
-            reset: parsed(headers, RATE_LIMIT_RESET, parse_unix_seconds),
+            limit: found.number(RATE_LIMIT_LIMIT, Some, parse_u64),
+            remaining: found.number(RATE_LIMIT_REMAINING, Some, parse_u64),
+            reset: found.number(RATE_LIMIT_RESET, unix_seconds, parse_unix_seconds),
         };
+        let signed = |n: u64| i64::try_from(n).ok();
         let credits = Credits {
-            remaining: parsed(headers, CREDITS_REMAINING, parse_i64),
-            used: parsed(headers, CREDITS_USED, parse_i64),
+            remaining: found.number(CREDITS_REMAINING, signed, parse_i64),
+            used: found.number(CREDITS_USED, signed, parse_i64),
         };
         Self {
             status,
-            request_id: parsed(headers, REQUEST_ID, parse_request_id),
+            request_id: found.parsed(REQUEST_ID, parse_request_id),
             rate_limit: rate_limit.is_present().then_some(rate_limit),
             credits: credits.is_present().then_some(credits),
-            retry_after: parsed(headers, RETRY_AFTER, |v| parse_retry_after(v, now)),
+            retry_after: found.parsed(RETRY_AFTER, |v| parse_retry_after(v, now)),
         }
     }
 
@@ -163,24 +241,21 @@ fn parse_delay_seconds(value: &str) -> Option<Duration> {
     }
 }
 
-/// Reads header `name` as trimmed, non-empty text and applies `parse`.
+/// Reads the value of header `name` as trimmed, non-empty text and applies `parse`.
 ///
 /// A header that is present but unusable is logged (by name only) so that a
 /// misbehaving proxy or server can be diagnosed despite the leniency.
-fn parsed<T>(
-    headers: &HeaderMap,
-    name: HeaderName,
-    parse: impl FnOnce(&str) -> Option<T>,
-) -> Option<T> {
-    let raw = headers.get(&name)?;
+fn parsed<T>(raw: &HeaderValue, name: &str, parse: impl FnOnce(&str) -> Option<T>) -> Option<T> {
     let result = raw
         .to_str()
         .ok()
-        .map(str::trim)
+        // `to_str` admits visible ASCII and tabs only; on such text the ASCII trim removes
+        // exactly what `str::trim` would, without its Unicode tables.
+        .map(str::trim_ascii)
         .filter(|s| !s.is_empty())
         .and_then(parse);
     if result.is_none() {
-        tracing::debug!(header = name.as_str(), "ignoring malformed response header");
+        tracing::debug!(header = name, "ignoring malformed response header");
     }
     result
 }
@@ -201,6 +276,11 @@ fn parse_unix_seconds(value: &str) -> Option<DateTime<Utc>> {
         return None;
     }
     DateTime::from_timestamp(seconds, 0)
+}
+
+/// [`parse_unix_seconds`] of a value already read as digits.
+fn unix_seconds(seconds: u64) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp(i64::try_from(seconds).ok()?, 0)
 }
 
 /// Request ids are opaque tokens; anything outside visible ASCII (such as an
@@ -237,6 +317,70 @@ mod tests {
 
     fn meta(pairs: &[(&str, &str)]) -> ResponseMeta {
         ResponseMeta::from_headers(200, &headers(pairs), now())
+    }
+
+    #[test]
+    fn the_scan_puts_each_name_in_its_slot() {
+        for (slot, name) in NAMES.iter().enumerate() {
+            let map = headers(&[("content-type", "application/json"), (name, "7")]);
+            let found = Found::scan(&map);
+            for (other, value) in found.0.iter().enumerate() {
+                assert_eq!(value.is_some(), other == slot, "{name} in slot {other}");
+            }
+        }
+    }
+
+    #[test]
+    fn plain_digits_read_as_the_general_parser_reads_them() {
+        for text in [
+            "0",
+            "7",
+            "0042",
+            "1700000000",
+            "999999999999999999",
+            "9223372036854775807",
+            "9223372036854775808",
+            "9999999999999999999",
+            "18446744073709551615",
+            "+5",
+            "-5",
+            " 5 ",
+            "5a",
+            "",
+        ] {
+            let map = headers(&[
+                ("x-ratelimit-limit", text),
+                ("x-ratelimit-reset", text),
+                ("x-api-credits-remaining", text),
+            ]);
+            let m = ResponseMeta::from_headers(200, &map, now());
+            let general = |t: &str| {
+                let t = t.trim();
+                (
+                    (!t.is_empty()).then(|| parse_u64(t)).flatten(),
+                    (!t.is_empty()).then(|| parse_unix_seconds(t)).flatten(),
+                    (!t.is_empty()).then(|| parse_i64(t)).flatten(),
+                )
+            };
+            let read = (
+                m.rate_limit.and_then(|r| r.limit),
+                m.rate_limit.and_then(|r| r.reset),
+                m.credits_remaining(),
+            );
+            assert_eq!(read, general(text), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn a_repeated_header_reads_its_first_value_as_a_lookup_does() {
+        let mut map = headers(&[("x-request-id", "req_first")]);
+        map.append("x-request-id", HeaderValue::from_static("req_second"));
+        map.append("x-ratelimit-remaining", HeaderValue::from_static("oops"));
+        map.append("x-ratelimit-remaining", HeaderValue::from_static("5"));
+        let m = ResponseMeta::from_headers(200, &map, now());
+        assert_eq!(m.request_id.as_deref(), Some("req_first"));
+        // The first value is malformed: the header reads as absent, as with `get`.
+        assert_eq!(m.rate_limit_remaining(), None);
     }
 
     #[test]
@@ -384,15 +528,7 @@ mod tests {
     fn non_utf8_headers_are_ignored() {
         let bad = HeaderValue::from_bytes(b"\xff").unwrap();
         let mut map = HeaderMap::new();
-        for name in [
-            REQUEST_ID,
-            RATE_LIMIT_LIMIT,
-            RATE_LIMIT_REMAINING,
-            RATE_LIMIT_RESET,
-            CREDITS_REMAINING,
-            CREDITS_USED,
-            RETRY_AFTER,
-        ] {
+        for name in NAMES {
             map.insert(name, bad.clone());
         }
         let m = ResponseMeta::from_headers(200, &map, now());
@@ -412,7 +548,7 @@ mod tests {
         }
         let mut map = HeaderMap::new();
         map.insert(
-            REQUEST_ID,
+            NAMES[REQUEST_ID],
             HeaderValue::from_bytes(b"req_\xc3\xa9").unwrap(),
         );
         assert_eq!(

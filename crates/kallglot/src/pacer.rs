@@ -110,7 +110,7 @@ pub(crate) struct Pacer {
     in_flight_cap: Option<(usize, std::sync::Arc<Semaphore>)>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct State {
     window: Window,
     /// The last reported limit, kept across windows for the snapshot.
@@ -158,6 +158,13 @@ pub(crate) struct PacePermit<'a> {
     _slot: Option<OwnedSemaphorePermit>,
     /// How long this permit waited.
     pub waited: Duration,
+    /// When the permit was granted, on the client's clock: the `now` given to
+    /// [`Pacer::acquire`] when it did not wait, so a call that is not paced reads the
+    /// clock no more than it did before asking.
+    pub granted_at: Instant,
+    /// Whether [`observe`](Self::observe) already took the attempt out of the count in
+    /// flight, under the same lock as the answer (so dropping the permit needs no lock).
+    settled: bool,
 }
 
 impl Pacer {
@@ -186,19 +193,76 @@ impl Pacer {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Waits for permission to send, until `deadline`. `Err` says what the request was
+    /// Waits for permission to send, until `deadline`. `now` is the client clock's time
+    /// of the request (the caller has just read it). `Err` says what the request was
     /// still waiting for when the deadline came (or would have come during the wait).
+    ///
+    /// A request that may go at once is let through without the waiting machinery: the
+    /// future of [`wait_for_permit`](Self::wait_for_permit) (its timers, its wake-up
+    /// registration) is large, and only a request that waits builds it, in its own
+    /// allocation.
     pub(crate) async fn acquire(
         &self,
         clock: &dyn Clock,
         deadline: Deadline,
+        now: Instant,
     ) -> Result<PacePermit<'_>, PaceWait> {
-        let started = clock.now();
+        match self.permit_now(now) {
+            Some(permit) => Ok(permit),
+            None => Box::pin(self.wait_for_permit(clock, deadline, now)).await,
+        }
+    }
+
+    /// A permit at `now` if the request need not wait for one. The decision is the one
+    /// [`wait_for_permit`](Self::wait_for_permit) would make first, from the same state:
+    /// when it is to wait, the state is left as it was and the waiting path decides again.
+    fn permit_now(&self, now: Instant) -> Option<PacePermit<'_>> {
+        let slot = match &self.in_flight_cap {
+            None => None,
+            Some((_, semaphore)) => Some(semaphore.clone().try_acquire_owned().ok()?),
+        };
+        let mut state = self.lock();
+        let seq = if self.enabled {
+            let before = state.clone();
+            match state.next(now) {
+                Next::Go { seq, at } if at <= now => seq,
+                _ => {
+                    *state = before;
+                    return None;
+                }
+            }
+        } else {
+            state.issue_seq()
+        };
+        state.in_flight += 1;
+        drop(state);
+        Some(PacePermit {
+            pacer: self,
+            seq,
+            _slot: slot,
+            waited: Duration::ZERO,
+            granted_at: now,
+            settled: false,
+        })
+    }
+
+    /// [`acquire`](Self::acquire) for a request that may have to wait.
+    async fn wait_for_permit(
+        &self,
+        clock: &dyn Clock,
+        deadline: Deadline,
+        now: Instant,
+    ) -> Result<PacePermit<'_>, PaceWait> {
+        let started = now;
+        // Whether any wait happened: without one, no time passed (as far as pacing is
+        // concerned) and the clock need not be read again.
+        let mut waited_any = false;
         let slot = match &self.in_flight_cap {
             None => None,
             Some((_, semaphore)) => Some(match semaphore.clone().try_acquire_owned() {
                 Ok(slot) => slot,
                 Err(_) => {
+                    waited_any = true;
                     let wait = deadline.remaining(clock.now()).unwrap_or(Duration::MAX);
                     self.log_wait(PaceWait::InFlight, Some(wait));
                     match within(clock, wait, semaphore.clone().acquire_owned()).await {
@@ -209,10 +273,10 @@ impl Pacer {
             }),
         };
         let mut counted_waiting = false;
+        // Created only for a wait to learn the window, under the lock (see below).
+        let mut notified = std::pin::pin!(None::<tokio::sync::futures::Notified<'_>>);
         let result = loop {
-            let now = clock.now();
-            let notified = self.learned.notified();
-            tokio::pin!(notified);
+            let now = if waited_any { clock.now() } else { started };
             let next = {
                 let mut state = self.lock();
                 let next = if self.enabled {
@@ -230,9 +294,13 @@ impl Pacer {
                     }
                     Next::Wait { why, .. } => {
                         if why == PaceWait::Learning {
-                            // Registered under the lock: the answer that ends the wait
-                            // changes the state under it too, and only then notifies.
-                            notified.as_mut().enable();
+                            // Created and registered under the lock: the answer that ends
+                            // the wait changes the state under it too, and only then
+                            // notifies.
+                            notified.set(Some(self.learned.notified()));
+                            if let Some(n) = notified.as_mut().as_pin_mut() {
+                                n.enable();
+                            }
                         }
                         if !counted_waiting {
                             state.waiting += 1;
@@ -250,6 +318,7 @@ impl Pacer {
                             break Err(PaceWait::Spread);
                         }
                         self.log_wait(PaceWait::Spread, Some(at - now));
+                        waited_any = true;
                         clock.sleep(at - now).await;
                     }
                     break Ok(seq);
@@ -264,7 +333,12 @@ impl Pacer {
                         _ => (patience, false),
                     };
                     self.log_wait(PaceWait::Learning, Some(wait));
-                    if within(clock, wait, notified).await.is_none() && ends_call {
+                    waited_any = true;
+                    let learned = match notified.as_mut().as_pin_mut() {
+                        Some(n) => within(clock, wait, n).await,
+                        None => None,
+                    };
+                    if learned.is_none() && ends_call {
                         break Err(PaceWait::Learning);
                     }
                 }
@@ -274,11 +348,17 @@ impl Pacer {
                         break Err(why);
                     }
                     self.log_wait(why, Some(wait));
+                    waited_any = true;
                     clock.sleep(wait).await;
                 }
             }
         };
-        let waited = clock.now().saturating_duration_since(started);
+        let (granted_at, waited) = if waited_any {
+            let now = clock.now();
+            (now, now.saturating_duration_since(started))
+        } else {
+            (started, Duration::ZERO)
+        };
         if counted_waiting || !waited.is_zero() {
             let mut state = self.lock();
             if counted_waiting && result.is_err() {
@@ -294,6 +374,8 @@ impl Pacer {
             seq,
             _slot: slot,
             waited,
+            granted_at,
+            settled: false,
         })
     }
 
@@ -305,7 +387,8 @@ impl Pacer {
         );
     }
 
-    /// A permit's attempt is over (answered or not).
+    /// A permit's attempt is over without an answer having been observed (or it never
+    /// went out).
     fn release(&self, seq: u64) {
         let mut state = self.lock();
         state.in_flight = state.in_flight.saturating_sub(1);
@@ -351,17 +434,26 @@ impl PacePermit<'_> {
     /// Feeds the pacer what the attempt's response reported (`None`: no rate-limit
     /// headers). `now` and `wall_now` are the client clock's and the wall clock's time of
     /// the answer; `X-RateLimit-Reset` is a wall-clock time.
+    ///
+    /// It also ends the attempt's count in flight, under the same lock: the answer is in.
+    /// The permit's drop then needs no lock. That is all [`Pacer::release`] would do for
+    /// an answered permit: its other job, letting the next request probe when a probe
+    /// ended without an answer, never applies, since observing the probe's answer always
+    /// clears the probe (a probe exists only while the window is unknown, and any answer
+    /// then makes it known or unreported).
     pub(crate) fn observe(
-        &self,
+        &mut self,
         rate_limit: Option<&RateLimit>,
-        now: Instant,
+        now: impl FnOnce() -> Instant,
         wall_now: DateTime<Utc>,
     ) {
-        if !self.pacer.enabled {
+        if !self.pacer.enabled || self.settled {
             return;
         }
         let mut state = self.pacer.lock();
         let learned = state.observe(self.seq, rate_limit, now, wall_now);
+        state.in_flight = state.in_flight.saturating_sub(1);
+        self.settled = true;
         drop(state);
         if learned {
             self.pacer.learned.notify_waiters();
@@ -371,7 +463,9 @@ impl PacePermit<'_> {
 
 impl Drop for PacePermit<'_> {
     fn drop(&mut self) {
-        self.pacer.release(self.seq);
+        if !self.settled {
+            self.pacer.release(self.seq);
+        }
     }
 }
 
@@ -443,18 +537,28 @@ impl State {
     }
 
     fn issue(&mut self, now: Instant) -> Next {
+        Next::Go {
+            seq: self.issue_seq(),
+            at: now,
+        }
+    }
+
+    /// Counts one more permit; returns its sequence number.
+    fn issue_seq(&mut self) -> u64 {
         let seq = self.issued;
         self.issued += 1;
-        Next::Go { seq, at: now }
+        seq
     }
 
     /// Takes in an answer to permit `seq`; returns whether waiters learning the window
     /// should wake.
+    ///
+    /// `now` is read only when the answer has figures to place on the client's clock.
     fn observe(
         &mut self,
         seq: u64,
         rate_limit: Option<&RateLimit>,
-        now: Instant,
+        now: impl FnOnce() -> Instant,
         wall_now: DateTime<Utc>,
     ) -> bool {
         let figures = rate_limit.and_then(|r| Some((r.remaining?, r.reset?, r.limit)));
@@ -471,6 +575,7 @@ impl State {
         if limit.is_some() {
             self.limit = limit;
         }
+        let now = now();
         // A reset further away than any real window is a mangled header: believing it
         // would hold every request for that long.
         let to_reset = (reset - wall_now)
@@ -562,7 +667,7 @@ mod tests {
             }
         ));
         // 10 left for 10 s: one request a second, with a 1 s head start.
-        assert!(s.observe(probe, Some(&figures(10, 10, wall)), t0, wall));
+        assert!(s.observe(probe, Some(&figures(10, 10, wall)), || t0, wall));
         let (_, first) = go(s.next(t0));
         assert_eq!(first, t0);
         let (_, second) = go(s.next(t0));
@@ -577,7 +682,7 @@ mod tests {
         let t0 = Instant::now();
         let wall = Utc::now();
         let (probe, _) = go(s.next(t0));
-        s.observe(probe, Some(&figures(0, 30, wall)), t0, wall);
+        s.observe(probe, Some(&figures(0, 30, wall)), || t0, wall);
         assert_eq!(
             s.next(t0 + Duration::from_secs(29)),
             Next::Wait {
@@ -603,13 +708,13 @@ mod tests {
         let t0 = Instant::now();
         let wall = Utc::now();
         let (probe, _) = go(s.next(t0));
-        s.observe(probe, Some(&figures(50, 60, wall)), t0, wall);
+        s.observe(probe, Some(&figures(50, 60, wall)), || t0, wall);
         let seqs: Vec<u64> = (0..5).map(|_| go(s.next(t0)).0).collect();
         // The answer to the first of five says 49: the four after it are assumed unseen.
-        s.observe(seqs[0], Some(&figures(49, 60, wall)), t0, wall);
+        s.observe(seqs[0], Some(&figures(49, 60, wall)), || t0, wall);
         assert!(matches!(s.window, Window::Known { remaining: 45, .. }));
         // An older answer (the probe's, late) changes nothing.
-        s.observe(probe, Some(&figures(50, 60, wall)), t0, wall);
+        s.observe(probe, Some(&figures(50, 60, wall)), || t0, wall);
         assert!(matches!(s.window, Window::Known { remaining: 45, .. }));
     }
 
@@ -618,7 +723,7 @@ mod tests {
         let mut s = state();
         let t0 = Instant::now();
         let (probe, _) = go(s.next(t0));
-        assert!(s.observe(probe, None, t0, Utc::now()));
+        assert!(s.observe(probe, None, || t0, Utc::now()));
         for _ in 0..1000 {
             assert_eq!(go(s.next(t0)).1, t0);
         }
@@ -630,7 +735,7 @@ mod tests {
         let t0 = Instant::now();
         let wall = Utc::now();
         let (probe, _) = go(s.next(t0));
-        s.observe(probe, Some(&figures(0, 10_000_000_000, wall)), t0, wall);
+        s.observe(probe, Some(&figures(0, 10_000_000_000, wall)), || t0, wall);
         assert_eq!(
             s.next(t0),
             Next::Wait {

@@ -27,6 +27,8 @@ use crate::response::Response;
 use crate::transport::{self, ApiResult, Operation};
 use crate::wait::{Poller, WaitOptions};
 
+use kallglot_api::types::ErrorEnvelope;
+
 use kallglot_api::catalogue::{
     CREATE_ANALYSIS, CREATE_SESSION, DOWNLOAD_RECORDING_AUDIO as DOWNLOAD_AUDIO, END_SESSION,
     LIST_SESSION_RECORDINGS as SESSION_RECORDINGS, RETRIEVE_ANALYSIS, RETRIEVE_RECORDING,
@@ -57,9 +59,34 @@ where
     Call::new(move |options| async move {
         path_ids?;
         let reply = transport::call(&shared, op, options, send).await?;
-        Ok(Response::new(convert(reply.value), reply.meta)
-            .with_idempotency_key(reply.idempotency_key))
+        Ok(Response::from_parts(
+            convert(reply.value),
+            reply.meta,
+            reply.idempotency_key,
+        ))
     })
+}
+
+/// The generated client's type for the idempotency key of a keyed route (a length-checked
+/// string), from the key this call sends. [`IdempotencyKey`](crate::IdempotencyKey) checks
+/// more than that type does, so this cannot fail for a key the SDK sends; if it did, the
+/// call fails before anything is sent, as with any invalid request.
+#[allow(
+    clippy::result_large_err,
+    reason = "the generated client's own error, returned as its operations return it"
+)]
+fn key_param<K>(key: Option<String>) -> Result<Option<K>, kallglot_api::Error<ErrorEnvelope>>
+where
+    K: TryFrom<String, Error = kallglot_api::types::error::ConversionError>,
+{
+    key.map(K::try_from)
+        .transpose()
+        .map_err(|e| invalid_request(&format!("invalid idempotency key: {e}")))
+}
+
+/// The generated client's error for a request that cannot be built.
+fn invalid_request(message: &str) -> kallglot_api::Error<ErrorEnvelope> {
+    kallglot_api::Error::InvalidRequest(message.to_string())
 }
 
 /// The recordings of a session, fetched page by page: what
@@ -113,11 +140,8 @@ impl<'a> Sessions<'a> {
             Ok(()),
             Session::from_api,
             |api, key| async move {
-                let mut request = api.create_session().body(body);
-                if let Some(key) = key {
-                    request = request.idempotency_key(key);
-                }
-                request.send().await
+                let key = key_param(key)?;
+                api.create_session(key.as_ref(), &body).await
             },
         )
     }
@@ -143,7 +167,7 @@ impl<'a> Sessions<'a> {
             &RETRIEVE_SESSION,
             check_path_segment(SESSION_ID, id.as_str()),
             Session::from_api,
-            move |api, _| async move { api.retrieve_session().id(id.as_str()).send().await },
+            move |api, _| async move { api.retrieve_session(id.as_str()).await },
         )
     }
 
@@ -174,11 +198,8 @@ impl<'a> Sessions<'a> {
             check_path_segment(SESSION_ID, id.as_str()),
             EndedSession::from_api,
             move |api, key| async move {
-                let mut request = api.end_session().id(id.as_str());
-                if let Some(key) = key {
-                    request = request.idempotency_key(key);
-                }
-                request.send().await
+                let key = key_param(key)?;
+                api.end_session(id.as_str(), key.as_ref()).await
             },
         )
     }
@@ -208,12 +229,7 @@ impl<'a> Sessions<'a> {
             &SESSION_TRANSCRIPT,
             check_path_segment(SESSION_ID, id.as_str()),
             Transcript::from_api,
-            move |api, _| async move {
-                api.retrieve_session_transcript()
-                    .id(id.as_str())
-                    .send()
-                    .await
-            },
+            move |api, _| async move { api.retrieve_session_transcript(id.as_str()).await },
         )
     }
 
@@ -281,14 +297,18 @@ impl<'a> Sessions<'a> {
             checks,
             RecordingList::from_api,
             move |api, _| async move {
-                let mut request = api.list_session_recordings().id(id.as_str());
-                if let Some(limit) = params.limit {
-                    request = request.limit(u64::from(limit));
-                }
-                if let Some(cursor) = &params.starting_after {
-                    request = request.starting_after(cursor.as_str());
-                }
-                request.send().await
+                // `params.check()` refused a zero limit before anything runs.
+                let limit = match params
+                    .limit
+                    .map(|l| std::num::NonZeroU64::new(u64::from(l)))
+                {
+                    Some(None) => return Err(invalid_request("the limit must be at least 1")),
+                    Some(limit) => limit,
+                    None => None,
+                };
+                let cursor = params.starting_after.as_ref().map(|c| c.as_str());
+                api.list_session_recordings(id.as_str(), limit, cursor)
+                    .await
             },
         )
     }
@@ -485,7 +505,7 @@ impl<'a> Recordings<'a> {
             &RETRIEVE_RECORDING,
             check_path_segment(RECORDING_ID, id.as_str()),
             Recording::from_api,
-            move |api, _| async move { api.retrieve_recording().id(id.as_str()).send().await },
+            move |api, _| async move { api.retrieve_recording(id.as_str()).await },
         )
     }
 
@@ -656,12 +676,7 @@ impl Download {
             &shared,
             &DOWNLOAD_AUDIO,
             self.options,
-            |api, _| async move {
-                api.download_recording_audio()
-                    .recording_id(id.as_str())
-                    .send()
-                    .await
-            },
+            |api, _| async move { api.download_recording_audio(id.as_str()).await },
         )
         .await?;
         let mut stream = reply.value.into_inner();
@@ -791,11 +806,8 @@ impl<'a> Analyses<'a> {
             check_path_segment(SESSION_ID, id.as_str()),
             Analysis::from_api,
             move |api, key| async move {
-                let mut request = api.create_analysis().id(id.as_str()).body(body);
-                if let Some(key) = key {
-                    request = request.idempotency_key(key);
-                }
-                request.send().await
+                let key = key_param(key)?;
+                api.create_analysis(id.as_str(), key.as_ref(), &body).await
             },
         )
     }
@@ -824,7 +836,7 @@ impl<'a> Analyses<'a> {
             &RETRIEVE_ANALYSIS,
             check_path_segment(ANALYSIS_ID, id.as_str()),
             Analysis::from_api,
-            move |api, _| async move { api.retrieve_analysis().id(id.as_str()).send().await },
+            move |api, _| async move { api.retrieve_analysis(id.as_str()).await },
         )
     }
 

@@ -33,9 +33,18 @@ impl<T> Response<T> {
         }
     }
 
-    pub(crate) fn with_idempotency_key(mut self, key: Option<IdempotencyKey>) -> Self {
-        self.idempotency_key = key;
-        self
+    /// A response with the idempotency key the call sent, built in one go (a `Response`
+    /// can be hundreds of bytes; setting the key afterwards would move it once more).
+    pub(crate) fn from_parts(
+        data: T,
+        meta: ResponseMeta,
+        idempotency_key: Option<IdempotencyKey>,
+    ) -> Self {
+        Self {
+            data,
+            meta,
+            idempotency_key,
+        }
     }
 
     /// The `Idempotency-Key` the call sent (generated or yours), for writes to routes that

@@ -582,7 +582,12 @@ impl Windows {
             return;
         };
         // Saturating: an instant before `start` stays in the current window.
-        let elapsed = now.saturating_duration_since(start).as_nanos();
+        let elapsed = now.saturating_duration_since(start);
+        // The common case, without the 128-bit division below.
+        if elapsed < window {
+            return;
+        }
+        let elapsed = elapsed.as_nanos();
         let window_nanos = window.as_nanos();
         let passed = elapsed / window_nanos;
         if passed == 0 {

@@ -43,8 +43,12 @@ pub(crate) struct Shared {
     pub credits: CreditsWatches,
     /// The default overall deadline of a call.
     pub deadline: Duration,
-    /// The default timeout of one attempt (also set on `http`).
+    /// The default timeout of one attempt.
     pub timeout: Duration,
+    /// The total timeout `http` applies to a request that sets none: the SDK's own client
+    /// is built with [`timeout`](Self::timeout); a caller's own client has none the SDK
+    /// knows of (`None`).
+    pub http_timeout: Option<Duration>,
     pub max_response_body: usize,
     pub policy: RetryPolicy,
     pub budget: RetryBudget,
@@ -79,6 +83,9 @@ struct CallState {
     streams_body: bool,
     policy: RetryPolicy,
     timeout: Duration,
+    /// When the call started, on the client's clock: its deadline counts from here, and
+    /// its first attempt asks the pacer at this time.
+    started: tokio::time::Instant,
     deadline: Deadline,
     deadline_len: Duration,
     key: Option<IdempotencyKey>,
@@ -94,6 +101,9 @@ struct CallState {
     /// The headers of a successful response, for operations that keep them.
     success_headers: Mutex<Option<HeaderMap>>,
     verdict: Mutex<Option<Verdict>>,
+    /// The call's `kallglot.request` span. The executor runs in it (its events, the
+    /// middleware and the pacer's waits are inside it) and records on it directly.
+    span: tracing::Span,
 }
 
 impl CallState {
@@ -161,7 +171,12 @@ impl kallglot_api::Execute for CallExecutor {
         request: reqwest::Request,
         _operation_id: &'static str,
     ) -> kallglot_api::ExecuteFuture<'a> {
-        Box::pin(self.run(client, request))
+        // Instrumented inside the box the trait needs anyway: wrapping the generated
+        // request future instead would move that (large) future once more.
+        Box::pin(
+            self.run(client, request)
+                .instrument(self.state.span.clone()),
+        )
     }
 }
 
@@ -191,13 +206,23 @@ impl CallExecutor {
         let shared = &*self.shared;
         let state = &self.state;
         let clock = &*shared.clock;
-        shared.prepare(&mut request);
-        // The key goes only to the configured API host, never to another one.
-        let keyed_origin = same_origin(request.url(), &shared.base);
+        // The key goes only to the configured API host, never to another one. A URL built
+        // on the base URL (every typed call's) is on its origin, which the prefix shows
+        // without comparing the parsed parts.
+        let keyed_origin = request
+            .url()
+            .as_str()
+            .strip_prefix(shared.base_url.as_str())
+            .is_some_and(|rest| rest.starts_with('/'))
+            || same_origin(request.url(), &shared.base);
         // A call keeps the key it started with, unless the API refuses it (below).
         let mut key = shared.credentials.current();
-        shared.budget.record_request(clock.now());
-        let span = tracing::Span::current();
+        // The clock was read when the call started, microseconds ago, with nothing in
+        // between that waits: the first attempt reuses that reading instead of taking its
+        // own (the clock is read again after anything that can wait).
+        let mut now = state.started;
+        shared.budget.record_request(now);
+        let span = &state.span;
         let mut attempt: u32 = 0;
         let mut refreshed = false;
         loop {
@@ -210,7 +235,7 @@ impl CallExecutor {
                     key.header().clone(),
                 );
             }
-            let permit = match shared.pacer.acquire(clock, state.deadline).await {
+            let mut permit = match shared.pacer.acquire(clock, state.deadline, now).await {
                 Ok(permit) => permit,
                 Err(why) => {
                     let waited_for = match why {
@@ -227,20 +252,28 @@ impl CallExecutor {
                     + permit.waited.as_millis() as u64;
                 span.record("paced_ms", total);
             }
-            // Each attempt gets its timeout, cut short by the call's deadline.
-            let left = state.deadline.remaining(clock.now());
+            // Each attempt gets its timeout, cut short by the call's deadline. The permit
+            // tells when it was granted (`now`, unless the pacer waited).
+            let left = state.deadline.remaining(permit.granted_at);
             let capped = left.is_some_and(|left| left < state.timeout);
             if left.is_some_and(|left| left.is_zero()) {
                 return self.give_up(WaitedFor::Response, None);
             }
             let attempt_timeout = left.map_or(state.timeout, |l| l.min(state.timeout));
-            *request.timeout_mut() = Some(attempt_timeout);
+            // A timeout equal to the one `http` applies by itself is not set on the
+            // request: setting it allocates the request's extension map (and its entry),
+            // which every copy for a retry then clones too. Once set (an earlier attempt
+            // was capped), it is set on every attempt, so none keeps a stale value.
+            if request.timeout().is_some() || shared.http_timeout != Some(attempt_timeout) {
+                *request.timeout_mut() = Some(attempt_timeout);
+            }
             // reqwest times out on tokio's clock; measured on it, a timeout that took the
             // whole capped time is the deadline, and a shorter one (connecting) is not.
-            let sent_at = tokio::time::Instant::now();
+            // Only a capped attempt needs to know when it was sent.
+            let sent_at = capped.then(tokio::time::Instant::now);
             // Every request this SDK builds has a buffered body, so it can be cloned; a
             // streaming body could not be replayed and gets exactly one attempt.
-            let Some(mut this_try) = request.try_clone() else {
+            let Some(mut this_try) = attempt_copy(&request) else {
                 before_send(&shared.middleware, state.operation, attempt, &mut request);
                 let outcome = client.execute(request).await;
                 if let Ok(response) = &outcome {
@@ -252,9 +285,18 @@ impl CallExecutor {
             let answer = match client.execute(this_try).await {
                 Ok(response) => {
                     after_response(&shared.middleware, state.operation, attempt, &response);
-                    self.inspect(response, &permit).await
+                    // Most answers are settled without reading the body here; only the
+                    // others build the (larger) future that reads it.
+                    match self.settle(response, &mut permit, span) {
+                        Settled::Answer(answer) => answer,
+                        // Boxed: only these answers build the future that reads a body.
+                        Settled::ReadBody(pending) => Box::pin(self.read_body(pending)).await,
+                    }
                 }
-                Err(e) if e.is_timeout() && capped && sent_at.elapsed() >= attempt_timeout => {
+                Err(e)
+                    if e.is_timeout()
+                        && sent_at.is_some_and(|at| at.elapsed() >= attempt_timeout) =>
+                {
                     return self.give_up(WaitedFor::Response, None);
                 }
                 Err(e) => Answer::Failed {
@@ -282,17 +324,15 @@ impl CallExecutor {
                 )
             {
                 refreshed = true;
-                match shared
-                    .credentials
-                    .replacement(&key, clock, state.deadline)
-                    .await
-                {
+                // Boxed: a refused key is rare, and the refresh's future is large.
+                match Box::pin(shared.credentials.replacement(&key, clock, state.deadline)).await {
                     Some(new) => {
                         tracing::info!(
                             operation = state.operation,
                             "retrying with a fresh API key after the API refused the old one"
                         );
                         key = new;
+                        now = clock.now();
                         continue;
                     }
                     None if state.deadline.remaining(clock.now()) == Some(Duration::ZERO) => {
@@ -346,6 +386,7 @@ impl CallExecutor {
                         "retrying"
                     );
                     clock.sleep(delay).await;
+                    now = clock.now();
                 }
                 Decision::Retry(_) => {
                     tracing::debug!(
@@ -390,8 +431,18 @@ impl CallExecutor {
     }
 
     /// Reads what an answered attempt says: metadata for the pacer, the credits watch and
-    /// the caller, then the body (within the cap) unless it streams to the caller.
-    async fn inspect(&self, mut response: reqwest::Response, permit: &PacePermit<'_>) -> Answer {
+    /// the caller. Settles the answer at once when its body is not to be read here (it
+    /// streams to the caller, or the generated client reads it within the cap); otherwise
+    /// hands back what [`read_body`](Self::read_body) needs.
+    ///
+    /// Not `async`, so the common answer does not build and move the future that reads a
+    /// body (the attempt loop's future would otherwise hold it, and be larger for it).
+    fn settle(
+        &self,
+        mut response: reqwest::Response,
+        permit: &mut PacePermit<'_>,
+        span: &tracing::Span,
+    ) -> Settled {
         let shared = &*self.shared;
         let state = &self.state;
         let status = response.status();
@@ -403,12 +454,13 @@ impl CallExecutor {
         } else {
             response.headers().clone()
         };
-        let meta = ResponseMeta::from_headers(status.as_u16(), &headers, Utc::now());
-        permit.observe(meta.rate_limit.as_ref(), shared.clock.now(), Utc::now());
+        // One reading of the wall clock serves the metadata and the pacer.
+        let wall_now = Utc::now();
+        let meta = ResponseMeta::from_headers(status.as_u16(), &headers, wall_now);
+        permit.observe(meta.rate_limit.as_ref(), || shared.clock.now(), wall_now);
         if let Some(balance) = meta.credits_remaining() {
             shared.credits.observe(balance);
         }
-        let span = tracing::Span::current();
         span.record("status", status.as_u16());
         if success && state.streams_body {
             state.store_meta(meta);
@@ -418,7 +470,7 @@ impl CallExecutor {
                     .lock()
                     .unwrap_or_else(|p| p.into_inner()) = Some(headers);
             }
-            return Answer::Done(Ok(response));
+            return Settled::Answer(Answer::Done(Ok(response)));
         }
         // A success that announces a length within the cap cannot grow past it (hyper
         // stops at the length), and only a keyed write needs its body checked here: the
@@ -430,8 +482,29 @@ impl CallExecutor {
                 .is_some_and(|len| len <= shared.max_response_body as u64)
         {
             state.store_meta(meta);
-            return Answer::Done(Ok(response));
+            return Settled::Answer(Answer::Done(Ok(response)));
         }
+        Settled::ReadBody(Box::new(PendingBody {
+            response,
+            status,
+            headers,
+            meta,
+        }))
+    }
+
+    /// Reads the body of an answer [`settle`](Self::settle) could not settle, within the
+    /// cap, and judges it: a keyed write's success must be JSON, a failure's body says
+    /// what failed.
+    async fn read_body(&self, pending: Box<PendingBody>) -> Answer {
+        let shared = &*self.shared;
+        let state = &self.state;
+        let PendingBody {
+            response,
+            status,
+            headers,
+            meta,
+        } = *pending;
+        let success = status.is_success();
         let version = response.version();
         let body = match read_capped(response, shared.max_response_body).await {
             Ok(body) => body,
@@ -484,6 +557,46 @@ impl CallExecutor {
             outcome: Ok(rebuild(status, version, headers, body)),
         }
     }
+}
+
+/// What [`CallExecutor::settle`] made of an answer.
+enum Settled {
+    /// Settled without reading the body.
+    Answer(Answer),
+    /// The body must be read first (boxed: it is the rare case, and keeps this small).
+    ReadBody(Box<PendingBody>),
+}
+
+/// An answer whose body is still to be read, with what was read of it so far.
+struct PendingBody {
+    response: reqwest::Response,
+    status: reqwest::StatusCode,
+    headers: HeaderMap,
+    meta: ResponseMeta,
+}
+
+/// A copy of `request` to send as one attempt, keeping the original for the next; `None`
+/// for a streaming body, which cannot be replayed.
+///
+/// `reqwest::Request::try_clone` sets the copy's timeout through the request's extension
+/// map even when there is none, which allocates the map and its entry only to replace
+/// them, on every attempt. A request without a body is copied here field by field
+/// instead: method, URL, headers, version and timeout. That is the whole request: the
+/// only extension reqwest keeps on a request it built (the generated client's and the
+/// raw escape hatch's requests are built with its builder) is that timeout, and the SDK
+/// adds none. A request with a body still goes through `try_clone`, which shares a
+/// buffered body rather than copying it.
+fn attempt_copy(request: &reqwest::Request) -> Option<reqwest::Request> {
+    if request.body().is_some() {
+        return request.try_clone();
+    }
+    let mut copy = reqwest::Request::new(request.method().clone(), request.url().clone());
+    *copy.headers_mut() = request.headers().clone();
+    *copy.version_mut() = request.version();
+    if let Some(timeout) = request.timeout() {
+        *copy.timeout_mut() = Some(*timeout);
+    }
+    Some(copy)
 }
 
 /// Why a body could not be read whole.
@@ -557,18 +670,12 @@ fn rebuild(
 }
 
 impl Shared {
-    /// Removes what the generated client adds and Kallglot does not document.
-    fn prepare(&self, request: &mut reqwest::Request) {
-        // progenitor sends `api-version: <info.version>`; Kallglot versions its API by the
-        // `/v1` path and documents no such header, so it is not sent.
-        request.headers_mut().remove("api-version");
-    }
-
     fn call_state(
         &self,
         op: &Operation,
         options: &RequestOptions,
         key: Option<IdempotencyKey>,
+        started: tokio::time::Instant,
     ) -> CallState {
         let mut policy = self.policy;
         if let Some(max) = options.max_retries {
@@ -584,7 +691,8 @@ impl Shared {
             streams_body: op.binary_response,
             policy,
             timeout: options.timeout.unwrap_or(self.timeout),
-            deadline: Deadline::after(self.clock.now(), deadline_len),
+            started,
+            deadline: Deadline::after(started, deadline_len),
             deadline_len,
             key,
             attempts: AtomicU32::new(0),
@@ -593,6 +701,7 @@ impl Shared {
             last: Mutex::new(None),
             success_headers: Mutex::new(None),
             verdict: Mutex::new(None),
+            span: call_span(op),
         }
     }
 }
@@ -651,51 +760,71 @@ where
             .unwrap_or_else(IdempotencyKey::generate)
     });
     let key_text = key.as_ref().map(|k| k.as_str().to_string());
+    // The one reading of the clock for the call's start: its deadline, its first attempt
+    // and its duration all count from it.
+    let started = shared.clock.now();
     let executor = Arc::new(CallExecutor {
         shared: shared.clone(),
-        state: shared.call_state(op, &options, key),
+        state: shared.call_state(op, &options, key, started),
     });
     let api = kallglot_api::Client::new_with_client(
         &shared.base_url,
         shared.http.clone(),
         kallglot_api::Executor::new(executor.clone()),
     );
-    let span = call_span(op);
-    let started = shared.clock.now();
-    // The generated request future is large; boxing it once keeps the wrappers around it
-    // from copying it at each layer.
-    let result = Box::pin(send(api, key_text)).instrument(span.clone()).await;
+    // Not boxed, nor wrapped in the span (the executor runs in it): the generated request
+    // future is large, and each wrapper would move it once more.
+    let result = send(api, key_text).await;
     let state = &executor.state;
-    let outcome = match (result, state.verdict()) {
-        (Ok(value), None) => {
-            // The executor read the metadata of the final response already.
-            let meta = state.take_observed().unwrap_or_else(|| {
-                ResponseMeta::from_headers(value.status().as_u16(), value.headers(), Utc::now())
-            });
-            let headers = state
-                .success_headers
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .take()
-                .unwrap_or_default();
-            Ok(Reply {
-                value: value.into_inner(),
-                meta,
-                headers,
-                idempotency_key: state.key.clone(),
-            })
-        }
-        (Err(e), None) => Err(map_error(op, state, e).await),
-        (result, Some(verdict)) => {
+    // The result and the reply are hundreds of bytes, and each move of one is a copy: they
+    // are matched where they are, and only an error is adjusted afterwards.
+    let outcome = match state.verdict() {
+        None => match result {
+            Ok(value) => {
+                // The executor read the metadata of the final response already.
+                let meta = state.take_observed().unwrap_or_else(|| {
+                    ResponseMeta::from_headers(value.status().as_u16(), value.headers(), Utc::now())
+                });
+                // Only an operation that keeps them ever stores headers there.
+                let headers = if state.keeps_headers {
+                    state
+                        .success_headers
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .take()
+                        .unwrap_or_default()
+                } else {
+                    HeaderMap::new()
+                };
+                Ok(Reply {
+                    value: value.into_inner(),
+                    meta,
+                    headers,
+                    idempotency_key: state.key.clone(),
+                })
+            }
+            // Boxed (here and below): only a failed call builds the future that reads
+            // an error.
+            Err(e) => Err(Box::pin(map_error(op, state, e)).await),
+        },
+        Some(verdict) => {
             let last = match result {
-                Err(e) => map_error(op, state, e).await,
+                Err(e) => Box::pin(map_error(op, state, e)).await,
                 Ok(_) => Error::Config(ConfigError::InvalidRequest(String::new())),
             };
             Err(state.stopped(verdict, last))
         }
     };
-    let outcome = outcome.map_err(|e| e.with_idempotency_key(state.key.as_ref()));
-    finish_span(&span, shared, started, outcome.as_ref().map(|r| &r.meta));
+    let outcome = match outcome {
+        Ok(reply) => Ok(reply),
+        Err(e) => Err(e.with_idempotency_key(state.key.as_ref())),
+    };
+    finish_span(
+        &state.span,
+        shared,
+        started,
+        outcome.as_ref().map(|r| &r.meta),
+    );
     outcome
 }
 
@@ -705,14 +834,18 @@ fn finish_span(
     started: tokio::time::Instant,
     outcome: std::result::Result<&ResponseMeta, &Error>,
 ) {
-    let elapsed = shared.clock.now().saturating_duration_since(started);
-    span.record("duration_ms", elapsed.as_millis() as u64);
-    let request_id = match outcome {
-        Ok(meta) => meta.request_id.as_deref(),
-        Err(e) => e.request_id(),
-    };
-    if let Some(id) = request_id {
-        span.record("request_id", id);
+    // A span no subscriber wants records nothing, so the clock is not read for it. The
+    // event below is asked for on its own.
+    if !span.is_disabled() {
+        let elapsed = shared.clock.now().saturating_duration_since(started);
+        span.record("duration_ms", elapsed.as_millis() as u64);
+        let request_id = match outcome {
+            Ok(meta) => meta.request_id.as_deref(),
+            Err(e) => e.request_id(),
+        };
+        if let Some(id) = request_id {
+            span.record("request_id", id);
+        }
     }
     span.in_scope(|| match outcome {
         Ok(meta) => tracing::debug!(status = meta.status, "kallglot call succeeded"),
@@ -729,13 +862,12 @@ pub(crate) async fn call_raw(
     request: reqwest::Request,
     key: Option<IdempotencyKey>,
 ) -> Result<(Value, ResponseMeta)> {
+    let started = shared.clock.now();
     let executor = CallExecutor {
         shared: shared.clone(),
-        state: shared.call_state(&op, &options, key),
+        state: shared.call_state(&op, &options, key, started),
     };
     let state = &executor.state;
-    let span = call_span(&op);
-    let started = shared.clock.now();
     let outcome = async {
         let result = executor.run(&shared.http, request).await;
         let response = match (result, state.verdict()) {
@@ -752,11 +884,11 @@ pub(crate) async fn call_raw(
         };
         raw_reply(&op, state, response).await
     }
-    .instrument(span.clone())
+    .instrument(state.span.clone())
     .await;
     let outcome = outcome.map_err(|e| e.with_idempotency_key(state.key.as_ref()));
     finish_span(
-        &span,
+        &state.span,
         shared,
         started,
         outcome.as_ref().map(|(_, meta)| meta),
@@ -1017,6 +1149,46 @@ mod tests {
         assert!(d.code.is_none());
         let d = LooseDetail::from_body(br#"{"error":{"code":"x","retry_after":-3}}"#);
         assert_eq!(d.retry_after, None);
+    }
+
+    #[test]
+    fn an_attempt_copy_is_the_whole_request() {
+        let client = reqwest::Client::new();
+        for timeout in [None, Some(Duration::from_secs(7))] {
+            let mut builder = client
+                .get("http://127.0.0.1:9/v1/sessions/sess_1?limit=2")
+                .header("accept", "application/json")
+                .header("authorization", "Bearer sk_test_x")
+                .version(reqwest::Version::HTTP_11);
+            if let Some(t) = timeout {
+                builder = builder.timeout(t);
+            }
+            let request = builder.build().unwrap();
+            let copy = attempt_copy(&request).unwrap();
+            let reference = request.try_clone().unwrap();
+            assert_eq!(copy.method(), reference.method());
+            assert_eq!(copy.url(), reference.url());
+            assert_eq!(copy.headers(), reference.headers());
+            assert_eq!(copy.version(), reference.version());
+            assert_eq!(copy.timeout(), reference.timeout());
+            assert_eq!(copy.timeout(), timeout.as_ref());
+            assert!(copy.body().is_none());
+        }
+        // A buffered body is replayed; a streaming one cannot be.
+        let with_body = client
+            .post("http://127.0.0.1:9/v1/sessions")
+            .body("{}")
+            .build()
+            .unwrap();
+        let copy = attempt_copy(&with_body).unwrap();
+        assert_eq!(copy.body().and_then(|b| b.as_bytes()), Some(&b"{}"[..]));
+        let stream = futures_util::stream::iter([Ok::<_, std::io::Error>(bytes::Bytes::new())]);
+        let streaming = client
+            .post("http://127.0.0.1:9/v1/sessions")
+            .body(reqwest::Body::wrap_stream(stream))
+            .build()
+            .unwrap();
+        assert!(attempt_copy(&streaming).is_none());
     }
 
     #[test]
