@@ -303,7 +303,10 @@ pub async fn stream_audio(
     let far = start + Duration::from_secs(365 * 24 * 3600);
     loop {
         let event = tokio::select! {
-            event = events.next() => event,
+            // Biased, the stop first: Ctrl-C also ends the input, so the stream's
+            // `session.ended` can be ready at the same poll, and a random pick could take
+            // it and the close before the stop, leaving the stop unannounced.
+            biased;
             stop = interrupt.clone().stopped(), if outcome.stopped.is_none() => {
                 outcome.stopped = Some(stop);
                 let why = match stop {
@@ -317,6 +320,7 @@ pub async fn stream_audio(
                 grace = Some(tokio::time::Instant::now() + END_GRACE);
                 continue;
             }
+            event = events.next() => event,
             () = tokio::time::sleep_until(grace.unwrap_or(far)), if grace.is_some() => break,
             _ = ticks.tick() => {
                 let played = start.elapsed().mul_f64(speed).min(total);
@@ -369,5 +373,7 @@ pub async fn stream_audio(
         }
     }
     bar.finish_and_clear();
+    // A stop that came as the stream closed still counts: it is what ended the input.
+    outcome.stopped = outcome.stopped.or(interrupt.stop());
     Ok(outcome)
 }
