@@ -9,7 +9,8 @@
 //!   `null` when the operation needs none), `x-kallglot-scope-inferred` (true when the
 //!   reference does not state the scope), `x-kallglot-credits` (credits per success, `null`
 //!   when the reference gives no figure); whether it honours `Idempotency-Key` comes from the
-//!   header parameter it declares; whether its success body is binary from its media type;
+//!   header parameter it declares; its query parameters' names from the parameters too;
+//!   whether its success body is binary from its media type;
 //! - `x-kallglot-undescribed-operations` at the root: routes the reference names without
 //!   describing them (their bodies are unknown, so progenitor does not see them), with the
 //!   same facts spelled out (`id`, `method`, `path`, `scope`, `idempotent`, `credits`);
@@ -48,6 +49,8 @@ pub struct Operation {
     pub credits: Option<u64>,
     /// Whether the success body is not JSON (an audio download).
     pub binary_response: bool,
+    /// The names of its query parameters, in the spec's order.
+    pub query: Vec<String>,
     /// Whether the spec describes the operation (false for the undescribed routes).
     pub described: bool,
 }
@@ -206,16 +209,21 @@ fn described(
             false
         }),
     };
-    let idempotent = op
+    let parameters: Vec<&Value> = op
         .get("parameters")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
         .map(|p| deref(spec, p))
-        .any(|p| {
-            p.get("in").and_then(Value::as_str) == Some("header")
-                && p.get("name").and_then(Value::as_str) == Some(IDEMPOTENCY_HEADER)
-        });
+        .collect();
+    let located = |place: &'static str| {
+        parameters
+            .iter()
+            .filter(move |p| p.get("in").and_then(Value::as_str) == Some(place))
+            .filter_map(|p| p.get("name").and_then(Value::as_str))
+    };
+    let idempotent = located("header").any(|name| name == IDEMPOTENCY_HEADER);
+    let query = located("query").map(str::to_string).collect();
     let binary_response = op
         .get("responses")
         .and_then(Value::as_object)
@@ -234,6 +242,7 @@ fn described(
         idempotent,
         credits: credits.flatten(),
         binary_response,
+        query,
         described: true,
     })
 }
@@ -287,6 +296,7 @@ fn undescribed(spec: &Value, problems: &mut Vec<Problem>) -> Vec<Operation> {
             idempotent,
             credits,
             binary_response: false,
+            query: Vec::new(),
             described: false,
         });
     }
@@ -429,6 +439,7 @@ fn operation_tokens(op: &Operation) -> TokenStream {
         scope_inferred,
         idempotent,
         binary_response,
+        query,
         described,
         ..
     } = op;
@@ -453,6 +464,7 @@ fn operation_tokens(op: &Operation) -> TokenStream {
             idempotent: #idempotent,
             credits: #credits,
             binary_response: #binary_response,
+            query: &[#(#query),*],
             described: #described,
         }
     }
@@ -534,6 +546,15 @@ mod tests {
                     "x-kallglot-credits": 1,
                     "parameters": [{"$ref": "#/components/parameters/Key"}],
                     "responses": {"201": {"content": {"application/json": {}}}}
+                }, "get": {
+                    "operationId": "list_things",
+                    "x-kallglot-scope": "things:read",
+                    "x-kallglot-credits": 0,
+                    "parameters": [
+                        {"name": "limit", "in": "query"},
+                        {"$ref": "#/components/parameters/After"}
+                    ],
+                    "responses": {"200": {"content": {"application/json": {}}}}
                 }},
                 "/v1/things/{id}/audio": {"get": {
                     "operationId": "thing_audio",
@@ -544,7 +565,10 @@ mod tests {
                 }}
             },
             "components": {
-                "parameters": {"Key": {"name": "Idempotency-Key", "in": "header"}},
+                "parameters": {
+                    "Key": {"name": "Idempotency-Key", "in": "header"},
+                    "After": {"name": "starting_after", "in": "query"}
+                },
                 "schemas": {"ThingEvent": {"properties": {"status": {
                     "type": "string",
                     "x-known-values": ["ready", "completed"],
@@ -568,13 +592,20 @@ mod tests {
         })))
         .unwrap();
         let ids: Vec<&str> = catalogue.operations.iter().map(|o| o.id.as_str()).collect();
-        assert_eq!(ids, ["create_thing", "thing_audio", "dial_thing"]);
-        let create = &catalogue.operations[0];
+        assert_eq!(
+            ids,
+            ["list_things", "create_thing", "thing_audio", "dial_thing"]
+        );
+        let list = &catalogue.operations[0];
+        assert_eq!(list.query, ["limit", "starting_after"]);
+        assert!(!list.idempotent);
+        let create = &catalogue.operations[1];
+        assert!(create.query.is_empty());
         assert!(create.idempotent && !create.binary_response && create.described);
         assert_eq!(create.credits, Some(1));
-        let audio = &catalogue.operations[1];
+        let audio = &catalogue.operations[2];
         assert!(!audio.idempotent && audio.binary_response && audio.scope_inferred);
-        let dial = &catalogue.operations[2];
+        let dial = &catalogue.operations[3];
         assert_eq!((dial.method.as_str(), dial.scope.as_ref()), ("POST", None));
         assert!(dial.idempotent && !dial.described);
         assert_eq!(

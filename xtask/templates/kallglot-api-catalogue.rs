@@ -24,6 +24,8 @@ pub struct Operation {
     pub credits: Option<u32>,
     /// Whether the success body is binary (audio) rather than JSON.
     pub binary_response: bool,
+    /// The names of its query parameters, in the spec's order.
+    pub query: &'static [&'static str],
     /// Whether the spec describes the operation. The reference names some routes
     /// (dial, agents) without describing them; they have no generated method.
     pub described: bool,
@@ -42,6 +44,7 @@ impl Operation {
             idempotent: false,
             credits: None,
             binary_response: false,
+            query: &[],
             described: false,
         }
     }

@@ -144,13 +144,16 @@ pin_project_lite::pin_project! {
     #[project = StageProj]
     enum Stage<F, Fut> {
         Start { run: Option<F> },
-        Run { #[pin] future: Fut },
+        // The call's span is entered here, around each poll, rather than by wrapping the
+        // future in `Instrumented`: a wrapper would be one more level the (large) future
+        // is moved through when it is created.
+        Run { span: tracing::Span, #[pin] future: Fut },
     }
 }
 
 impl<T, F, Fut> Task<T> for Stage<F, Fut>
 where
-    F: FnOnce(RequestOptions) -> Fut + Send,
+    F: FnOnce(RequestOptions) -> (tracing::Span, Fut) + Send,
     Fut: Future<Output = Result<Response<T>>> + Send,
 {
     fn poll_task(
@@ -162,14 +165,18 @@ where
             // The first poll: the options are final now, so check them and start.
             let run = run.take().expect("a call starts once");
             match std::mem::take(options).finish() {
-                Ok(options) => self.set(Stage::Run {
-                    future: run(options),
-                }),
+                Ok(options) => {
+                    let (span, future) = run(options);
+                    self.set(Stage::Run { span, future });
+                }
                 Err(e) => return Poll::Ready(Err(Error::Config(e))),
             }
         }
         match self.project() {
-            StageProj::Run { future } => future.poll(cx),
+            StageProj::Run { span, future } => {
+                let _entered = span.enter();
+                future.poll(cx)
+            }
             StageProj::Start { .. } => unreachable!("the call was started above"),
         }
     }
@@ -203,6 +210,8 @@ pub struct Call<T> {
 }
 
 impl<T: Send + 'static> Call<T> {
+    /// A call that runs `run`'s future, outside any span of its own.
+    #[cfg(test)]
     pub(crate) fn new<F, Fut>(run: F) -> Self
     where
         F: FnOnce(RequestOptions) -> Fut + Send + 'static,
@@ -215,6 +224,26 @@ impl<T: Send + 'static> Call<T> {
     pub(crate) fn with_options<F, Fut>(options: PendingOptions, run: F) -> Self
     where
         F: FnOnce(RequestOptions) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<Response<T>>> + Send + 'static,
+    {
+        Self::in_span_with_options(options, move |options| {
+            (tracing::Span::none(), run(options))
+        })
+    }
+
+    /// A call whose future runs inside the span `run` returns with it (entered around
+    /// every poll).
+    pub(crate) fn in_span<F, Fut>(run: F) -> Self
+    where
+        F: FnOnce(RequestOptions) -> (tracing::Span, Fut) + Send + 'static,
+        Fut: Future<Output = Result<Response<T>>> + Send + 'static,
+    {
+        Self::in_span_with_options(PendingOptions::default(), run)
+    }
+
+    fn in_span_with_options<F, Fut>(options: PendingOptions, run: F) -> Self
+    where
+        F: FnOnce(RequestOptions) -> (tracing::Span, Fut) + Send + 'static,
         Fut: Future<Output = Result<Response<T>>> + Send + 'static,
     {
         Self {

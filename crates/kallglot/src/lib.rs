@@ -145,6 +145,8 @@ mod resources;
 mod response;
 #[cfg(feature = "client")]
 pub mod retry;
+#[cfg(feature = "client")]
+mod route;
 #[cfg(feature = "stream")]
 pub mod stream;
 pub mod testing;

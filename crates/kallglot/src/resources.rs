@@ -8,11 +8,10 @@
 //! [`Sessions::wait_for_recordings`], [`Analyses::wait`]), which share one polling loop,
 //! and [`Sessions::recordings_stream`], which walks a session's recordings page by page.
 
-use std::future::Future;
 use std::path::Path;
 use std::time::Duration;
 
-use futures_util::{Stream, StreamExt};
+use futures_util::Stream;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use crate::call::{Call, RequestOptions};
@@ -24,10 +23,9 @@ use crate::model::{
     RecordingListParams, RecordingStatus, Session, Transcript, TranscriptStatus,
 };
 use crate::response::Response;
-use crate::transport::{self, ApiResult, Operation};
+use crate::route::Route;
+use crate::transport::{self, Operation};
 use crate::wait::{Poller, WaitOptions};
-
-use kallglot_api::types::ErrorEnvelope;
 
 use kallglot_api::catalogue::{
     CREATE_ANALYSIS, CREATE_SESSION, DOWNLOAD_RECORDING_AUDIO as DOWNLOAD_AUDIO, END_SESSION,
@@ -35,58 +33,34 @@ use kallglot_api::catalogue::{
     RETRIEVE_SESSION, RETRIEVE_SESSION_TRANSCRIPT as SESSION_TRANSCRIPT,
 };
 
-/// The one shape of every typed method: run `op` through the transport with the call's
-/// options, then convert the generated value into the SDK's model.
+/// The one shape of every typed method: run `op` with `route` (its id, query and body)
+/// through the transport with the call's options, inside the call's span, then convert
+/// the generated model into the SDK's.
 ///
-/// `send` performs the generated request on a client wired to this call's executor; it
-/// receives the idempotency key to send when the route honours one. `path_ids` is the
-/// [path segment check](crate::ids) of the ids in the path: a refused id fails the call
-/// when it is awaited, before anything is sent.
-fn typed<A, T, F, Fut>(
+/// A `route` that is an error (an id refused by the [path segment check](crate::ids), an
+/// invalid parameter) fails the call when it is awaited, before anything is sent.
+fn typed<A, T>(
     client: &Client,
     op: &'static Operation,
-    path_ids: Result<(), ConfigError>,
+    route: Result<Route, ConfigError>,
     convert: fn(A) -> T,
-    send: F,
 ) -> Call<T>
 where
-    A: Send + 'static,
+    A: serde::de::DeserializeOwned + Send + 'static,
     T: Send + 'static,
-    F: FnOnce(kallglot_api::Client, Option<String>) -> Fut + Send + 'static,
-    Fut: Future<Output = ApiResult<A>> + Send,
 {
     let shared = client.shared.clone();
-    Call::new(move |options| async move {
-        path_ids?;
-        let reply = transport::call(&shared, op, options, send).await?;
-        Ok(Response::from_parts(
-            convert(reply.value),
-            reply.meta,
-            reply.idempotency_key,
-        ))
+    Call::in_span(move |options| {
+        let span = transport::call_span(op);
+        let future = transport::call_typed(shared, op, options, route, span.clone(), convert);
+        (span, future)
     })
 }
 
-/// The generated client's type for the idempotency key of a keyed route (a length-checked
-/// string), from the key this call sends. [`IdempotencyKey`](crate::IdempotencyKey) checks
-/// more than that type does, so this cannot fail for a key the SDK sends; if it did, the
-/// call fails before anything is sent, as with any invalid request.
-#[allow(
-    clippy::result_large_err,
-    reason = "the generated client's own error, returned as its operations return it"
-)]
-fn key_param<K>(key: Option<String>) -> Result<Option<K>, kallglot_api::Error<ErrorEnvelope>>
-where
-    K: TryFrom<String, Error = kallglot_api::types::error::ConversionError>,
-{
-    key.map(K::try_from)
-        .transpose()
-        .map_err(|e| invalid_request(&format!("invalid idempotency key: {e}")))
-}
-
-/// The generated client's error for a request that cannot be built.
-fn invalid_request(message: &str) -> kallglot_api::Error<ErrorEnvelope> {
-    kallglot_api::Error::InvalidRequest(message.to_string())
+/// The route of an operation on one resource: its id, once the id passed the path
+/// segment check.
+fn on(kind: &'static str, id: &str) -> Result<Route, ConfigError> {
+    check_path_segment(kind, id).map(|()| Route::id(id))
 }
 
 /// The recordings of a session, fetched page by page: what
@@ -133,17 +107,8 @@ impl<'a> Sessions<'a> {
     /// # Ok(()) }
     /// ```
     pub fn create(&self, params: CreateSessionParams) -> Call<Session> {
-        let body = params.to_api();
-        typed(
-            self.client,
-            &CREATE_SESSION,
-            Ok(()),
-            Session::from_api,
-            |api, key| async move {
-                let key = key_param(key)?;
-                api.create_session(key.as_ref(), &body).await
-            },
-        )
+        let route = Route::new().json(&params.to_api());
+        typed(self.client, &CREATE_SESSION, route, Session::from_api)
     }
 
     /// Retrieves a session (`GET /v1/sessions/{id}`; `sessions:read`).
@@ -162,13 +127,8 @@ impl<'a> Sessions<'a> {
     /// ```
     pub fn retrieve(&self, id: impl Into<SessionId>) -> Call<Session> {
         let id = id.into();
-        typed(
-            self.client,
-            &RETRIEVE_SESSION,
-            check_path_segment(SESSION_ID, id.as_str()),
-            Session::from_api,
-            move |api, _| async move { api.retrieve_session(id.as_str()).await },
-        )
+        let route = on(SESSION_ID, id.as_str());
+        typed(self.client, &RETRIEVE_SESSION, route, Session::from_api)
     }
 
     /// Ends a session (`POST /v1/sessions/{id}/end`; `sessions:write`). Ending an ended
@@ -192,16 +152,8 @@ impl<'a> Sessions<'a> {
     /// ```
     pub fn end(&self, id: impl Into<SessionId>) -> Call<EndedSession> {
         let id = id.into();
-        typed(
-            self.client,
-            &END_SESSION,
-            check_path_segment(SESSION_ID, id.as_str()),
-            EndedSession::from_api,
-            move |api, key| async move {
-                let key = key_param(key)?;
-                api.end_session(id.as_str(), key.as_ref()).await
-            },
-        )
+        let route = on(SESSION_ID, id.as_str());
+        typed(self.client, &END_SESSION, route, EndedSession::from_api)
     }
 
     /// The session's transcript (`GET /v1/sessions/{id}/transcript`): in progress while
@@ -224,12 +176,12 @@ impl<'a> Sessions<'a> {
     /// ```
     pub fn transcript(&self, id: impl Into<SessionId>) -> Call<Transcript> {
         let id = id.into();
+        let route = on(SESSION_ID, id.as_str());
         typed(
             self.client,
             &SESSION_TRANSCRIPT,
-            check_path_segment(SESSION_ID, id.as_str()),
+            route,
             Transcript::from_api,
-            move |api, _| async move { api.retrieve_session_transcript(id.as_str()).await },
         )
     }
 
@@ -290,26 +242,24 @@ impl<'a> Sessions<'a> {
         params: RecordingListParams,
     ) -> Call<RecordingList> {
         let id = id.into();
-        let checks = check_path_segment(SESSION_ID, id.as_str()).and_then(|()| params.check());
+        // The parameter names are the catalogue's (the spec's legacy cursor names); the
+        // route refuses any the operation does not declare.
+        let route = on(SESSION_ID, id.as_str())
+            .and_then(|route| params.check().map(|()| route))
+            .map(|mut route| {
+                if let Some(limit) = params.limit {
+                    route = route.query("limit", limit);
+                }
+                if let Some(cursor) = &params.starting_after {
+                    route = route.query("starting_after", cursor.as_str());
+                }
+                route
+            });
         typed(
             self.client,
             &SESSION_RECORDINGS,
-            checks,
+            route,
             RecordingList::from_api,
-            move |api, _| async move {
-                // `params.check()` refused a zero limit before anything runs.
-                let limit = match params
-                    .limit
-                    .map(|l| std::num::NonZeroU64::new(u64::from(l)))
-                {
-                    Some(None) => return Err(invalid_request("the limit must be at least 1")),
-                    Some(limit) => limit,
-                    None => None,
-                };
-                let cursor = params.starting_after.as_ref().map(|c| c.as_str());
-                api.list_session_recordings(id.as_str(), limit, cursor)
-                    .await
-            },
         )
     }
 
@@ -500,13 +450,8 @@ impl<'a> Recordings<'a> {
     /// ```
     pub fn retrieve(&self, id: impl Into<RecordingId>) -> Call<Recording> {
         let id = id.into();
-        typed(
-            self.client,
-            &RETRIEVE_RECORDING,
-            check_path_segment(RECORDING_ID, id.as_str()),
-            Recording::from_api,
-            move |api, _| async move { api.retrieve_recording(id.as_str()).await },
-        )
+        let route = on(RECORDING_ID, id.as_str());
+        typed(self.client, &RETRIEVE_RECORDING, route, Recording::from_api)
     }
 
     /// Downloads a recording's audio (`GET /v1/recordings/{id}/audio`, MP3). The body is
@@ -672,16 +617,16 @@ impl Download {
         let shared = self.client.shared.clone();
         let id = self.id;
         let mut progress = self.progress;
-        let reply = transport::call(
+        let reply = transport::call_binary(
             &shared,
             &DOWNLOAD_AUDIO,
             self.options,
-            |api, _| async move { api.download_recording_audio(id.as_str()).await },
+            Route::id(id.into_string()),
         )
         .await?;
-        let mut stream = reply.value.into_inner();
+        let mut response = reply.response;
         let mut bytes = 0u64;
-        while let Some(chunk) = stream.next().await {
+        while let Some(chunk) = response.chunk().await.transpose() {
             let chunk = chunk.map_err(|e| Error::Connection {
                 operation: DOWNLOAD_AUDIO.id,
                 message: format!("the download broke after {bytes} bytes: {e}"),
@@ -800,16 +745,8 @@ impl<'a> Analyses<'a> {
     ) -> Call<Analysis> {
         let id = session_id.into();
         let body = params.to_api();
-        typed(
-            self.client,
-            &CREATE_ANALYSIS,
-            check_path_segment(SESSION_ID, id.as_str()),
-            Analysis::from_api,
-            move |api, key| async move {
-                let key = key_param(key)?;
-                api.create_analysis(id.as_str(), key.as_ref(), &body).await
-            },
-        )
+        let route = on(SESSION_ID, id.as_str()).and_then(|route| route.json(&body));
+        typed(self.client, &CREATE_ANALYSIS, route, Analysis::from_api)
     }
 
     /// Retrieves an analysis (`GET /v1/analyses/{id}`; `analysis:read`).
@@ -831,13 +768,8 @@ impl<'a> Analyses<'a> {
     /// ```
     pub fn retrieve(&self, id: impl Into<AnalysisId>) -> Call<Analysis> {
         let id = id.into();
-        typed(
-            self.client,
-            &RETRIEVE_ANALYSIS,
-            check_path_segment(ANALYSIS_ID, id.as_str()),
-            Analysis::from_api,
-            move |api, _| async move { api.retrieve_analysis(id.as_str()).await },
-        )
+        let route = on(ANALYSIS_ID, id.as_str());
+        typed(self.client, &RETRIEVE_ANALYSIS, route, Analysis::from_api)
     }
 
     /// Polls an analysis until it is `completed` or `failed` (legacy `complete` counts as

@@ -1,10 +1,11 @@
 //! How every call travels: auth, idempotency keys, retries, metadata, errors and tracing.
 //!
-//! The generated client builds each request from the spec; it hands the request to the
-//! executor hook of `kallglot-api`, which is where this module plugs in. The executor
-//! retries the *same* request (so a retried write carries the same idempotency key and a
-//! byte-identical body), observes the status and headers of the final response (which the
-//! generated client's decode errors do not keep), and records progress on the call's span.
+//! A typed call's request is built from the operation's catalogue entry (generated from
+//! the spec) by [`crate::route`]; a raw request comes built. Either way the executor
+//! sends it: it retries the *same* request (so a retried write carries the same
+//! idempotency key and a byte-identical body), paces it, bounds it by the call's deadline,
+//! reads the metadata of every answer, and records progress on the call's span. The
+//! success body is then decoded into the generated model of the operation.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -13,8 +14,8 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use chrono::Utc;
-use kallglot_api::types::ErrorEnvelope;
 use reqwest::header::HeaderMap;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tracing::Instrument;
 
@@ -28,7 +29,9 @@ use crate::error_code::{ErrorCode, ErrorType, required_scope};
 use crate::metadata::ResponseMeta;
 use crate::middleware::{after_response, before_send};
 use crate::pacer::{PacePermit, PaceWait, Pacer};
+use crate::response::Response;
 use crate::retry::{Attempt, Decision, Failure, RetryBudget, RetryPolicy, decide};
+use crate::route::Route;
 
 /// A documented operation, from the catalogue generated out of the spec.
 pub(crate) use kallglot_api::catalogue::Operation;
@@ -164,31 +167,43 @@ struct CallExecutor {
     state: CallState,
 }
 
-impl kallglot_api::Execute for CallExecutor {
-    fn execute<'a>(
-        &'a self,
-        client: &'a reqwest::Client,
-        request: reqwest::Request,
-        _operation_id: &'static str,
-    ) -> kallglot_api::ExecuteFuture<'a> {
-        // Instrumented inside the box the trait needs anyway: wrapping the generated
-        // request future instead would move that (large) future once more.
-        Box::pin(
-            self.run(client, request)
-                .instrument(self.state.span.clone()),
-        )
-    }
-}
-
 /// What an answered attempt came to.
 enum Answer {
     /// Hand this to the caller.
     Done(reqwest::Result<reqwest::Response>),
+
     /// It failed; retry if the policy allows, else hand over `outcome`.
     Failed {
         failure: FailureKind,
         outcome: reqwest::Result<reqwest::Response>,
     },
+}
+
+impl Answer {
+    /// The failure to judge, with the outcome to hand over if there is no retry and
+    /// whether it failed to connect; or, for an answer that is final, that answer.
+    ///
+    /// A function rather than a `match` in the attempt loop: taking the answer apart
+    /// there would keep room for all of it in the loop's future.
+    #[allow(
+        clippy::type_complexity,
+        clippy::result_large_err,
+        reason = "a private split of one enum, moved once"
+    )]
+    fn into_failure(
+        self,
+    ) -> std::result::Result<
+        (FailureKind, reqwest::Result<reqwest::Response>, bool),
+        reqwest::Result<reqwest::Response>,
+    > {
+        match self {
+            Answer::Done(outcome) => Err(outcome),
+            Answer::Failed { failure, outcome } => {
+                let connect = matches!(&outcome, Err(e) if e.is_connect());
+                Ok((failure, outcome, connect))
+            }
+        }
+    }
 }
 
 enum FailureKind {
@@ -198,217 +213,310 @@ enum FailureKind {
 }
 
 impl CallExecutor {
+    /// Sends `first`, and the attempts after it that the retry policy, the retry budget
+    /// and the deadline allow; returns the final answer. `replay` says where each retry's
+    /// request comes from.
+    ///
+    /// The loop keeps what every attempt shares (counters, the key, the next request);
+    /// one attempt's own state lives in [`attempt`](Self::attempt)'s future, which keeps
+    /// this one small: a call's futures are moved when they are created, and a large one
+    /// also costs a slower allocation.
+    ///
+    /// Not an `async fn`: its arguments are used before the future is built (an `async
+    /// fn` would keep each of them twice in its future), and `first` moves into the one
+    /// slot that holds the next attempt's request.
     async fn run(
         &self,
         client: &reqwest::Client,
-        mut request: reqwest::Request,
+        first: reqwest::Request,
+        replay: Replay<'_>,
     ) -> reqwest::Result<reqwest::Response> {
         let shared = &*self.shared;
-        let state = &self.state;
-        let clock = &*shared.clock;
         // The key goes only to the configured API host, never to another one. A URL built
         // on the base URL (every typed call's) is on its origin, which the prefix shows
         // without comparing the parsed parts.
-        let keyed_origin = request
+        let keyed_origin = first
             .url()
             .as_str()
             .strip_prefix(shared.base_url.as_str())
             .is_some_and(|rest| rest.starts_with('/'))
-            || same_origin(request.url(), &shared.base);
-        // A call keeps the key it started with, unless the API refuses it (below).
-        let mut key = shared.credentials.current();
-        // The clock was read when the call started, microseconds ago, with nothing in
-        // between that waits: the first attempt reuses that reading instead of taking its
-        // own (the clock is read again after anything that can wait).
-        let mut now = state.started;
-        shared.budget.record_request(now);
-        let span = &state.span;
-        let mut attempt: u32 = 0;
-        let mut refreshed = false;
-        loop {
-            attempt += 1;
-            state.attempts.store(attempt, Ordering::Relaxed);
-            span.record("attempt", attempt);
-            if keyed_origin {
-                request.headers_mut().insert(
-                    shared.credentials.header_name().clone(),
-                    key.header().clone(),
+            || same_origin(first.url(), &shared.base);
+        let mut next = Some(first);
+        {
+            let state = &self.state;
+            let clock = &*shared.clock;
+            // A call keeps the key it started with, unless the API refuses it (below).
+            let mut key = shared.credentials.current();
+            // The clock was read when the call started, microseconds ago, with nothing in
+            // between that waits: the first attempt reuses that reading instead of taking its
+            // own (the clock is read again after anything that can wait).
+            let mut now = state.started;
+            shared.budget.record_request(now);
+            let span = &state.span;
+            let mut attempt: u32 = 0;
+            let mut refreshed = false;
+            loop {
+                attempt += 1;
+                state.attempts.store(attempt, Ordering::Relaxed);
+                span.record("attempt", attempt);
+                let mut permit = match shared.pacer.acquire(clock, state.deadline, now).await {
+                    Ok(permit) => permit,
+                    Err(why) => {
+                        let waited_for = match why {
+                            PaceWait::InFlight => WaitedFor::InFlightSlot,
+                            _ => WaitedFor::RateLimitPacing,
+                        };
+                        return self.give_up(waited_for, None);
+                    }
+                };
+                if !permit.waited.is_zero() {
+                    let total = state
+                        .paced_ms
+                        .fetch_add(permit.waited.as_millis() as u64, Ordering::Relaxed)
+                        + permit.waited.as_millis() as u64;
+                    span.record("paced_ms", total);
+                }
+                // Each attempt gets its timeout, cut short by the call's deadline. The permit
+                // tells when it was granted (`now`, unless the pacer waited).
+                let left = state.deadline.remaining(permit.granted_at);
+                let capped = left.is_some_and(|left| left < state.timeout);
+                if left.is_some_and(|left| left.is_zero()) {
+                    return self.give_up(WaitedFor::Response, None);
+                }
+                let attempt_timeout = left.map_or(state.timeout, |l| l.min(state.timeout));
+                let Some(this_try) = next.take() else {
+                    // Never reached: a retry is only decided once its request exists.
+                    return Ok(placeholder());
+                };
+                let (this_try, copy) = self.ready(
+                    this_try,
+                    keyed_origin.then_some(&*key),
+                    attempt_timeout,
+                    replay,
                 );
-            }
-            let mut permit = match shared.pacer.acquire(clock, state.deadline, now).await {
-                Ok(permit) => permit,
-                Err(why) => {
-                    let waited_for = match why {
-                        PaceWait::InFlight => WaitedFor::InFlightSlot,
-                        _ => WaitedFor::RateLimitPacing,
-                    };
-                    return self.give_up(waited_for, None);
+                // A raw request is copied before it is sent, for the next attempt; a typed one
+                // is rebuilt from its route only if a retry is decided. A streaming body can
+                // be neither, and gets exactly one attempt.
+                let replayable = match replay {
+                    Replay::Copy => {
+                        next = copy;
+                        next.is_some()
+                    }
+                    Replay::Rebuild(_) => true,
+                };
+                let answer = self
+                    .attempt(
+                        client,
+                        this_try,
+                        &mut permit,
+                        attempt,
+                        capped,
+                        attempt_timeout,
+                    )
+                    .await;
+                drop(permit);
+                let (failure, outcome, connect) = match answer.into_failure() {
+                    Ok(failed) => failed,
+                    Err(done) => return done,
+                };
+                if !replayable {
+                    return outcome;
                 }
-            };
-            if !permit.waited.is_zero() {
-                let total = state
-                    .paced_ms
-                    .fetch_add(permit.waited.as_millis() as u64, Ordering::Relaxed)
-                    + permit.waited.as_millis() as u64;
-                span.record("paced_ms", total);
-            }
-            // Each attempt gets its timeout, cut short by the call's deadline. The permit
-            // tells when it was granted (`now`, unless the pacer waited).
-            let left = state.deadline.remaining(permit.granted_at);
-            let capped = left.is_some_and(|left| left < state.timeout);
-            if left.is_some_and(|left| left.is_zero()) {
-                return self.give_up(WaitedFor::Response, None);
-            }
-            let attempt_timeout = left.map_or(state.timeout, |l| l.min(state.timeout));
-            // A timeout equal to the one `http` applies by itself is not set on the
-            // request: setting it allocates the request's extension map (and its entry),
-            // which every copy for a retry then clones too. Once set (an earlier attempt
-            // was capped), it is set on every attempt, so none keeps a stale value.
-            if request.timeout().is_some() || shared.http_timeout != Some(attempt_timeout) {
-                *request.timeout_mut() = Some(attempt_timeout);
-            }
-            // reqwest times out on tokio's clock; measured on it, a timeout that took the
-            // whole capped time is the deadline, and a shorter one (connecting) is not.
-            // Only a capped attempt needs to know when it was sent.
-            let sent_at = capped.then(tokio::time::Instant::now);
-            // Every request this SDK builds has a buffered body, so it can be cloned; a
-            // streaming body could not be replayed and gets exactly one attempt.
-            let Some(mut this_try) = attempt_copy(&request) else {
-                before_send(&shared.middleware, state.operation, attempt, &mut request);
-                let outcome = client.execute(request).await;
-                if let Ok(response) = &outcome {
-                    after_response(&shared.middleware, state.operation, attempt, response);
-                }
-                return outcome;
-            };
-            before_send(&shared.middleware, state.operation, attempt, &mut this_try);
-            let answer = match client.execute(this_try).await {
-                Ok(response) => {
-                    after_response(&shared.middleware, state.operation, attempt, &response);
-                    // Most answers are settled without reading the body here; only the
-                    // others build the (larger) future that reads it.
-                    match self.settle(response, &mut permit, span) {
-                        Settled::Answer(answer) => answer,
-                        // Boxed: only these answers build the future that reads a body.
-                        Settled::ReadBody(pending) => Box::pin(self.read_body(pending)).await,
+                // A refused key: one fresh key from the source, then one more attempt. A 401
+                // means the server did not act, so this is safe for any request.
+                if let FailureKind::Status(s) = &failure
+                    && keyed_origin
+                    && !refreshed
+                    && s.status == 401
+                    && matches!(
+                        s.code.as_deref().map(ErrorCode::parse),
+                        Some(ErrorCode::ApiKeyRevoked | ErrorCode::ApiKeyExpired)
+                    )
+                {
+                    refreshed = true;
+                    // Boxed: a refused key is rare, and the refresh's future is large.
+                    match Box::pin(shared.credentials.replacement(&key, clock, state.deadline))
+                        .await
+                    {
+                        Some(new) => {
+                            tracing::info!(
+                                operation = state.operation,
+                                "retrying with a fresh API key after the API refused the old one"
+                            );
+                            key = new;
+                            if !replay.prepare(&mut next) {
+                                return outcome;
+                            }
+                            now = clock.now();
+                            continue;
+                        }
+                        None if state.deadline.remaining(clock.now()) == Some(Duration::ZERO) => {
+                            return self.give_up(WaitedFor::KeyRefresh, Some(outcome));
+                        }
+                        None => return outcome,
                     }
                 }
+                let failure = match &failure {
+                    _ if connect => Failure::Connect,
+                    FailureKind::Status(s) => Failure::Status {
+                        status: s.status,
+                        code: s.code.as_deref(),
+                        retry_after: s.retry_after,
+                        rate_limit_reset_in: s.reset_in,
+                    },
+                    // A timeout, a connection that broke after the request was written, or an
+                    // answer cut short: the server may have acted on it.
+                    FailureKind::Broken => Failure::Timeout,
+                };
+                let decision = decide(
+                    &state.policy,
+                    &Attempt {
+                        // The extra attempt with a fresh key is not one of the policy's.
+                        attempts_made: attempt - u32::from(refreshed),
+                        idempotent: state.idempotent,
+                        failure,
+                    },
+                    fastrand::f64(),
+                );
+                match decision {
+                    Decision::Retry(delay) if shared.budget.try_acquire_retry(clock.now()) => {
+                        if !state.deadline.allows(clock.now(), delay) {
+                            let waited_for = match failure {
+                                Failure::Status { status: 429, .. } => WaitedFor::RateLimitPacing,
+                                _ => WaitedFor::Backoff,
+                            };
+                            return self.give_up(waited_for, Some(outcome));
+                        }
+                        if !replay.prepare(&mut next) {
+                            return outcome;
+                        }
+                        // The status and request id let a tool tell its user why it waits.
+                        let status = match failure {
+                            Failure::Status { status, .. } => Some(status),
+                            _ => None,
+                        };
+                        tracing::debug!(
+                            operation = state.operation,
+                            attempt,
+                            delay_ms = delay.as_millis() as u64,
+                            status,
+                            request_id = state.last_request_id().as_deref(),
+                            "retrying"
+                        );
+                        clock.sleep(delay).await;
+                        now = clock.now();
+                    }
+                    Decision::Retry(_) => {
+                        tracing::debug!(
+                            operation = state.operation,
+                            attempt,
+                            "not retrying: the client's retry budget is spent"
+                        );
+                        return outcome;
+                    }
+                    Decision::Stop(reason) => {
+                        if attempt > 1 || !matches!(reason, crate::retry::StopReason::NotRetryable)
+                        {
+                            tracing::debug!(
+                                operation = state.operation,
+                                attempt,
+                                ?reason,
+                                "not retrying"
+                            );
+                        }
+                        return outcome;
+                    }
+                }
+            }
+        }
+    }
+
+    /// `request` as this attempt sends it: with the key (when it goes to the API's
+    /// origin) and the attempt's timeout. Not `async`, like [`send`](Self::send), so no
+    /// future keeps room for the request.
+    ///
+    /// With [`Replay::Copy`] it also returns the copy of the request to keep for the next
+    /// attempt (`None` when it cannot be copied).
+    fn ready(
+        &self,
+        mut request: reqwest::Request,
+        key: Option<&crate::credentials::ActiveKey>,
+        attempt_timeout: Duration,
+        replay: Replay<'_>,
+    ) -> (reqwest::Request, Option<reqwest::Request>) {
+        if let Some(key) = key {
+            request.headers_mut().insert(
+                self.shared.credentials.header_name().clone(),
+                key.header().clone(),
+            );
+        }
+        // A timeout equal to the one `http` applies by itself is not set on the request:
+        // setting it allocates the request's extension map (and its entry). A request
+        // copied from one whose timeout was set keeps it, so it is set again then, and no
+        // attempt keeps a stale value.
+        if request.timeout().is_some() || self.shared.http_timeout != Some(attempt_timeout) {
+            *request.timeout_mut() = Some(attempt_timeout);
+        }
+        let copy = match replay {
+            Replay::Copy => attempt_copy(&request),
+            Replay::Rebuild(_) => None,
+        };
+        (request, copy)
+    }
+
+    /// Sends one attempt and reads what its answer says. The request is handed to
+    /// reqwest before the future is built, so the future keeps only reqwest's.
+    fn attempt<'a>(
+        &'a self,
+        client: &reqwest::Client,
+        request: reqwest::Request,
+        permit: &'a mut PacePermit<'_>,
+        attempt: u32,
+        capped: bool,
+        attempt_timeout: Duration,
+    ) -> impl Future<Output = Answer> + Send + 'a {
+        // reqwest times out on tokio's clock; measured on it, a timeout that took the
+        // whole capped time is the deadline, and a shorter one (connecting) is not.
+        // Only a capped attempt needs to know when it was sent.
+        let sent_at = capped.then(tokio::time::Instant::now);
+        let pending = self.send(client, request, attempt);
+        async move {
+            match pending.await {
+                // Most answers are settled without reading the body here; only the others
+                // build the (larger) future that reads it, boxed.
+                Ok(response) => match self.settle(response, permit, attempt) {
+                    Settled::Answer(answer) => answer,
+                    Settled::ReadBody(pending) => Box::pin(self.read_body(pending)).await,
+                },
                 Err(e)
                     if e.is_timeout()
                         && sent_at.is_some_and(|at| at.elapsed() >= attempt_timeout) =>
                 {
-                    return self.give_up(WaitedFor::Response, None);
+                    Answer::Done(self.give_up(WaitedFor::Response, None))
                 }
                 Err(e) => Answer::Failed {
                     failure: FailureKind::Broken,
                     outcome: Err(e),
                 },
-            };
-            drop(permit);
-            let (failure, outcome, connect) = match answer {
-                Answer::Done(outcome) => return outcome,
-                Answer::Failed { failure, outcome } => {
-                    let connect = matches!(&outcome, Err(e) if e.is_connect());
-                    (failure, outcome, connect)
-                }
-            };
-            // A refused key: one fresh key from the source, then one more attempt. A 401
-            // means the server did not act, so this is safe for any request.
-            if let FailureKind::Status(s) = &failure
-                && keyed_origin
-                && !refreshed
-                && s.status == 401
-                && matches!(
-                    s.code.as_deref().map(ErrorCode::parse),
-                    Some(ErrorCode::ApiKeyRevoked | ErrorCode::ApiKeyExpired)
-                )
-            {
-                refreshed = true;
-                // Boxed: a refused key is rare, and the refresh's future is large.
-                match Box::pin(shared.credentials.replacement(&key, clock, state.deadline)).await {
-                    Some(new) => {
-                        tracing::info!(
-                            operation = state.operation,
-                            "retrying with a fresh API key after the API refused the old one"
-                        );
-                        key = new;
-                        now = clock.now();
-                        continue;
-                    }
-                    None if state.deadline.remaining(clock.now()) == Some(Duration::ZERO) => {
-                        return self.give_up(WaitedFor::KeyRefresh, Some(outcome));
-                    }
-                    None => return outcome,
-                }
-            }
-            let failure = match &failure {
-                _ if connect => Failure::Connect,
-                FailureKind::Status(s) => Failure::Status {
-                    status: s.status,
-                    code: s.code.as_deref(),
-                    retry_after: s.retry_after,
-                    rate_limit_reset_in: s.reset_in,
-                },
-                // A timeout, a connection that broke after the request was written, or an
-                // answer cut short: the server may have acted on it.
-                FailureKind::Broken => Failure::Timeout,
-            };
-            let decision = decide(
-                &state.policy,
-                &Attempt {
-                    // The extra attempt with a fresh key is not one of the policy's.
-                    attempts_made: attempt - u32::from(refreshed),
-                    idempotent: state.idempotent,
-                    failure,
-                },
-                fastrand::f64(),
-            );
-            match decision {
-                Decision::Retry(delay) if shared.budget.try_acquire_retry(clock.now()) => {
-                    if !state.deadline.allows(clock.now(), delay) {
-                        let waited_for = match failure {
-                            Failure::Status { status: 429, .. } => WaitedFor::RateLimitPacing,
-                            _ => WaitedFor::Backoff,
-                        };
-                        return self.give_up(waited_for, Some(outcome));
-                    }
-                    // The status and request id let a tool tell its user why it waits.
-                    let status = match failure {
-                        Failure::Status { status, .. } => Some(status),
-                        _ => None,
-                    };
-                    tracing::debug!(
-                        operation = state.operation,
-                        attempt,
-                        delay_ms = delay.as_millis() as u64,
-                        status,
-                        request_id = state.last_request_id().as_deref(),
-                        "retrying"
-                    );
-                    clock.sleep(delay).await;
-                    now = clock.now();
-                }
-                Decision::Retry(_) => {
-                    tracing::debug!(
-                        operation = state.operation,
-                        attempt,
-                        "not retrying: the client's retry budget is spent"
-                    );
-                    return outcome;
-                }
-                Decision::Stop(reason) => {
-                    if attempt > 1 || !matches!(reason, crate::retry::StopReason::NotRetryable) {
-                        tracing::debug!(
-                            operation = state.operation,
-                            attempt,
-                            ?reason,
-                            "not retrying"
-                        );
-                    }
-                    return outcome;
-                }
             }
         }
+    }
+
+    /// Hands `request` to the middleware, then to reqwest. Not `async`: the request is
+    /// moved in and gone before the caller waits, so no future keeps room for it.
+    fn send(
+        &self,
+        client: &reqwest::Client,
+        mut request: reqwest::Request,
+        attempt: u32,
+    ) -> impl std::future::Future<Output = reqwest::Result<reqwest::Response>> + Send + use<> {
+        before_send(
+            &self.shared.middleware,
+            self.state.operation,
+            attempt,
+            &mut request,
+        );
+        client.execute(request)
     }
 
     /// Stops the call at its deadline: the outcome handed back is the last attempt's, or
@@ -441,14 +549,16 @@ impl CallExecutor {
         &self,
         mut response: reqwest::Response,
         permit: &mut PacePermit<'_>,
-        span: &tracing::Span,
+        attempt: u32,
     ) -> Settled {
         let shared = &*self.shared;
         let state = &self.state;
+        let span = &state.span;
+        after_response(&shared.middleware, state.operation, attempt, &response);
         let status = response.status();
         let success = status.is_success();
-        // A success's headers are moved out, so that neither the generated client (which
-        // copies the headers of every response it decodes) nor this crate copies them.
+        // A success's headers are moved out: nothing after this reads them (a download
+        // gets them from here), so they are not copied.
         let headers = if success {
             std::mem::take(response.headers_mut())
         } else {
@@ -567,6 +677,29 @@ enum Settled {
     ReadBody(Box<PendingBody>),
 }
 
+/// Where the request of each attempt after the first comes from.
+#[derive(Clone, Copy)]
+enum Replay<'a> {
+    /// A copy of the previous attempt's request, made before it was sent (a raw
+    /// request); a streaming body cannot be copied, and then there is no retry.
+    Copy,
+    /// Built afresh, from the route it was built from (a typed call): nothing is kept or
+    /// copied for a retry that most calls never make.
+    Rebuild(&'a (dyn Fn() -> Option<reqwest::Request> + Sync)),
+}
+
+impl Replay<'_> {
+    /// Makes sure `next` holds the next attempt's request; false when there is none.
+    fn prepare(self, next: &mut Option<reqwest::Request>) -> bool {
+        if let Replay::Rebuild(build) = self
+            && next.is_none()
+        {
+            *next = build();
+        }
+        next.is_some()
+    }
+}
+
 /// An answer whose body is still to be read, with what was read of it so far.
 struct PendingBody {
     response: reqwest::Response,
@@ -607,34 +740,38 @@ enum BodyError {
 
 /// Reads a body chunk by chunk, refusing it as soon as it exceeds `cap` bytes (or
 /// announces more), so memory stays bounded whatever the server sends.
-async fn read_capped(mut response: reqwest::Response, cap: usize) -> Result<Bytes, BodyError> {
-    if response
-        .content_length()
-        .is_some_and(|len| len > cap as u64)
-    {
-        return Err(BodyError::TooLarge);
-    }
-    // Most bodies arrive in one chunk: keep it as it is, without copying.
-    let Some(first) = response.chunk().await.map_err(BodyError::Broken)? else {
-        return Ok(Bytes::new());
-    };
-    if first.len() > cap {
-        return Err(BodyError::TooLarge);
-    }
-    let Some(second) = response.chunk().await.map_err(BodyError::Broken)? else {
-        return Ok(first);
-    };
-    let mut body = BytesMut::with_capacity(first.len() + second.len());
-    body.extend_from_slice(&first);
-    let mut next = Some(second);
-    while let Some(chunk) = next {
-        if body.len() + chunk.len() > cap {
+fn read_capped(
+    mut response: reqwest::Response,
+    cap: usize,
+) -> impl Future<Output = Result<Bytes, BodyError>> + Send {
+    let announced = response.content_length();
+    // The response moves into the future once, and is read there in place.
+    async move {
+        if announced.is_some_and(|len| len > cap as u64) {
             return Err(BodyError::TooLarge);
         }
-        body.extend_from_slice(&chunk);
-        next = response.chunk().await.map_err(BodyError::Broken)?;
+        // Most bodies arrive in one chunk: keep it as it is, without copying.
+        let Some(first) = response.chunk().await.map_err(BodyError::Broken)? else {
+            return Ok(Bytes::new());
+        };
+        if first.len() > cap {
+            return Err(BodyError::TooLarge);
+        }
+        let Some(second) = response.chunk().await.map_err(BodyError::Broken)? else {
+            return Ok(first);
+        };
+        let mut body = BytesMut::with_capacity(first.len() + second.len());
+        body.extend_from_slice(&first);
+        let mut next = Some(second);
+        while let Some(chunk) = next {
+            if body.len() + chunk.len() > cap {
+                return Err(BodyError::TooLarge);
+            }
+            body.extend_from_slice(&chunk);
+            next = response.chunk().await.map_err(BodyError::Broken)?;
+        }
+        Ok(body.freeze())
     }
-    Ok(body.freeze())
 }
 
 /// What the executor hands the generated client when it stopped the call itself; the
@@ -676,6 +813,7 @@ impl Shared {
         options: &RequestOptions,
         key: Option<IdempotencyKey>,
         started: tokio::time::Instant,
+        span: tracing::Span,
     ) -> CallState {
         let mut policy = self.policy;
         if let Some(max) = options.max_retries {
@@ -701,7 +839,7 @@ impl Shared {
             last: Mutex::new(None),
             success_headers: Mutex::new(None),
             verdict: Mutex::new(None),
-            span: call_span(op),
+            span,
         }
     }
 }
@@ -712,7 +850,8 @@ fn same_origin(url: &url::Url, base: &url::Url) -> bool {
         && url.port_or_known_default() == base.port_or_known_default()
 }
 
-fn call_span(op: &Operation) -> tracing::Span {
+/// The `kallglot.request` span of one call to `op`.
+pub(crate) fn call_span(op: &Operation) -> tracing::Span {
     tracing::info_span!(
         "kallglot.request",
         operation = op.id,
@@ -726,99 +865,171 @@ fn call_span(op: &Operation) -> tracing::Span {
     )
 }
 
-/// The generated client's result type for an operation returning `T`.
-pub(crate) type ApiResult<T> =
-    std::result::Result<kallglot_api::ResponseValue<T>, kallglot_api::Error<ErrorEnvelope>>;
-
-/// A successful typed call: the decoded value, its metadata, the response headers and
-/// the idempotency key sent.
-pub(crate) struct Reply<T> {
-    pub value: T,
-    pub meta: ResponseMeta,
-    pub headers: HeaderMap,
-    pub idempotency_key: Option<IdempotencyKey>,
-}
-
-/// Runs one typed operation through the generated client.
-///
-/// `send` receives a generated client wired to this call's executor and the idempotency
-/// key to send (for routes that honour keys), and performs the generated request.
-pub(crate) async fn call<T, F, Fut>(
-    shared: &Arc<Shared>,
-    op: &'static Operation,
-    options: RequestOptions,
-    send: F,
-) -> Result<Reply<T>>
-where
-    F: FnOnce(kallglot_api::Client, Option<String>) -> Fut,
-    Fut: Future<Output = ApiResult<T>>,
-{
-    let key = op.idempotent.then(|| {
+/// The idempotency key a call to `op` sends: the caller's, or a fresh one for a route
+/// that honours keys; `None` for the others.
+fn call_key(op: &Operation, options: &RequestOptions) -> Option<IdempotencyKey> {
+    op.idempotent.then(|| {
         options
             .idempotency_key
             .clone()
             .unwrap_or_else(IdempotencyKey::generate)
-    });
-    let key_text = key.as_ref().map(|k| k.as_str().to_string());
+    })
+}
+
+/// Runs one documented JSON operation: builds its request from the catalogue entry and
+/// `route`, sends it through the executor (retries, pacing, deadline, metadata), decodes
+/// the success body as the generated model `A` and converts it with `convert`.
+///
+/// It records on `span` but does not enter it: the [`Call`](crate::Call) it runs in
+/// enters it around every poll. Not an `async fn`: what can be done before the first
+/// poll is done here, and the future keeps only what it needs while it waits (the
+/// executor and the route, not the options or a copy of each argument).
+pub(crate) async fn call_typed<A, T>(
+    shared: Arc<Shared>,
+    op: &'static Operation,
+    options: RequestOptions,
+    route: std::result::Result<Route, ConfigError>,
+    span: tracing::Span,
+    convert: fn(A) -> T,
+) -> Result<Response<T>>
+where
+    A: DeserializeOwned + Send + 'static,
+    T: Send + 'static,
+{
+    let key = call_key(op, &options);
     // The one reading of the clock for the call's start: its deadline, its first attempt
     // and its duration all count from it.
     let started = shared.clock.now();
-    let executor = Arc::new(CallExecutor {
+    let state = shared.call_state(op, &options, key, started, span);
+    let executor = CallExecutor { shared, state };
+    {
+        let state = &executor.state;
+        let shared = &*executor.shared;
+        let route = match &route {
+            Ok(route) => route,
+            Err(e) => return Err(Error::Config(e.clone())),
+        };
+        let first = route.request(&shared.base_url, op, state.key.as_ref())?;
+        let rebuild = || route.request(&shared.base_url, op, state.key.as_ref()).ok();
+        let result = executor
+            .run(&shared.http, first, Replay::Rebuild(&rebuild))
+            .await;
+        let outcome = match (result, state.verdict()) {
+            (Ok(response), None) => {
+                match success_body(op, state, response, true, shared.max_response_body).await {
+                    Ok((body, meta)) => match serde_json::from_slice::<A>(&body) {
+                        Ok(value) => Ok(Response::from_parts(
+                            convert(value),
+                            meta,
+                            state.key.clone(),
+                        )),
+                        Err(e) => Err(decode_error(op.id, meta, e.to_string(), &body)),
+                    },
+                    Err(e) => Err(e),
+                }
+            }
+            (Err(e), None) => Err(transport_error(op.id, state.attempts(), &e)),
+            // Boxed: only a call stopped by its deadline or body cap reads this way.
+            (result, Some(verdict)) => Err(Box::pin(stopped(
+                op,
+                state,
+                verdict,
+                result,
+                shared.max_response_body,
+            ))
+            .await),
+        };
+        let outcome = outcome.map_err(|e| e.with_idempotency_key(state.key.as_ref()));
+        finish_span(
+            &state.span,
+            shared,
+            started,
+            outcome.as_ref().map(|r| r.meta()),
+        );
+        outcome
+    }
+}
+
+/// The error of a call the executor stopped, around what its last answer said.
+async fn stopped(
+    op: &Operation,
+    state: &CallState,
+    verdict: Verdict,
+    last: reqwest::Result<reqwest::Response>,
+    cap: usize,
+) -> Error {
+    let last = match last {
+        Ok(response) => success_body(op, state, response, true, cap).await.err(),
+        Err(e) => Some(transport_error(op.id, state.attempts(), &e)),
+    };
+    let placeholder = Error::Config(ConfigError::InvalidRequest(String::new()));
+    state.stopped(verdict, last.unwrap_or(placeholder))
+}
+
+/// A successful binary download, before its body is read: the response to stream, its
+/// metadata and its headers (content type, file name).
+pub(crate) struct BinaryReply {
+    pub response: reqwest::Response,
+    pub meta: ResponseMeta,
+    pub headers: HeaderMap,
+}
+
+/// Runs a documented operation whose success body is binary (audio): like
+/// [`call_typed`], but the success body is left for the caller to stream.
+pub(crate) async fn call_binary(
+    shared: &Arc<Shared>,
+    op: &'static Operation,
+    options: RequestOptions,
+    route: Route,
+) -> Result<BinaryReply> {
+    let key = call_key(op, &options);
+    let request = route.request(&shared.base_url, op, key.as_ref())?;
+    let started = shared.clock.now();
+    let executor = CallExecutor {
         shared: shared.clone(),
-        state: shared.call_state(op, &options, key, started),
-    });
-    let api = kallglot_api::Client::new_with_client(
-        &shared.base_url,
-        shared.http.clone(),
-        kallglot_api::Executor::new(executor.clone()),
-    );
-    // Not boxed, nor wrapped in the span (the executor runs in it): the generated request
-    // future is large, and each wrapper would move it once more.
-    let result = send(api, key_text).await;
+        state: shared.call_state(op, &options, key, started, call_span(op)),
+    };
     let state = &executor.state;
-    // The result and the reply are hundreds of bytes, and each move of one is a copy: they
-    // are matched where they are, and only an error is adjusted afterwards.
-    let outcome = match state.verdict() {
-        None => match result {
-            Ok(value) => {
-                // The executor read the metadata of the final response already.
+    let rebuild = || route.request(&shared.base_url, op, state.key.as_ref()).ok();
+    let outcome = async {
+        let result = executor
+            .run(&shared.http, request, Replay::Rebuild(&rebuild))
+            .await;
+        match (result, state.verdict()) {
+            (Ok(response), None) if response.status().is_success() => {
+                let status = response.status().as_u16();
                 let meta = state.take_observed().unwrap_or_else(|| {
-                    ResponseMeta::from_headers(value.status().as_u16(), value.headers(), Utc::now())
+                    ResponseMeta::from_headers(status, response.headers(), Utc::now())
                 });
-                // Only an operation that keeps them ever stores headers there.
-                let headers = if state.keeps_headers {
-                    state
-                        .success_headers
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .take()
-                        .unwrap_or_default()
-                } else {
-                    HeaderMap::new()
-                };
-                Ok(Reply {
-                    value: value.into_inner(),
+                let headers = state
+                    .success_headers
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .take()
+                    .unwrap_or_default();
+                Ok(BinaryReply {
+                    response,
                     meta,
                     headers,
-                    idempotency_key: state.key.clone(),
                 })
             }
-            // Boxed (here and below): only a failed call builds the future that reads
-            // an error.
-            Err(e) => Err(Box::pin(map_error(op, state, e)).await),
-        },
-        Some(verdict) => {
-            let last = match result {
-                Err(e) => Box::pin(map_error(op, state, e)).await,
-                Ok(_) => Error::Config(ConfigError::InvalidRequest(String::new())),
-            };
-            Err(state.stopped(verdict, last))
+            (Ok(response), None) => {
+                Err(
+                    success_body(op, state, response, true, shared.max_response_body)
+                        .await
+                        .err()
+                        .unwrap_or_else(|| unreachable_success(op)),
+                )
+            }
+            (Err(e), None) => Err(transport_error(op.id, state.attempts(), &e)),
+            (result, Some(verdict)) => {
+                Err(stopped(op, state, verdict, result, shared.max_response_body).await)
+            }
         }
-    };
-    let outcome = match outcome {
-        Ok(reply) => Ok(reply),
-        Err(e) => Err(e.with_idempotency_key(state.key.as_ref())),
-    };
+    }
+    .instrument(state.span.clone())
+    .await;
+    let outcome = outcome.map_err(|e| e.with_idempotency_key(state.key.as_ref()));
     finish_span(
         &state.span,
         shared,
@@ -826,6 +1037,60 @@ where
         outcome.as_ref().map(|r| &r.meta),
     );
     outcome
+}
+
+/// The error for a success where a failure was expected; never built in practice (the
+/// caller checked the status), but an error rather than a panic all the same.
+fn unreachable_success(op: &Operation) -> Error {
+    Error::Config(ConfigError::InvalidRequest(format!(
+        "{}: a success was read as a failure",
+        op.id
+    )))
+}
+
+/// Reads the final response: its body and metadata for a 2xx, otherwise the error it
+/// reports. With `typed`, a 1xx or 3xx (redirects are not followed) is a decode error,
+/// as for any status the spec does not give the operation; a raw request reads it as an
+/// API error.
+fn success_body<'a>(
+    op: &'a Operation,
+    state: &'a CallState,
+    response: reqwest::Response,
+    typed: bool,
+    cap: usize,
+) -> impl Future<Output = Result<(Bytes, ResponseMeta)>> + Send + 'a {
+    let status = response.status().as_u16();
+    // The executor read the final response's metadata (and moved a success's headers
+    // out); a request it could not replay was sent as is and is read here.
+    let meta = state
+        .take_observed()
+        .unwrap_or_else(|| ResponseMeta::from_headers(status, response.headers(), Utc::now()));
+    // Within the cap: a success is read here only when it announced a length within it
+    // (hyper stops there), and every other body was read within it by the executor.
+    let body = read_capped(response, cap);
+    async move {
+        let body = match body.await {
+            Ok(body) => body,
+            Err(BodyError::Broken(e)) => return Err(transport_error(op.id, state.attempts(), &e)),
+            Err(BodyError::TooLarge) => {
+                return Err(Error::ResponseTooLarge {
+                    operation: op.id,
+                    limit: cap,
+                    idempotency_key: None,
+                });
+            }
+        };
+        match status {
+            200..=299 => Ok((body, meta)),
+            100..=199 | 300..=399 if typed => Err(decode_error(
+                op.id,
+                meta,
+                format!("unexpected HTTP status {status}"),
+                &body,
+            )),
+            _ => Err(api_error(op.id, meta, LooseDetail::from_body(&body), &body)),
+        }
+    }
 }
 
 fn finish_span(
@@ -865,24 +1130,26 @@ pub(crate) async fn call_raw(
     let started = shared.clock.now();
     let executor = CallExecutor {
         shared: shared.clone(),
-        state: shared.call_state(&op, &options, key, started),
+        state: shared.call_state(&op, &options, key, started, call_span(&op)),
     };
     let state = &executor.state;
     let outcome = async {
-        let result = executor.run(&shared.http, request).await;
+        let result = executor.run(&shared.http, request, Replay::Copy).await;
         let response = match (result, state.verdict()) {
             (Ok(response), None) => response,
             (Err(e), None) => return Err(transport_error(op.id, state.attempts(), &e)),
             (result, Some(verdict)) => {
                 let last = match result {
-                    Ok(response) => raw_reply(&op, state, response).await.err(),
+                    Ok(response) => raw_reply(&op, state, response, shared.max_response_body)
+                        .await
+                        .err(),
                     Err(e) => Some(transport_error(op.id, state.attempts(), &e)),
                 };
                 let placeholder = Error::Config(ConfigError::InvalidRequest(String::new()));
                 return Err(state.stopped(verdict, last.unwrap_or(placeholder)));
             }
         };
-        raw_reply(&op, state, response).await
+        raw_reply(&op, state, response, shared.max_response_body).await
     }
     .instrument(state.span.clone())
     .await;
@@ -901,76 +1168,15 @@ async fn raw_reply(
     op: &Operation,
     state: &CallState,
     response: reqwest::Response,
+    cap: usize,
 ) -> Result<(Value, ResponseMeta)> {
-    let status = response.status().as_u16();
-    // The executor read the final response's metadata (and moved a success's headers
-    // out); a request it could not replay was sent as is and is read here.
-    let meta = state
-        .take_observed()
-        .unwrap_or_else(|| ResponseMeta::from_headers(status, response.headers(), Utc::now()));
-    let body = response
-        .bytes()
-        .await
-        .map_err(|e| transport_error(op.id, state.attempts(), &e))?;
-    if !(200..300).contains(&status) {
-        return Err(api_error(op.id, meta, LooseDetail::from_body(&body), &body));
-    }
+    let (body, meta) = success_body(op, state, response, false, cap).await?;
     if body.is_empty() {
         return Ok((Value::Null, meta));
     }
     match serde_json::from_slice(&body) {
         Ok(value) => Ok((value, meta)),
         Err(e) => Err(decode_error(op.id, meta, e.to_string(), &body)),
-    }
-}
-
-/// Turns the generated client's error into the SDK's.
-async fn map_error(
-    op: &Operation,
-    state: &CallState,
-    error: kallglot_api::Error<ErrorEnvelope>,
-) -> Error {
-    use kallglot_api::Error as E;
-    let now = Utc::now();
-    match error {
-        E::ErrorResponse(value) => {
-            let meta = ResponseMeta::from_headers(value.status().as_u16(), value.headers(), now);
-            let detail = LooseDetail::from_typed(&value.into_inner());
-            api_error(op.id, meta, detail, b"")
-        }
-        E::InvalidResponsePayload(body, e) => {
-            // The generated client keeps no status for this case; the executor saw it.
-            let meta = state.take_observed().unwrap_or_default();
-            if (200..300).contains(&meta.status) {
-                decode_error(op.id, meta, e.to_string(), &body)
-            } else {
-                api_error(op.id, meta, LooseDetail::from_body(&body), &body)
-            }
-        }
-        E::UnexpectedResponse(response) => {
-            let status = response.status().as_u16();
-            let meta = ResponseMeta::from_headers(status, response.headers(), now);
-            let body = response.bytes().await.unwrap_or_default();
-            if (200..400).contains(&status) {
-                decode_error(
-                    op.id,
-                    meta,
-                    format!("unexpected HTTP status {status}"),
-                    &body,
-                )
-            } else {
-                api_error(op.id, meta, LooseDetail::from_body(&body), &body)
-            }
-        }
-        E::CommunicationError(e) | E::ResponseBodyError(e) | E::InvalidUpgrade(e) => {
-            transport_error(op.id, state.attempts(), &e)
-        }
-        E::InvalidRequest(message) => Error::Config(ConfigError::InvalidRequest(message)),
-        E::Custom(message) => Error::Connection {
-            operation: op.id,
-            message,
-            idempotency_key: None,
-        },
     }
 }
 
@@ -1105,18 +1311,6 @@ impl LooseDetail {
             param: text("param"),
             request_id: text("request_id"),
             retry_after: error.get("retry_after").and_then(seconds),
-        }
-    }
-
-    fn from_typed(envelope: &ErrorEnvelope) -> Self {
-        let e = &envelope.error;
-        Self {
-            kind: Some(e.type_.clone()),
-            code: Some(e.code.clone()),
-            message: Some(e.message.clone()),
-            param: e.param.clone(),
-            request_id: e.request_id.clone(),
-            retry_after: e.retry_after.and_then(|s| seconds(&Value::from(s))),
         }
     }
 }

@@ -12,6 +12,7 @@ pub const RETRIEVE_ANALYSIS: Operation = Operation {
     idempotent: false,
     credits: Some(0u32),
     binary_response: false,
+    query: &[],
     described: true,
 };
 ///`GET /v1/recordings/{id}` (`recordings:read`).
@@ -24,6 +25,7 @@ pub const RETRIEVE_RECORDING: Operation = Operation {
     idempotent: false,
     credits: Some(0u32),
     binary_response: false,
+    query: &[],
     described: true,
 };
 ///`GET /v1/recordings/{recording_id}/audio` (`recordings:read`).
@@ -36,6 +38,7 @@ pub const DOWNLOAD_RECORDING_AUDIO: Operation = Operation {
     idempotent: false,
     credits: Some(0u32),
     binary_response: true,
+    query: &[],
     described: true,
 };
 ///`POST /v1/sessions` (`sessions:write`).
@@ -48,6 +51,7 @@ pub const CREATE_SESSION: Operation = Operation {
     idempotent: true,
     credits: Some(1u32),
     binary_response: false,
+    query: &[],
     described: true,
 };
 ///`GET /v1/sessions/{id}` (`sessions:read`).
@@ -60,6 +64,7 @@ pub const RETRIEVE_SESSION: Operation = Operation {
     idempotent: false,
     credits: Some(0u32),
     binary_response: false,
+    query: &[],
     described: true,
 };
 ///`POST /v1/sessions/{id}/analysis` (`analysis:write`).
@@ -72,6 +77,7 @@ pub const CREATE_ANALYSIS: Operation = Operation {
     idempotent: true,
     credits: Some(1u32),
     binary_response: false,
+    query: &[],
     described: true,
 };
 ///`POST /v1/sessions/{id}/end` (`sessions:write`).
@@ -84,6 +90,7 @@ pub const END_SESSION: Operation = Operation {
     idempotent: true,
     credits: Some(0u32),
     binary_response: false,
+    query: &[],
     described: true,
 };
 ///`GET /v1/sessions/{id}/recordings` (`recordings:read`).
@@ -96,6 +103,7 @@ pub const LIST_SESSION_RECORDINGS: Operation = Operation {
     idempotent: false,
     credits: Some(0u32),
     binary_response: false,
+    query: &["limit", "starting_after"],
     described: true,
 };
 ///`GET /v1/sessions/{id}/transcript` (`sessions:read`).
@@ -108,6 +116,7 @@ pub const RETRIEVE_SESSION_TRANSCRIPT: Operation = Operation {
     idempotent: false,
     credits: Some(0u32),
     binary_response: false,
+    query: &[],
     described: true,
 };
 ///`POST /v1/sessions/{id}/dial` (`sessions:write`).
@@ -120,6 +129,7 @@ pub const DIAL_SESSION: Operation = Operation {
     idempotent: true,
     credits: None,
     binary_response: false,
+    query: &[],
     described: false,
 };
 ///`GET /v1/agents` (`no scope`).
@@ -132,6 +142,7 @@ pub const LIST_AGENTS: Operation = Operation {
     idempotent: false,
     credits: None,
     binary_response: false,
+    query: &[],
     described: false,
 };
 ///`POST /v1/agents` (`no scope`).
@@ -144,6 +155,7 @@ pub const CREATE_AGENT: Operation = Operation {
     idempotent: true,
     credits: None,
     binary_response: false,
+    query: &[],
     described: false,
 };
 /// Every operation: the described ones, then those the reference only names.
