@@ -383,10 +383,12 @@ impl Clients {
             .expect("SDK client");
         let sdk_like = || {
             reqwest::Client::builder()
+                .http1_only()
                 .user_agent(kallglot::default_user_agent())
                 .timeout(kallglot::DEFAULT_TIMEOUT)
                 .connect_timeout(kallglot::DEFAULT_CONNECT_TIMEOUT)
                 .redirect(reqwest::redirect::Policy::none())
+                .retry(reqwest::retry::never().max_retries_per_request(0))
                 .build()
                 .expect("SDK-like reqwest client")
         };

@@ -152,7 +152,11 @@ impl HttpSettings {
             .connect_timeout(self.connect_timeout)
             // The API documents no redirects; following one could carry the request to
             // a host that should not see it.
-            .redirect(reqwest::redirect::Policy::none());
+            .redirect(reqwest::redirect::Policy::none())
+            // reqwest's own retries only replay HTTP/2 refusals, which an HTTP/1.1-only
+            // client never gets; yet its retry layer copies every request (headers and
+            // all) in case. The SDK's executor is the one retry layer.
+            .retry(reqwest::retry::never().max_retries_per_request(0));
         if let Some(timeout) = self.timeout {
             builder = builder.timeout(timeout);
         }

@@ -59,8 +59,8 @@ where
 
 /// The route of an operation on one resource: its id, once the id passed the path
 /// segment check.
-fn on(kind: &'static str, id: &str) -> Result<Route, ConfigError> {
-    check_path_segment(kind, id).map(|()| Route::id(id))
+fn on(kind: &'static str, id: String) -> Result<Route, ConfigError> {
+    check_path_segment(kind, &id).map(|()| Route::id(id))
 }
 
 /// The recordings of a session, fetched page by page: what
@@ -127,7 +127,7 @@ impl<'a> Sessions<'a> {
     /// ```
     pub fn retrieve(&self, id: impl Into<SessionId>) -> Call<Session> {
         let id = id.into();
-        let route = on(SESSION_ID, id.as_str());
+        let route = on(SESSION_ID, id.into_string());
         typed(self.client, &RETRIEVE_SESSION, route, Session::from_api)
     }
 
@@ -152,7 +152,7 @@ impl<'a> Sessions<'a> {
     /// ```
     pub fn end(&self, id: impl Into<SessionId>) -> Call<EndedSession> {
         let id = id.into();
-        let route = on(SESSION_ID, id.as_str());
+        let route = on(SESSION_ID, id.into_string());
         typed(self.client, &END_SESSION, route, EndedSession::from_api)
     }
 
@@ -176,7 +176,7 @@ impl<'a> Sessions<'a> {
     /// ```
     pub fn transcript(&self, id: impl Into<SessionId>) -> Call<Transcript> {
         let id = id.into();
-        let route = on(SESSION_ID, id.as_str());
+        let route = on(SESSION_ID, id.into_string());
         typed(
             self.client,
             &SESSION_TRANSCRIPT,
@@ -244,7 +244,7 @@ impl<'a> Sessions<'a> {
         let id = id.into();
         // The parameter names are the catalogue's (the spec's legacy cursor names); the
         // route refuses any the operation does not declare.
-        let route = on(SESSION_ID, id.as_str())
+        let route = on(SESSION_ID, id.into_string())
             .and_then(|route| params.check().map(|()| route))
             .map(|mut route| {
                 if let Some(limit) = params.limit {
@@ -450,7 +450,7 @@ impl<'a> Recordings<'a> {
     /// ```
     pub fn retrieve(&self, id: impl Into<RecordingId>) -> Call<Recording> {
         let id = id.into();
-        let route = on(RECORDING_ID, id.as_str());
+        let route = on(RECORDING_ID, id.into_string());
         typed(self.client, &RETRIEVE_RECORDING, route, Recording::from_api)
     }
 
@@ -745,7 +745,7 @@ impl<'a> Analyses<'a> {
     ) -> Call<Analysis> {
         let id = session_id.into();
         let body = params.to_api();
-        let route = on(SESSION_ID, id.as_str()).and_then(|route| route.json(&body));
+        let route = on(SESSION_ID, id.into_string()).and_then(|route| route.json(&body));
         typed(self.client, &CREATE_ANALYSIS, route, Analysis::from_api)
     }
 
@@ -768,7 +768,7 @@ impl<'a> Analyses<'a> {
     /// ```
     pub fn retrieve(&self, id: impl Into<AnalysisId>) -> Call<Analysis> {
         let id = id.into();
-        let route = on(ANALYSIS_ID, id.as_str());
+        let route = on(ANALYSIS_ID, id.into_string());
         typed(self.client, &RETRIEVE_ANALYSIS, route, Analysis::from_api)
     }
 

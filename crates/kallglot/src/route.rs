@@ -83,21 +83,22 @@ impl Route {
     ) -> Result<reqwest::Request, ConfigError> {
         let mismatch =
             |what: &str| ConfigError::InvalidRequest(format!("{what} for operation {}", op.id));
+        // The catalogue's templates name at most one `{parameter}`.
         let mut url = String::with_capacity(base_url.len() + op.path.len() + 40);
         url.push_str(base_url);
-        let mut id = self.id.as_deref();
-        for segment in op.segments() {
-            url.push('/');
-            match segment {
-                Some(fixed) => url.push_str(fixed),
-                None => {
-                    let value = id.take().ok_or_else(|| mismatch("no id given"))?;
-                    url.extend(percent_encoding::utf8_percent_encode(value, PATH_SEGMENT));
+        match (op.path.split_once('{'), self.id.as_deref()) {
+            (None, None) => url.push_str(op.path),
+            (Some((before, rest)), Some(id)) => {
+                let after = rest.split_once('}').map_or("", |(_, after)| after);
+                if after.contains('{') {
+                    return Err(mismatch("a path with more than one parameter"));
                 }
+                url.push_str(before);
+                url.extend(percent_encoding::utf8_percent_encode(id, PATH_SEGMENT));
+                url.push_str(after);
             }
-        }
-        if id.is_some() {
-            return Err(mismatch("an id given"));
+            (Some(_), None) => return Err(mismatch("no id given")),
+            (None, Some(_)) => return Err(mismatch("an id given")),
         }
         let mut url = url::Url::parse(&url)
             .map_err(|e| ConfigError::InvalidRequest(format!("the request URL is invalid: {e}")))?;

@@ -136,8 +136,8 @@ impl CallState {
         *self.verdict.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The error for a call the executor stopped, around the error the generated client
-    /// made of the outcome (`last`).
+    /// The error for a call the executor stopped, around the error its last outcome
+    /// reads as (`last`).
     fn stopped(&self, verdict: Verdict, last: Error) -> Error {
         match verdict {
             Verdict::Deadline {
@@ -540,7 +540,7 @@ impl CallExecutor {
 
     /// Reads what an answered attempt says: metadata for the pacer, the credits watch and
     /// the caller. Settles the answer at once when its body is not to be read here (it
-    /// streams to the caller, or the generated client reads it within the cap); otherwise
+    /// streams to the caller, or is read after the executor, within the cap); otherwise
     /// hands back what [`read_body`](Self::read_body) needs.
     ///
     /// Not `async`, so the common answer does not build and move the future that reads a
@@ -583,8 +583,8 @@ impl CallExecutor {
             return Settled::Answer(Answer::Done(Ok(response)));
         }
         // A success that announces a length within the cap cannot grow past it (hyper
-        // stops at the length), and only a keyed write needs its body checked here: the
-        // generated client reads such a body itself, without a copy.
+        // stops at the length), and only a keyed write needs its body checked here: such a
+        // body is read once the executor is done, without a copy.
         if success
             && !state.keyed_write
             && response
@@ -715,9 +715,9 @@ struct PendingBody {
 /// map even when there is none, which allocates the map and its entry only to replace
 /// them, on every attempt. A request without a body is copied here field by field
 /// instead: method, URL, headers, version and timeout. That is the whole request: the
-/// only extension reqwest keeps on a request it built (the generated client's and the
-/// raw escape hatch's requests are built with its builder) is that timeout, and the SDK
-/// adds none. A request with a body still goes through `try_clone`, which shares a
+/// only extension reqwest keeps on a request it built (the raw escape hatch's requests
+/// are built with its builder) is that timeout, and the SDK adds none. (A typed call's
+/// request is never copied: each retry rebuilds it from its route.) A request with a body still goes through `try_clone`, which shares a
 /// buffered body rather than copying it.
 fn attempt_copy(request: &reqwest::Request) -> Option<reqwest::Request> {
     if request.body().is_some() {
@@ -774,8 +774,8 @@ fn read_capped(
     }
 }
 
-/// What the executor hands the generated client when it stopped the call itself; the
-/// caller replaces whatever error that becomes by the executor's verdict.
+/// What the executor hands back when it stopped the call itself; the caller replaces
+/// whatever error that reads as by the executor's verdict.
 fn placeholder() -> reqwest::Response {
     rebuild(
         reqwest::StatusCode::SERVICE_UNAVAILABLE,
@@ -792,7 +792,8 @@ struct StatusFailure {
     reset_in: Option<Duration>,
 }
 
-/// Rebuilds a response whose body was read, so the generated client can decode it.
+/// Rebuilds a response whose body was read here, so that it is read like any other once
+/// the executor is done.
 fn rebuild(
     status: reqwest::StatusCode,
     version: reqwest::Version,

@@ -897,3 +897,59 @@ async fn validation_errors_keep_param_and_are_not_retried() {
         "unknown modes are sent as given"
     );
 }
+
+#[tokio::test]
+async fn a_retried_read_is_rebuilt_whole_from_its_route() {
+    // A typed call keeps no copy of its request: a retry builds it again from the
+    // operation's route. The retry must be the same request: path, encoded id, query
+    // parameters, headers.
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "object": "list", "data": []})))
+        .mount(&server)
+        .await;
+    let (client, _) = client_for(&server);
+    client
+        .sessions()
+        .list_recordings(
+            "sess 1",
+            kallglot::model::RecordingListParams::new()
+                .limit(5)
+                .starting_after("rec_a&b"),
+        )
+        .await
+        .unwrap();
+    let sent = requests(&server).await;
+    assert_eq!(sent.len(), 2);
+    for request in &sent {
+        assert_eq!(
+            request.url.path(),
+            "/v1/sessions/sess%201/recordings",
+            "the id is encoded as one path segment"
+        );
+        assert_eq!(
+            request.url.query(),
+            Some("limit=5&starting_after=rec_a%26b")
+        );
+        assert_eq!(
+            header(request, "accept").as_deref(),
+            Some("application/json")
+        );
+        assert!(header(request, "authorization").is_some());
+    }
+    let names = |r: &Request| {
+        let mut names: Vec<String> = r.headers.keys().map(|n| n.to_string()).collect();
+        names.sort();
+        names
+    };
+    assert_eq!(names(&sent[0]), names(&sent[1]));
+    for name in names(&sent[0]) {
+        assert_eq!(header(&sent[0], &name), header(&sent[1], &name), "{name}");
+    }
+}
