@@ -221,10 +221,6 @@ impl CallExecutor {
     /// one attempt's own state lives in [`attempt`](Self::attempt)'s future, which keeps
     /// this one small: a call's futures are moved when they are created, and a large one
     /// also costs a slower allocation.
-    ///
-    /// Not an `async fn`: its arguments are used before the future is built (an `async
-    /// fn` would keep each of them twice in its future), and `first` moves into the one
-    /// slot that holds the next attempt's request.
     async fn run(
         &self,
         client: &reqwest::Client,
@@ -242,190 +238,185 @@ impl CallExecutor {
             .is_some_and(|rest| rest.starts_with('/'))
             || same_origin(first.url(), &shared.base);
         let mut next = Some(first);
-        {
-            let state = &self.state;
-            let clock = &*shared.clock;
-            // A call keeps the key it started with, unless the API refuses it (below).
-            let mut key = shared.credentials.current();
-            // The clock was read when the call started, microseconds ago, with nothing in
-            // between that waits: the first attempt reuses that reading instead of taking its
-            // own (the clock is read again after anything that can wait).
-            let mut now = state.started;
-            shared.budget.record_request(now);
-            let span = &state.span;
-            let mut attempt: u32 = 0;
-            let mut refreshed = false;
-            loop {
-                attempt += 1;
-                state.attempts.store(attempt, Ordering::Relaxed);
-                span.record("attempt", attempt);
-                let mut permit = match shared.pacer.acquire(clock, state.deadline, now).await {
-                    Ok(permit) => permit,
-                    Err(why) => {
-                        let waited_for = match why {
-                            PaceWait::InFlight => WaitedFor::InFlightSlot,
-                            _ => WaitedFor::RateLimitPacing,
-                        };
-                        return self.give_up(waited_for, None);
-                    }
-                };
-                if !permit.waited.is_zero() {
-                    let total = state
-                        .paced_ms
-                        .fetch_add(permit.waited.as_millis() as u64, Ordering::Relaxed)
-                        + permit.waited.as_millis() as u64;
-                    span.record("paced_ms", total);
+        let state = &self.state;
+        let clock = &*shared.clock;
+        // A call keeps the key it started with, unless the API refuses it (below).
+        let mut key = shared.credentials.current();
+        // The clock was read when the call started, microseconds ago, with nothing in
+        // between that waits: the first attempt reuses that reading instead of taking its
+        // own (the clock is read again after anything that can wait).
+        let mut now = state.started;
+        shared.budget.record_request(now);
+        let span = &state.span;
+        let mut attempt: u32 = 0;
+        let mut refreshed = false;
+        loop {
+            attempt += 1;
+            state.attempts.store(attempt, Ordering::Relaxed);
+            span.record("attempt", attempt);
+            let mut permit = match shared.pacer.acquire(clock, state.deadline, now).await {
+                Ok(permit) => permit,
+                Err(why) => {
+                    let waited_for = match why {
+                        PaceWait::InFlight => WaitedFor::InFlightSlot,
+                        _ => WaitedFor::RateLimitPacing,
+                    };
+                    return self.give_up(waited_for, None);
                 }
-                // Each attempt gets its timeout, cut short by the call's deadline. The permit
-                // tells when it was granted (`now`, unless the pacer waited).
-                let left = state.deadline.remaining(permit.granted_at);
-                let capped = left.is_some_and(|left| left < state.timeout);
-                if left.is_some_and(|left| left.is_zero()) {
-                    return self.give_up(WaitedFor::Response, None);
+            };
+            if !permit.waited.is_zero() {
+                let total = state
+                    .paced_ms
+                    .fetch_add(permit.waited.as_millis() as u64, Ordering::Relaxed)
+                    + permit.waited.as_millis() as u64;
+                span.record("paced_ms", total);
+            }
+            // Each attempt gets its timeout, cut short by the call's deadline. The permit
+            // tells when it was granted (`now`, unless the pacer waited).
+            let left = state.deadline.remaining(permit.granted_at);
+            let capped = left.is_some_and(|left| left < state.timeout);
+            if left.is_some_and(|left| left.is_zero()) {
+                return self.give_up(WaitedFor::Response, None);
+            }
+            let attempt_timeout = left.map_or(state.timeout, |l| l.min(state.timeout));
+            let Some(this_try) = next.take() else {
+                // Never reached: a retry is only decided once its request exists.
+                return Ok(placeholder());
+            };
+            let (this_try, copy) = self.ready(
+                this_try,
+                keyed_origin.then_some(&*key),
+                attempt_timeout,
+                replay,
+            );
+            // A raw request is copied before it is sent, for the next attempt; a typed one
+            // is rebuilt from its route only if a retry is decided. A streaming body can
+            // be neither, and gets exactly one attempt.
+            let replayable = match replay {
+                Replay::Copy => {
+                    next = copy;
+                    next.is_some()
                 }
-                let attempt_timeout = left.map_or(state.timeout, |l| l.min(state.timeout));
-                let Some(this_try) = next.take() else {
-                    // Never reached: a retry is only decided once its request exists.
-                    return Ok(placeholder());
-                };
-                let (this_try, copy) = self.ready(
+                Replay::Rebuild(_) => true,
+            };
+            let answer = self
+                .attempt(
+                    client,
                     this_try,
-                    keyed_origin.then_some(&*key),
+                    &mut permit,
+                    attempt,
+                    capped,
                     attempt_timeout,
-                    replay,
-                );
-                // A raw request is copied before it is sent, for the next attempt; a typed one
-                // is rebuilt from its route only if a retry is decided. A streaming body can
-                // be neither, and gets exactly one attempt.
-                let replayable = match replay {
-                    Replay::Copy => {
-                        next = copy;
-                        next.is_some()
-                    }
-                    Replay::Rebuild(_) => true,
-                };
-                let answer = self
-                    .attempt(
-                        client,
-                        this_try,
-                        &mut permit,
-                        attempt,
-                        capped,
-                        attempt_timeout,
-                    )
-                    .await;
-                drop(permit);
-                let (failure, outcome, connect) = match answer.into_failure() {
-                    Ok(failed) => failed,
-                    Err(done) => return done,
-                };
-                if !replayable {
-                    return outcome;
-                }
-                // A refused key: one fresh key from the source, then one more attempt. A 401
-                // means the server did not act, so this is safe for any request.
-                if let FailureKind::Status(s) = &failure
-                    && keyed_origin
-                    && !refreshed
-                    && s.status == 401
-                    && matches!(
-                        s.code.as_deref().map(ErrorCode::parse),
-                        Some(ErrorCode::ApiKeyRevoked | ErrorCode::ApiKeyExpired)
-                    )
-                {
-                    refreshed = true;
-                    // Boxed: a refused key is rare, and the refresh's future is large.
-                    match Box::pin(shared.credentials.replacement(&key, clock, state.deadline))
-                        .await
-                    {
-                        Some(new) => {
-                            tracing::info!(
-                                operation = state.operation,
-                                "retrying with a fresh API key after the API refused the old one"
-                            );
-                            key = new;
-                            if !replay.prepare(&mut next) {
-                                return outcome;
-                            }
-                            now = clock.now();
-                            continue;
-                        }
-                        None if state.deadline.remaining(clock.now()) == Some(Duration::ZERO) => {
-                            return self.give_up(WaitedFor::KeyRefresh, Some(outcome));
-                        }
-                        None => return outcome,
-                    }
-                }
-                let failure = match &failure {
-                    _ if connect => Failure::Connect,
-                    FailureKind::Status(s) => Failure::Status {
-                        status: s.status,
-                        code: s.code.as_deref(),
-                        retry_after: s.retry_after,
-                        rate_limit_reset_in: s.reset_in,
-                    },
-                    // A timeout, a connection that broke after the request was written, or an
-                    // answer cut short: the server may have acted on it.
-                    FailureKind::Broken => Failure::Timeout,
-                };
-                let decision = decide(
-                    &state.policy,
-                    &Attempt {
-                        // The extra attempt with a fresh key is not one of the policy's.
-                        attempts_made: attempt - u32::from(refreshed),
-                        idempotent: state.idempotent,
-                        failure,
-                    },
-                    fastrand::f64(),
-                );
-                match decision {
-                    Decision::Retry(delay) if shared.budget.try_acquire_retry(clock.now()) => {
-                        if !state.deadline.allows(clock.now(), delay) {
-                            let waited_for = match failure {
-                                Failure::Status { status: 429, .. } => WaitedFor::RateLimitPacing,
-                                _ => WaitedFor::Backoff,
-                            };
-                            return self.give_up(waited_for, Some(outcome));
-                        }
+                )
+                .await;
+            drop(permit);
+            let (failure, outcome, connect) = match answer.into_failure() {
+                Ok(failed) => failed,
+                Err(done) => return done,
+            };
+            if !replayable {
+                return outcome;
+            }
+            // A refused key: one fresh key from the source, then one more attempt. A 401
+            // means the server did not act, so this is safe for any request.
+            if let FailureKind::Status(s) = &failure
+                && keyed_origin
+                && !refreshed
+                && s.status == 401
+                && matches!(
+                    s.code.as_deref().map(ErrorCode::parse),
+                    Some(ErrorCode::ApiKeyRevoked | ErrorCode::ApiKeyExpired)
+                )
+            {
+                refreshed = true;
+                // Boxed: a refused key is rare, and the refresh's future is large.
+                match Box::pin(shared.credentials.replacement(&key, clock, state.deadline)).await {
+                    Some(new) => {
+                        tracing::info!(
+                            operation = state.operation,
+                            "retrying with a fresh API key after the API refused the old one"
+                        );
+                        key = new;
                         if !replay.prepare(&mut next) {
                             return outcome;
                         }
-                        // The status and request id let a tool tell its user why it waits.
-                        let status = match failure {
-                            Failure::Status { status, .. } => Some(status),
-                            _ => None,
-                        };
-                        tracing::debug!(
-                            operation = state.operation,
-                            attempt,
-                            delay_ms = delay.as_millis() as u64,
-                            status,
-                            request_id = state.last_request_id().as_deref(),
-                            "retrying"
-                        );
-                        clock.sleep(delay).await;
                         now = clock.now();
+                        continue;
                     }
-                    Decision::Retry(_) => {
+                    None if state.deadline.remaining(clock.now()) == Some(Duration::ZERO) => {
+                        return self.give_up(WaitedFor::KeyRefresh, Some(outcome));
+                    }
+                    None => return outcome,
+                }
+            }
+            let failure = match &failure {
+                _ if connect => Failure::Connect,
+                FailureKind::Status(s) => Failure::Status {
+                    status: s.status,
+                    code: s.code.as_deref(),
+                    retry_after: s.retry_after,
+                    rate_limit_reset_in: s.reset_in,
+                },
+                // A timeout, a connection that broke after the request was written, or an
+                // answer cut short: the server may have acted on it.
+                FailureKind::Broken => Failure::Timeout,
+            };
+            let decision = decide(
+                &state.policy,
+                &Attempt {
+                    // The extra attempt with a fresh key is not one of the policy's.
+                    attempts_made: attempt - u32::from(refreshed),
+                    idempotent: state.idempotent,
+                    failure,
+                },
+                fastrand::f64(),
+            );
+            match decision {
+                Decision::Retry(delay) if shared.budget.try_acquire_retry(clock.now()) => {
+                    if !state.deadline.allows(clock.now(), delay) {
+                        let waited_for = match failure {
+                            Failure::Status { status: 429, .. } => WaitedFor::RateLimitPacing,
+                            _ => WaitedFor::Backoff,
+                        };
+                        return self.give_up(waited_for, Some(outcome));
+                    }
+                    if !replay.prepare(&mut next) {
+                        return outcome;
+                    }
+                    // The status and request id let a tool tell its user why it waits.
+                    let status = match failure {
+                        Failure::Status { status, .. } => Some(status),
+                        _ => None,
+                    };
+                    tracing::debug!(
+                        operation = state.operation,
+                        attempt,
+                        delay_ms = delay.as_millis() as u64,
+                        status,
+                        request_id = state.last_request_id().as_deref(),
+                        "retrying"
+                    );
+                    clock.sleep(delay).await;
+                    now = clock.now();
+                }
+                Decision::Retry(_) => {
+                    tracing::debug!(
+                        operation = state.operation,
+                        attempt,
+                        "not retrying: the client's retry budget is spent"
+                    );
+                    return outcome;
+                }
+                Decision::Stop(reason) => {
+                    if attempt > 1 || !matches!(reason, crate::retry::StopReason::NotRetryable) {
                         tracing::debug!(
                             operation = state.operation,
                             attempt,
-                            "not retrying: the client's retry budget is spent"
+                            ?reason,
+                            "not retrying"
                         );
-                        return outcome;
                     }
-                    Decision::Stop(reason) => {
-                        if attempt > 1 || !matches!(reason, crate::retry::StopReason::NotRetryable)
-                        {
-                            tracing::debug!(
-                                operation = state.operation,
-                                attempt,
-                                ?reason,
-                                "not retrying"
-                            );
-                        }
-                        return outcome;
-                    }
+                    return outcome;
                 }
             }
         }
@@ -882,9 +873,8 @@ fn call_key(op: &Operation, options: &RequestOptions) -> Option<IdempotencyKey> 
 /// the success body as the generated model `A` and converts it with `convert`.
 ///
 /// It records on `span` but does not enter it: the [`Call`](crate::Call) it runs in
-/// enters it around every poll. Not an `async fn`: what can be done before the first
-/// poll is done here, and the future keeps only what it needs while it waits (the
-/// executor and the route, not the options or a copy of each argument).
+/// enters it around every poll (a wrapper would be one more level for this future to be
+/// moved through).
 pub(crate) async fn call_typed<A, T>(
     shared: Arc<Shared>,
     op: &'static Operation,
@@ -903,52 +893,50 @@ where
     let started = shared.clock.now();
     let state = shared.call_state(op, &options, key, started, span);
     let executor = CallExecutor { shared, state };
-    {
-        let state = &executor.state;
-        let shared = &*executor.shared;
-        let route = match &route {
-            Ok(route) => route,
-            Err(e) => return Err(Error::Config(e.clone())),
-        };
-        let first = route.request(&shared.base_url, op, state.key.as_ref())?;
-        let rebuild = || route.request(&shared.base_url, op, state.key.as_ref()).ok();
-        let result = executor
-            .run(&shared.http, first, Replay::Rebuild(&rebuild))
-            .await;
-        let outcome = match (result, state.verdict()) {
-            (Ok(response), None) => {
-                match success_body(op, state, response, true, shared.max_response_body).await {
-                    Ok((body, meta)) => match serde_json::from_slice::<A>(&body) {
-                        Ok(value) => Ok(Response::from_parts(
-                            convert(value),
-                            meta,
-                            state.key.clone(),
-                        )),
-                        Err(e) => Err(decode_error(op.id, meta, e.to_string(), &body)),
-                    },
-                    Err(e) => Err(e),
-                }
+    let state = &executor.state;
+    let shared = &*executor.shared;
+    let route = match &route {
+        Ok(route) => route,
+        Err(e) => return Err(Error::Config(e.clone())),
+    };
+    let first = route.request(&shared.base_url, op, state.key.as_ref())?;
+    let rebuild = || route.request(&shared.base_url, op, state.key.as_ref()).ok();
+    let result = executor
+        .run(&shared.http, first, Replay::Rebuild(&rebuild))
+        .await;
+    let outcome = match (result, state.verdict()) {
+        (Ok(response), None) => {
+            match success_body(op, state, response, true, shared.max_response_body).await {
+                Ok((body, meta)) => match serde_json::from_slice::<A>(&body) {
+                    Ok(value) => Ok(Response::from_parts(
+                        convert(value),
+                        meta,
+                        state.key.clone(),
+                    )),
+                    Err(e) => Err(decode_error(op.id, meta, e.to_string(), &body)),
+                },
+                Err(e) => Err(e),
             }
-            (Err(e), None) => Err(transport_error(op.id, state.attempts(), &e)),
-            // Boxed: only a call stopped by its deadline or body cap reads this way.
-            (result, Some(verdict)) => Err(Box::pin(stopped(
-                op,
-                state,
-                verdict,
-                result,
-                shared.max_response_body,
-            ))
-            .await),
-        };
-        let outcome = outcome.map_err(|e| e.with_idempotency_key(state.key.as_ref()));
-        finish_span(
-            &state.span,
-            shared,
-            started,
-            outcome.as_ref().map(|r| r.meta()),
-        );
-        outcome
-    }
+        }
+        (Err(e), None) => Err(transport_error(op.id, state.attempts(), &e)),
+        // Boxed: only a call stopped by its deadline or body cap reads this way.
+        (result, Some(verdict)) => Err(Box::pin(stopped(
+            op,
+            state,
+            verdict,
+            result,
+            shared.max_response_body,
+        ))
+        .await),
+    };
+    let outcome = outcome.map_err(|e| e.with_idempotency_key(state.key.as_ref()));
+    finish_span(
+        &state.span,
+        shared,
+        started,
+        outcome.as_ref().map(|r| r.meta()),
+    );
+    outcome
 }
 
 /// The error of a call the executor stopped, around what its last answer said.
